@@ -1,0 +1,76 @@
+"""Test, lint and benchmark sessions for the monorepo.
+
+``nox`` runs ``lint`` and ``tests``; ``nox -s models`` (``network``, ``experiments``,
+``analysis``) tests one package in isolation; ``nox -s bench`` runs the benchmarks.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+PKG = {
+    "models": "packages/mc-models",
+    "network": "packages/mc-network",
+    "experiments": "packages/mc-experiments",
+    "analysis": "packages/mc-analysis",
+}
+# What each package needs installed from this repository (itself last).
+LOCAL_DEPS = {
+    "models": ["models"],
+    "network": ["models", "network"],
+    "experiments": ["models", "network", "experiments"],
+    "analysis": ["models", "network", "experiments", "analysis"],
+}
+EXTRAS = {
+    "models": "[test]",
+    "network": "[test,compiled]",
+    "experiments": "[test,compiled]",
+    "analysis": "[test]",
+}
+
+
+def _install(session: nox.Session, names: list[str]) -> None:
+    args = []
+    for name in names:
+        args += ["-e", PKG[name] + EXTRAS[name]]
+    session.install(*args)
+
+
+def _package_session(name: str):
+    @nox.session(name=name)
+    def run(session: nox.Session) -> None:
+        _install(session, LOCAL_DEPS[name])
+        session.run("pytest", f"{PKG[name]}/tests", *session.posargs)
+
+    run.__doc__ = f"Run the tests of mc-{name} in a fresh environment."
+    return run
+
+
+for _name in PKG:
+    globals()[f"test_{_name}"] = _package_session(_name)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Install every package and run all tests (packages and cross-package)."""
+    _install(session, list(PKG))
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check lint and formatting with the root ruff configuration."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the speed and memory benchmarks; JSON goes to ``.benchmarks/``."""
+    _install(session, list(PKG))
+    session.install("pytest-benchmark>=4")
+    session.run("python", "benchmarks/run.py", *session.posargs)

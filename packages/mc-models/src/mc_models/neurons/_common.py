@@ -1,0 +1,58 @@
+"""Pieces of code shared by the somatic neuron models (Latent Equilibrium integration)."""
+
+from __future__ import annotations
+
+from mc_models.model import Param, Var
+
+THRESHOLD = Param("threshold", "activation threshold (soft-ReLU and stable sigmoid only)", 15.0)
+LE_ACTIVE = Param(
+    "le_active",
+    "Latent Equilibrium switch: > 0 uses the prospective voltage v_brev = V + tau dV/dt, "
+    "0 the plain somatic voltage (original Sacramento et al. 2018 microcircuit)",
+    1.0,
+)
+
+SOMA_VARS = (
+    Var("V", "somatic membrane potential"),
+    Var("v_steady", "steady-state somatic potential of the current inputs"),
+    Var("v_dot", "dV/dt"),
+    Var("dv", "Euler increment dt * dV/dt"),
+    Var("v_brev", "prospective (LE) or plain somatic potential, the activation's argument"),
+    Var("rate", "rate phi(v_brev)"),
+    Var("rate_last", "rate one step earlier"),
+)
+
+# GeNN 5 code: Euler step of V and the LE switch (steps 7-10 of the pyramidal in the spec).
+LE_CODE = """\
+dv = dt * v_dot;
+if (le_active > 0.0) { v_brev = V + tau_soma * v_dot; }
+V += dv;
+if (le_active <= 0.0) { v_brev = V; }
+"""
+
+
+def le_update(s, p) -> None:
+    """NumPy twin of ``LE_CODE``: Euler step of ``V`` and the prospective voltage (in place)."""
+    s["dv"][...] = p.dt * s["v_dot"]
+    if p.le_active > 0:
+        s["v_brev"][...] = s["V"] + p.tau_soma * s["v_dot"]
+    s["V"] += s["dv"]
+    if not p.le_active > 0:
+        s["v_brev"][...] = s["V"]
+
+
+def highpass_update(s, p) -> None:
+    r"""Discrete high-pass filter of the rate, then ``rate_last = rate`` (in place).
+
+    :math:`\hat r[k] = \hat r[k-1] + ((r[k-1] - r[k-2]) - (\Delta t/\tau_{hp})\,\hat r[k-1])`
+    """
+    s["rate_highpass"] += (s["rate"] - s["rate_last"]) - (p.dt / p.tau_highpass) * s[
+        "rate_highpass"
+    ]
+    s["rate_last"][...] = s["rate"]
+
+
+HIGHPASS_CODE = """\
+rate_highpass += (rate - rate_last) - (dt / tau_highpass) * rate_highpass;
+rate_last = rate;
+"""

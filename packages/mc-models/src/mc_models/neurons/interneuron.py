@@ -1,0 +1,84 @@
+r"""Two-compartment interneuron (dendrite, soma nudged by the upper layer's voltage) with LE.
+
+One interneuron per neuron of the next layer. Per time step:
+
+.. math::
+
+    r_{last} &\leftarrow r, \qquad r_{D,last} \leftarrow r_D \\
+    v_D &= I_{pyramidal}, \qquad v_{down} = I_{down} \\
+    v_{ss} &= (g_D v_D + g_{som} v_{down})\,\tau_s, \qquad \tau_s = 1/(g_L+g_D+g_{som}) \\
+    \dot V &= (g_D+g_{som}+g_L)(v_{ss} - V), \qquad
+        \breve v = V + \tau_s\dot V \ \text{(LE)}, \qquad V \leftarrow V + \Delta t\,\dot V \\
+    r &= \varphi(\breve v), \qquad r_D = \varphi\big(\tfrac{g_D}{g_L+g_D} v_D\big)
+
+:math:`I_{down}` is the upper neuron's prospective *voltage* :math:`\breve v` (one-to-one,
+weight 1). There is no noise and no high-pass filter.
+"""
+
+from __future__ import annotations
+
+from mc_models.activations import Activation
+from mc_models.model import DerivedParam, NeuronModel, Param, Var
+from mc_models.neurons._common import LE_ACTIVE, LE_CODE, SOMA_VARS, THRESHOLD, le_update
+
+__all__ = ["model", "numpy_step"]
+
+PARAMS = (
+    Param("g_leak", "leak conductance g_L", 0.1),
+    Param("g_dendrite", "dendrite-to-soma coupling g_D", 1.0),
+    Param("g_soma", "nudging conductance g_som from the upper layer", 0.8),
+    THRESHOLD,
+    LE_ACTIVE,
+)
+DERIVED = (
+    DerivedParam("g_scale", "dendritic prediction scale g_D/(g_L+g_D)",
+                 lambda p, dt: p["g_dendrite"] / (p["g_leak"] + p["g_dendrite"])),
+    DerivedParam("tau_soma", "effective somatic time constant 1/(g_L+g_D+g_som)",
+                 lambda p, dt: 1.0 / (p["g_leak"] + p["g_dendrite"] + p["g_soma"])),
+)
+VARS = (
+    *SOMA_VARS,
+    Var("v_down", "nudging input (upper layer's v_brev)"),
+    Var("v_dendrite", "dendritic potential"),
+    Var("rate_dendrite", "dendritic prediction rate phi(g_scale v_dendrite)"),
+    Var("rate_dendrite_last", "rate_dendrite one step earlier"),
+)
+_SIM_HEAD = (
+    "rate_last = rate;\n"
+    "rate_dendrite_last = rate_dendrite;\n"
+    "v_dendrite = Isyn_pyramidal;\n"
+    "v_down = Isyn_down;\n"
+    "v_steady = (g_dendrite * v_dendrite + g_soma * v_down) * tau_soma;\n"
+    "const scalar v_rate_d = g_scale * v_dendrite;\n"
+    "v_dot = (g_dendrite + g_soma + g_leak) * (v_steady - V);\n" + LE_CODE
+)
+
+
+def model(activation: Activation) -> NeuronModel:
+    """The interneuron model with the given activation rendered into its code."""
+    return NeuronModel(
+        name=f"mc_interneuron_{activation.name}",
+        doc=__doc__,
+        params=PARAMS,
+        derived=DERIVED,
+        vars=VARS,
+        additional_inputs=("Isyn_pyramidal", "Isyn_down"),
+        sim_code=_SIM_HEAD
+        + activation.render("rate", "v_brev")
+        + "\n"
+        + activation.render("rate_dendrite", "v_rate_d"),
+    )
+
+
+def numpy_step(s, isyn_pyramidal, isyn_down, p, activation: Activation) -> None:
+    """Advance the state ``s`` by one step, in place (spec evaluation order)."""
+    s["rate_last"][...] = s["rate"]
+    s["rate_dendrite_last"][...] = s["rate_dendrite"]
+    s["v_dendrite"][...] = isyn_pyramidal
+    s["v_down"][...] = isyn_down
+    s["v_steady"][...] = (p.g_dendrite * s["v_dendrite"] + p.g_soma * s["v_down"]) * p.tau_soma
+    v_rate_d = p.g_scale * s["v_dendrite"]
+    s["v_dot"][...] = (p.g_dendrite + p.g_soma + p.g_leak) * (s["v_steady"] - s["V"])
+    le_update(s, p)
+    s["rate"][...] = activation.numpy(s["v_brev"], p.threshold)
+    s["rate_dendrite"][...] = activation.numpy(v_rate_d, p.threshold)

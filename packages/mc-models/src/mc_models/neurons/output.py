@@ -1,0 +1,103 @@
+r"""Output neuron: basal input and a soma nudged by the teacher voltage (switchable), with LE.
+
+Per time step, with the teaching switch :math:`\theta\in\{0,1\}` (a run-time parameter):
+
+.. math::
+
+    v_B &= I_{up}, \qquad v_{tgt} = I_{target} \\
+    \hat r &\leftarrow \hat r + (r - r_{last}) - \tfrac{\Delta t}{\tau_{hp}}\hat r,
+        \qquad r_{last} \leftarrow r \\
+    v_{ss} &= \begin{cases} (g_B v_B + g_{tgt} v_{tgt})/(g_B+g_L+g_{tgt}) & \theta=1\\
+                            g_B v_B/(g_B+g_L) & \theta = 0\end{cases} \\
+    \dot V &= (g_B+g_{tgt}+g_L)(v_{ss} - V), \qquad
+        \breve v = V + \tau_s\dot V\ \text{(LE)}, \qquad V \leftarrow V + \Delta t\,\dot V \\
+    r &= \varphi(\breve v), \qquad r_B = \varphi\big(\tfrac{g_B}{g_L+g_B} v_B\big)
+
+with :math:`\tau_s = 1/(g_L+g_B+g_{tgt})` whether or not teaching is on (as in the original).
+"""
+
+from __future__ import annotations
+
+from mc_models.activations import Activation
+from mc_models.model import DerivedParam, NeuronModel, Param, Var
+from mc_models.neurons._common import (
+    HIGHPASS_CODE,
+    LE_ACTIVE,
+    LE_CODE,
+    SOMA_VARS,
+    THRESHOLD,
+    highpass_update,
+    le_update,
+)
+
+__all__ = ["model", "numpy_step"]
+
+PARAMS = (
+    Param("g_leak", "leak conductance g_L", 0.1),
+    Param("g_basal", "basal-to-soma coupling g_B", 1.0),
+    Param("g_target", "teacher nudging conductance g_tgt", 0.8),
+    THRESHOLD,
+    Param("tau_highpass", "rate high-pass time constant tau_hp", 1.0, "time"),
+    LE_ACTIVE,
+    Param("teaching", "teaching switch (run-time): 1 nudges towards the target, 0 does not", 1.0),
+)
+DERIVED = (
+    DerivedParam("g_scale", "basal prediction scale g_B/(g_L+g_B)",
+                 lambda p, dt: p["g_basal"] / (p["g_leak"] + p["g_basal"])),
+    DerivedParam("tau_soma", "effective somatic time constant 1/(g_L+g_B+g_tgt)",
+                 lambda p, dt: 1.0 / (p["g_leak"] + p["g_basal"] + p["g_target"])),
+)
+VARS = (
+    *SOMA_VARS,
+    Var("v_target", "teacher voltage input"),
+    Var("v_basal", "basal potential"),
+    Var("rate_basal", "basal prediction rate phi(g_scale v_basal)"),
+    Var("rate_highpass", "high-passed rate"),
+)
+_SIM_HEAD = (
+    "v_basal = Isyn_up;\n"
+    "v_target = Isyn_target;\n"
+    + HIGHPASS_CODE
+    + "if (teaching > 0.5) {\n"
+    "    v_steady = (g_basal * v_basal + g_target * v_target) / (g_basal + g_leak + g_target);\n"
+    "} else {\n"
+    "    v_steady = g_basal * v_basal / (g_basal + g_leak);\n"
+    "}\n"
+    "const scalar v_rate_b = g_scale * v_basal;\n"
+    "v_dot = (g_basal + g_target + g_leak) * (v_steady - V);\n" + LE_CODE
+)
+
+
+def model(activation: Activation) -> NeuronModel:
+    """The output neuron model with the given activation rendered into its code."""
+    return NeuronModel(
+        name=f"mc_output_{activation.name}",
+        doc=__doc__,
+        params=PARAMS,
+        derived=DERIVED,
+        vars=VARS,
+        additional_inputs=("Isyn_up", "Isyn_target"),
+        sim_code=_SIM_HEAD
+        + activation.render("rate", "v_brev")
+        + "\n"
+        + activation.render("rate_basal", "v_rate_b"),
+        dynamic_params=("teaching",),
+    )
+
+
+def numpy_step(s, isyn_up, isyn_target, p, activation: Activation, teaching: bool) -> None:
+    """Advance the state ``s`` by one step, in place (spec evaluation order)."""
+    s["v_basal"][...] = isyn_up
+    s["v_target"][...] = isyn_target
+    highpass_update(s, p)
+    if teaching:
+        s["v_steady"][...] = (p.g_basal * s["v_basal"] + p.g_target * s["v_target"]) / (
+            p.g_basal + p.g_leak + p.g_target
+        )
+    else:
+        s["v_steady"][...] = p.g_basal * s["v_basal"] / (p.g_basal + p.g_leak)
+    v_rate_b = p.g_scale * s["v_basal"]
+    s["v_dot"][...] = (p.g_basal + p.g_target + p.g_leak) * (s["v_steady"] - s["V"])
+    le_update(s, p)
+    s["rate"][...] = activation.numpy(s["v_brev"], p.threshold)
+    s["rate_basal"][...] = activation.numpy(v_rate_b, p.threshold)

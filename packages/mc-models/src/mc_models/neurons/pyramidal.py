@@ -1,0 +1,115 @@
+r"""Three-compartment pyramidal neuron (basal, apical with OU noise, soma) with LE.
+
+Per time step :math:`k` (inputs are the synaptic sums of step :math:`k`):
+
+.. math::
+
+    v_B &= I_{up}, \qquad v_A = I_{down} + I_{inter} \\
+    n &\leftarrow n + \tfrac{1}{\tau_n}\big(s_n \xi_k - \Delta t\, n\big),
+        \quad s_n = \sqrt{\Delta t\,\tau_n}\,\sigma_n,\ \xi_k\sim\mathcal N(0,1) \\
+    \hat r &\leftarrow \hat r + (r - r_{last}) - \tfrac{\Delta t}{\tau_{hp}}\hat r,
+        \qquad r_{last} \leftarrow r \\
+    v_{ss} &= \big(g_B v_B + g_A (v_A + n)\big)\,\tau_s,
+        \qquad \tau_s = 1/(g_L+g_B+g_A) \\
+    \dot V &= (g_B+g_A+g_L)(v_{ss} - V), \qquad
+        \breve v = V + \tau_s \dot V \ \text{(LE)}, \qquad V \leftarrow V + \Delta t\,\dot V \\
+    r &= \varphi(\breve v), \qquad r_B = \varphi\big(\tfrac{g_B}{g_L+g_B+g_A} v_B\big)
+
+With LE on, :math:`\breve v = v_{ss}` up to rounding. The OU noise has stationary standard
+deviation :math:`\sigma_n/\sqrt{2-\Delta t/\tau_n}`. Without LE (``le_active = 0``),
+:math:`\breve v = V` after the Euler step.
+"""
+
+from __future__ import annotations
+
+from math import sqrt
+
+from mc_models.activations import Activation
+from mc_models.model import DerivedParam, NeuronModel, Param, Var
+from mc_models.neurons._common import (
+    HIGHPASS_CODE,
+    LE_ACTIVE,
+    LE_CODE,
+    SOMA_VARS,
+    THRESHOLD,
+    highpass_update,
+    le_update,
+)
+
+__all__ = ["model", "numpy_step"]
+
+PARAMS = (
+    Param("g_leak", "leak conductance g_L", 0.1),
+    Param("g_basal", "basal-to-soma coupling g_B", 1.0),
+    Param("g_apical", "apical-to-soma coupling g_A", 0.8),
+    THRESHOLD,
+    Param("sigma_noise", "OU noise amplitude sigma_n in the apical compartment", 0.0),
+    Param("tau_noise", "OU noise time constant tau_n", 1.0, "time"),
+    Param("tau_highpass", "rate high-pass time constant tau_hp", 1.0, "time"),
+    LE_ACTIVE,
+)
+DERIVED = (
+    DerivedParam("g_scale", "basal prediction scale g_B/(g_L+g_B+g_A)",
+                 lambda p, dt: p["g_basal"] / (p["g_leak"] + p["g_basal"] + p["g_apical"])),
+    DerivedParam("tau_soma", "effective somatic time constant 1/(g_L+g_B+g_A)",
+                 lambda p, dt: 1.0 / (p["g_leak"] + p["g_basal"] + p["g_apical"])),
+    DerivedParam("scale_noise", "sqrt(dt tau_n) sigma_n",
+                 lambda p, dt: sqrt(dt * p["tau_noise"]) * p["sigma_noise"]),
+)
+VARS = (
+    *SOMA_VARS,
+    Var("v_basal", "basal potential"),
+    Var("v_apical", "apical potential without the noise"),
+    Var("noise", "OU noise state"),
+    Var("rate_basal", "basal prediction rate phi(g_scale v_basal)"),
+    Var("rate_highpass", "high-passed rate"),
+)
+
+_SIM_HEAD = (
+    "v_basal = Isyn_up;\n"
+    "v_apical = Isyn_down + Isyn_inter;\n"
+    "noise += (1.0 / tau_noise) * (scale_noise * gennrand_normal() - dt * noise);\n"
+    + HIGHPASS_CODE
+    + "v_steady = (g_basal * v_basal + g_apical * (v_apical + noise)) * tau_soma;\n"
+    "const scalar v_rate_b = g_scale * v_basal;\n"
+    "v_dot = (g_basal + g_apical + g_leak) * (v_steady - V);\n"
+    + LE_CODE
+)
+
+
+def model(activation: Activation) -> NeuronModel:
+    """The pyramidal neuron model with the given activation rendered into its code."""
+    return NeuronModel(
+        name=f"mc_pyramidal_{activation.name}",
+        doc=__doc__,
+        params=PARAMS,
+        derived=DERIVED,
+        vars=VARS,
+        additional_inputs=("Isyn_up", "Isyn_down", "Isyn_inter"),
+        sim_code=_SIM_HEAD
+        + activation.render("rate", "v_brev")
+        + "\n"
+        + activation.render("rate_basal", "v_rate_b"),
+    )
+
+
+def numpy_step(s, isyn_up, isyn_down, isyn_inter, xi, p, activation: Activation) -> None:
+    """Advance the state ``s`` (dict of arrays) by one step, in place, in ``p``'s precision.
+
+    ``xi`` holds this step's standard-normal draws (same shape as the state).
+    The operations follow the spec's float32 evaluation order literally.
+    """
+    one = p.dtype.type(1.0)
+    s["v_basal"][...] = isyn_up
+    s["v_apical"][...] = isyn_down + isyn_inter
+    s["noise"] += (one / p.tau_noise) * (p.scale_noise * xi - p.dt * s["noise"])
+    highpass_update(s, p)
+    s["v_steady"][...] = (
+        p.g_basal * s["v_basal"] + p.g_apical * (s["v_apical"] + s["noise"])
+    ) * p.tau_soma
+    v_rate_b = p.g_scale * s["v_basal"]
+    s["v_dot"][...] = (p.g_basal + p.g_apical + p.g_leak) * (s["v_steady"] - s["V"])
+    le_update(s, p)
+    s["rate"][...] = activation.numpy(s["v_brev"], p.threshold)
+    s["rate_basal"][...] = activation.numpy(v_rate_b, p.threshold)
+

@@ -1,0 +1,14 @@
+"""Synapse (weight-update) models: each module defines one rule."""
+
+from mc_models.synapses import feedback, forward, inter_to_pyr, pyr_to_inter, static
+from mc_models.synapses._common import delta_rule_step, presyn_sum
+
+__all__ = [
+    "delta_rule_step",
+    "feedback",
+    "forward",
+    "inter_to_pyr",
+    "presyn_sum",
+    "pyr_to_inter",
+    "static",
+]

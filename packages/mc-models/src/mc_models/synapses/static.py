@@ -1,0 +1,44 @@
+r"""Static one-to-one synapses (weight 1).
+
+* ``down_to_inter``: upper neuron -> its interneuron, carrying the prospective *voltage*
+  :math:`I_{down} \mathrel{+}= 1\cdot\breve v_{pre}` (not a rate).
+* ``teacher``: teacher player -> output, :math:`I_{target} \mathrel{+}= 1\cdot r_{pre}` only
+  while teaching is on; the teacher value is injected as a target voltage.
+"""
+
+from __future__ import annotations
+
+from mc_models.model import Param, SynapseModel, Var
+
+__all__ = ["down_to_inter", "teacher"]
+
+
+def down_to_inter() -> SynapseModel:
+    """One-to-one voltage nudging of the interneurons."""
+    return SynapseModel(
+        name="mc_down_to_inter",
+        doc=__doc__,
+        params=(),
+        derived=(),
+        vars=(Var("g", "weight (1)", init=1.0),),
+        pre_refs=(("v_brev_pre", "v_brev"),),
+        post_refs=(),
+        synapse_dynamics_code="addToPost(g * v_brev_pre);\n",
+        plastic=False,
+    )
+
+
+def teacher() -> SynapseModel:
+    """One-to-one teacher input to the output neurons, gated by the teaching switch."""
+    return SynapseModel(
+        name="mc_teacher",
+        doc=__doc__,
+        params=(Param("teaching", "teaching switch (run-time)", 1.0),),
+        derived=(),
+        vars=(Var("g", "weight (1)", init=1.0),),
+        pre_refs=(("rate_pre", "rate"),),
+        post_refs=(),
+        synapse_dynamics_code="if (teaching > 0.5) {\n    addToPost(g * rate_pre);\n}\n",
+        dynamic_params=("teaching",),
+        plastic=False,
+    )

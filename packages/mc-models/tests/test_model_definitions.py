@@ -1,0 +1,82 @@
+import re
+
+import numpy as np
+import pytest
+
+from mc_models import get_activation
+from mc_models.neurons import bias, interneuron, output, pyramidal, rate_player
+from mc_models.synapses import feedback, forward, inter_to_pyr, pyr_to_inter, static
+
+SIG = get_activation("sigmoid")
+NEURONS = [pyramidal.model(SIG), interneuron.model(SIG), output.model(SIG),
+           rate_player.model(), bias.model()]
+SYNAPSES = [forward.model(), pyr_to_inter.model(), inter_to_pyr.model(), feedback.model(),
+            static.down_to_inter(), static.teacher()]
+BUILTINS = {"dt", "t", "id", "batch", "num_neurons", "exp", "log", "fabs", "gennrand_normal",
+            "addToPost", "scalar", "const", "if", "else", "double", "int", "d"}
+
+
+def _identifiers(code):
+    code = re.sub(r"\b\d+(\.\d*)?d?\b", " ", code)
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code))
+
+
+@pytest.mark.parametrize("model", NEURONS, ids=lambda m: m.name)
+def test_neuron_code_uses_only_declared_names(model):
+    declared = (set(model.param_names) | {d.name for d in model.derived} | set(model.var_names)
+                | set(model.additional_inputs) | {n for n, _ in model.extra_global_params})
+    local = {"v_rate_b", "v_rate_d", "r"}
+    unknown = _identifiers(model.sim_code) - declared - BUILTINS - local
+    assert not unknown, unknown
+    # every additional input is read by the code
+    for name in model.additional_inputs:
+        assert name in model.sim_code
+
+
+@pytest.mark.parametrize("model", SYNAPSES, ids=lambda m: m.name)
+def test_synapse_code_uses_only_declared_names(model):
+    declared = (set(model.param_names) | {d.name for d in model.derived} | set(model.var_names)
+                | {n for n, _ in model.pre_refs} | {n for n, _ in model.post_refs})
+    unknown = _identifiers(model.synapse_dynamics_code) - declared - BUILTINS - {"delta_target"}
+    assert not unknown, unknown
+    kw = model.genn_model_kwargs()
+    assert kw["vars"][0][0] == "g"
+    assert "addToPost" in kw["synapse_dynamics_code"]
+
+
+def test_genn_kwargs_are_plain_data():
+    kw = pyramidal.model(SIG).genn_model_kwargs()
+    assert kw["params"] == ["g_leak", "g_basal", "g_apical", "threshold", "sigma_noise",
+                            "tau_noise", "tau_highpass", "le_active"]
+    assert ("Isyn_up", "scalar", 0.0) in kw["additional_input_vars"]
+    names = [n for n, _ in kw["derived_params"]]
+    assert names == ["g_scale", "tau_soma", "scale_noise"]
+    # derived params are looked up by name: a dict in any order gives the same value
+    f = dict(kw["derived_params"])["g_scale"]
+    pars = {"tau_noise": 0.1, "g_apical": 0.06, "g_basal": 0.1, "g_leak": 0.03,
+            "sigma_noise": 0.0}
+    assert f(pars, 0.01) == pytest.approx(0.1 / 0.19)
+
+
+def test_resolve_paper_values_and_float32_casting():
+    p = pyramidal.model(SIG).resolve(
+        {"g_leak": 0.03, "g_basal": 0.1, "g_apical": 0.06, "sigma_noise": 0.01,
+         "tau_noise": 0.1}, dt=0.01)
+    assert p.g_scale == np.float32(0.1 / 0.19)
+    assert p.tau_soma == np.float32(1 / 0.19)
+    assert p.scale_noise == np.float32(np.sqrt(0.01 * 0.1) * 0.01)
+    assert p.threshold == np.float32(15.0)  # default filled in
+    assert p.dt / np.float32(0.1) == np.float32(0.099999994)  # float32 dt/tau_hp (spec §0)
+    o = output.model(SIG).resolve({"g_leak": 0.03, "g_basal": 0.1, "g_target": 0.06}, 0.01)
+    i = interneuron.model(SIG).resolve({"g_leak": 0.03, "g_dendrite": 0.1, "g_soma": 0.06}, 0.01)
+    assert o.g_scale == i.g_scale == np.float32(0.1 / 0.13)
+
+
+def test_resolve_rejects_unknown_parameter():
+    with pytest.raises(ValueError, match="unknown parameter.*g_lek.*valid parameters"):
+        pyramidal.model(SIG).resolve({"g_lek": 0.1}, 0.01)
+
+
+def test_rate_player_derived_steps():
+    p = rate_player.model().resolve({"period": 1.0, "tau": 0.01, "mute_time": 0.2}, 0.01)
+    assert (p.period_steps, p.mute_steps, p.decay_step) == (100, 20, 1)

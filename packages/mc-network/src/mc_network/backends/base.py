@@ -1,0 +1,284 @@
+"""The backend interface: build a network from a spec, run whole stages, get and set state."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mc_network.models import neuron_var_names
+from mc_network.init import check_self_predicting, initial_weights
+from mc_network.record import RecordPlan
+from mc_network.seeding import run_streams
+from mc_network.spec import NetworkSpec
+from mc_network.topology import PopKind, Topology, build_topology
+
+__all__ = ["Simulation", "StageInputs", "prepare_stage"]
+
+ProgressFn = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class StageInputs:
+    """Validated stage data with a batch axis: rates ``(B, N, n)``, order ``(B, N)``."""
+
+    inputs: np.ndarray
+    teacher: np.ndarray
+    order: np.ndarray
+    steps_per_sample: int
+
+    @property
+    def n_samples(self) -> int:
+        """Samples in the stage."""
+        return self.order.shape[1]
+
+    @property
+    def n_steps(self) -> int:
+        """Time steps in the stage."""
+        return self.n_samples * self.steps_per_sample
+
+
+def _batched(name: str, a: Any, batch: int, n: int, dtype: np.dtype) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim == 2:
+        a = np.broadcast_to(a, (batch, *a.shape))
+    if a.ndim != 3 or a.shape[0] != batch or a.shape[2] != n:
+        raise ValueError(
+            f"{name}: expected shape (n_samples, {n}) or ({batch}, n_samples, {n}), got {a.shape}"
+        )
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def prepare_stage(
+    spec: NetworkSpec,
+    batch: int,
+    inputs: Any,
+    teacher: Any,
+    order: Any,
+    steps_per_sample: int | None,
+) -> StageInputs:
+    """Check shapes, broadcast to the batch, and check the pattern time against the spec."""
+    dtype = np.dtype(spec.dtype)
+    x = _batched("inputs", inputs, batch, spec.dims[0], dtype)
+    t = _batched("teacher", teacher, batch, spec.dims[-1], dtype)
+    n = x.shape[1]
+    if t.shape[1] != n:
+        raise ValueError(f"teacher has {t.shape[1]} samples but inputs have {n}")
+    if n < 1:
+        raise ValueError("a stage needs at least one sample")
+    if order is None:
+        o = np.broadcast_to(np.arange(n), (batch, n))
+    else:
+        o = np.asarray(order)
+        if o.ndim == 1:
+            o = np.broadcast_to(o, (batch, o.shape[0]))
+        if o.shape != (batch, n):
+            raise ValueError(f"order: expected shape ({n},) or ({batch}, {n}), got {o.shape}")
+        if o.size and (o.min() < 0 or o.max() >= n):
+            raise ValueError(f"order: indices must lie in [0, {n})")
+    if steps_per_sample is None:
+        steps_per_sample = spec.steps_per_sample
+    if steps_per_sample != spec.steps_per_sample:
+        raise ValueError(
+            f"steps_per_sample={steps_per_sample} does not match the network's pattern time "
+            f"(player.t_pattern / dt = {spec.steps_per_sample})"
+        )
+    return StageInputs(x, t, np.ascontiguousarray(o, dtype=np.int64), int(steps_per_sample))
+
+
+class Simulation(abc.ABC):
+    """A built network of ``batch_size`` independent members (own weights, noise, seeds).
+
+    Subclasses implement :meth:`_run`, the state accessors and the weight accessors. Every
+    array has a leading batch axis.
+    """
+
+    backend_name: str = "?"
+
+    def __init__(
+        self,
+        spec: NetworkSpec,
+        seeds: int | Sequence[int],
+        weights: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.topology: Topology = build_topology(spec)
+        self.seeds = (int(seeds),) if np.isscalar(seeds) else tuple(int(s) for s in seeds)
+        if not self.seeds:
+            raise ValueError("seeds: give at least one seed (one per batch member)")
+        self.streams = [run_streams(s) for s in self.seeds]
+        self.dtype = np.dtype(spec.dtype)
+        drawn = [initial_weights(spec, self.topology, s.weights) for s in self.streams]
+        w0 = {k: np.stack([d[k] for d in drawn]) for k in drawn[0]}
+        if weights is not None:
+            w0.update(self._coerce_weights(weights))
+        if spec.init.self_predicting:
+            check_self_predicting(spec, w0)
+        self._initial_weights = w0
+
+    @property
+    def batch_size(self) -> int:
+        """Number of independent members simulated together."""
+        return len(self.seeds)
+
+    # ------------------------------------------------------------------ stages
+    def run_stage(
+        self,
+        inputs: Any,
+        teacher: Any,
+        order: Any = None,
+        *,
+        learning: bool,
+        teaching: bool,
+        steps_per_sample: int | None = None,
+        record: RecordPlan | None = None,
+        progress: ProgressFn | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Simulate a whole stage: every sample in presentation order, in one call.
+
+        Parameters
+        ----------
+        inputs, teacher
+            Rates per sample, ``(N, n_in)`` / ``(N, n_out)`` shared by the batch or
+            ``(B, N, ...)`` per member.
+        order
+            Presentation order, ``(N,)`` or ``(B, N)`` indices into the samples (default:
+            as given).
+        learning, teaching
+            Plasticity on/off and the teacher nudging on/off for the whole stage.
+        steps_per_sample
+            Checked against the spec's ``t_pattern / dt``.
+        record
+            Variables and cadence to record (nothing by default).
+        progress
+            Called with the number of samples completed (at most once per sample).
+
+        Returns
+        -------
+        dict
+            ``name -> array (B, n_records, ...)`` for every recorded variable.
+        """
+        stage = prepare_stage(self.spec, self.batch_size, inputs, teacher, order, steps_per_sample)
+        plan = record or RecordPlan()
+        shapes = {v: self._record_shape(v) for v in plan.variables}
+        n_rec = plan.n_records(stage.n_steps)
+        out = {
+            v: np.zeros((self.batch_size, n_rec, *shape), dtype=self._record_dtype(v))
+            for v, shape in shapes.items()
+        }
+        self._run(stage, bool(learning), bool(teaching), plan, out, progress)
+        return out
+
+    @abc.abstractmethod
+    def _run(
+        self,
+        stage: StageInputs,
+        learning: bool,
+        teaching: bool,
+        plan: RecordPlan,
+        out: dict[str, np.ndarray],
+        progress: ProgressFn | None,
+    ) -> None:
+        """Simulate the stage, filling ``out`` in place."""
+
+    def _record_shape(self, var: str) -> tuple[int, ...]:
+        owner, name = var.split(".")
+        topo = self.topology
+        if owner in {p.name for p in topo.populations}:
+            pop = topo.population(owner)
+            if name not in self.neuron_var_names(pop.kind):
+                raise ValueError(
+                    f"record {var!r}: population {owner!r} has no variable {name!r}; "
+                    f"valid: {sorted(self.neuron_var_names(pop.kind))}"
+                )
+            return (pop.size,)
+        if owner in topo.weight_names:
+            proj = topo.projection(owner)
+            valid = ("g", "delta") if proj.has_delta else ("g",)
+            if name not in valid:
+                raise ValueError(f"record {var!r}: projection {owner!r} has only {valid}")
+            return (proj.n_pre, proj.n_post)
+        raise ValueError(
+            f"record {var!r}: no population or plastic projection {owner!r}; populations: "
+            f"{[p.name for p in topo.populations]}, projections: {list(topo.weight_names)}"
+        )
+
+    def _record_dtype(self, var: str) -> np.dtype:
+        owner, name = var.split(".")
+        if name in ("index", "step_counter"):
+            return np.dtype(np.int32)
+        return self.dtype
+
+    @staticmethod
+    def neuron_var_names(kind: PopKind) -> tuple[str, ...]:
+        """Recordable state variables of a population kind."""
+        return neuron_var_names(kind)
+
+    # ------------------------------------------------------------------ weights and state
+    def _coerce_weights(self, weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out = {}
+        for name, w in weights.items():
+            if name not in self.topology.weight_names:
+                raise KeyError(
+                    f"weights: unknown projection {name!r}; valid: {list(self.topology.weight_names)}"
+                )
+            proj = self.topology.projection(name)
+            w = np.asarray(w, dtype=self.dtype)
+            if w.ndim == 2:
+                w = np.broadcast_to(w, (self.batch_size, *w.shape))
+            if w.shape != (self.batch_size, proj.n_pre, proj.n_post):
+                raise ValueError(
+                    f"weights[{name!r}]: expected shape ({proj.n_pre}, {proj.n_post}) or "
+                    f"({self.batch_size}, {proj.n_pre}, {proj.n_post}), got {w.shape}"
+                )
+            out[name] = np.array(w)
+        return out
+
+    @abc.abstractmethod
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Copies of every weight matrix, ``name -> (B, n_pre, n_post)``."""
+
+    @abc.abstractmethod
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Set some or all weight matrices (``(n_pre, n_post)`` or ``(B, n_pre, n_post)``)."""
+
+    @abc.abstractmethod
+    def get_state(self) -> dict[str, Any]:
+        """The complete dynamic state (neurons, synapses, random streams), as copies.
+
+        Restoring it with :meth:`set_state` continues the simulation bit for bit.
+        """
+
+    @abc.abstractmethod
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore a state obtained from :meth:`get_state` (same spec and batch size)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release backend resources."""
+
+    def __enter__(self) -> Simulation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ protocol helpers
+    def align_feedback_to_transpose(self) -> None:
+        """Set every ``fb_l`` to ``ff_{l+1}^T`` and ``i2p_l`` to its negative."""
+        w = self.get_weights()
+        new = {}
+        for layer in range(1, self.spec.n_hidden + 1):
+            wt = np.swapaxes(w[f"ff_{layer + 1}"], 1, 2)
+            new[f"fb_{layer}"] = wt
+            new[f"i2p_{layer}"] = -wt
+        self.set_weights(new)
+
+    def reinforce_self_prediction(self) -> None:
+        """Set every ``p2i_l`` to ``ff_{l+1}`` (the original's ``reinforce_self_predict``)."""
+        w = self.get_weights()
+        self.set_weights({f"p2i_{l}": w[f"ff_{l + 1}"] for l in range(1, self.spec.n_hidden + 1)})

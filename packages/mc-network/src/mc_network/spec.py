@@ -1,0 +1,420 @@
+"""The network description: a frozen, serialisable, validated specification.
+
+A :class:`NetworkSpec` says *what* to simulate (layer sizes of any depth, conductances,
+learning rates per layer, LE on/off, the feedback-learning variant, initialisation, bias,
+time step and precision); backends decide *how*. Defaults are the shared hyperparameters of
+the paper's configs; learning rates have no defaults and must be given per layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+from mc_models import ACTIVATIONS
+
+__all__ = [
+    "BiasParams",
+    "FeedbackMode",
+    "InitParams",
+    "InterneuronParams",
+    "NetworkSpec",
+    "OutputParams",
+    "PlasticityParams",
+    "PlayerParams",
+    "PyramidalParams",
+    "SpecError",
+]
+
+
+class SpecError(ValueError):
+    """An inconsistent or invalid network description; the message names the key."""
+
+
+class FeedbackMode(StrEnum):
+    """How the feedback weights B are treated.
+
+    ``pal``: B learns by Phaseless Alignment Learning (needs apical noise and eta_down > 0).
+    ``fa``: feedback alignment, fixed random B, no noise. ``noise_control``: fixed B with the
+    apical noise on (control for "is the gain due to the noise?"). ``transpose``: B is set to
+    the transposed forward weights at the start of every epoch (the protocol does this).
+    """
+
+    PAL = "pal"
+    FA = "fa"
+    NOISE_CONTROL = "noise_control"
+    TRANSPOSE = "transpose"
+
+
+@dataclass(frozen=True)
+class PyramidalParams:
+    """Hidden-layer pyramidal neurons (see :mod:`mc_models.neurons.pyramidal`)."""
+
+    g_leak: float = 0.03
+    g_basal: float = 0.1
+    g_apical: float = 0.06
+    sigma_noise: float = 0.0
+    tau_noise: float = 0.1
+    tau_highpass: float = 0.1
+
+
+@dataclass(frozen=True)
+class InterneuronParams:
+    """Interneurons (see :mod:`mc_models.neurons.interneuron`)."""
+
+    g_leak: float = 0.03
+    g_dendrite: float = 0.1
+    g_soma: float = 0.06
+
+
+@dataclass(frozen=True)
+class OutputParams:
+    """Output neurons (see :mod:`mc_models.neurons.output`)."""
+
+    g_leak: float = 0.03
+    g_basal: float = 0.1
+    g_target: float = 0.06
+    tau_highpass: float = 0.1
+
+
+@dataclass(frozen=True)
+class PlasticityParams:
+    """Learning rates per layer and weight-filter time constants.
+
+    ``eta_up`` has one entry per forward projection (``len(dims) - 1``: input -> hidden 1,
+    ..., last hidden -> output); ``eta_ip``, ``eta_pi`` and ``eta_down`` one per hidden layer.
+    """
+
+    eta_up: tuple[float, ...] = ()
+    eta_ip: tuple[float, ...] = ()
+    eta_pi: tuple[float, ...] = ()
+    eta_down: tuple[float, ...] = ()
+    tau_w_ff: float = 100.0
+    tau_w_ip: float = 0.01
+    tau_w_pi: float = 0.01
+    alpha: float = 1e-6
+
+
+@dataclass(frozen=True)
+class InitParams:
+    """Initial weights: U(-a, a) for a number ``a``, or U(lo, hi) for a pair."""
+
+    up: float | tuple[float, float] = 0.1
+    down: float | tuple[float, float] = 1.0
+    ip: float | tuple[float, float] = 0.1
+    pi: float | tuple[float, float] = 1.0
+    self_predicting: bool = True
+
+
+@dataclass(frozen=True)
+class BiasParams:
+    """Optional bias neuron feeding every hidden layer (pyramidal and interneuron)."""
+
+    enabled: bool = False
+    value: float = 1.0
+
+
+@dataclass(frozen=True)
+class PlayerParams:
+    """Input and teacher rate players.
+
+    ``t_pattern``: presentation time per sample; ``tau_0``: onset low-pass (``tau_0 = dt``
+    plays rates unfiltered); ``teacher_mute``: time at the start of each sample during which
+    the teacher plays ``teacher_base_rate`` (original ``out_lag``); ``learning_lag``: time at
+    the start of each training sample with learning and teaching off.
+    """
+
+    t_pattern: float = 1.0
+    tau_0: float = 0.01
+    teacher_mute: float = 0.0
+    teacher_base_rate: float = 0.1
+    learning_lag: float = 0.0
+
+
+_SECTIONS: dict[str, type] = {
+    "pyramidal": PyramidalParams,
+    "interneuron": InterneuronParams,
+    "output": OutputParams,
+    "plasticity": PlasticityParams,
+    "init": InitParams,
+    "bias": BiasParams,
+    "player": PlayerParams,
+}
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A complete, validated description of one microcircuit network.
+
+    Parameters
+    ----------
+    dims
+        Layer sizes ``(n_in, n_hidden_1, ..., n_out)``, at least one hidden layer.
+    dt
+        Time step (the paper uses 0.01 with ``t_pattern = 1``: 100 steps per sample).
+    activation, threshold
+        Activation function name (``sigmoid``, ``soft_relu``, ``sigmoid_stable``) and its
+        threshold parameter.
+    le_active
+        Latent Equilibrium (prospective voltages) on, or the original Sacramento dynamics.
+    feedback
+        The :class:`FeedbackMode`.
+    dtype
+        ``"float32"`` (GeNN "float" semantics, bit-exact with the original) or ``"float64"``.
+    """
+
+    dims: tuple[int, ...]
+    dt: float = 0.01
+    activation: str = "sigmoid"
+    threshold: float = 15.0
+    le_active: bool = True
+    feedback: FeedbackMode = FeedbackMode.PAL
+    dtype: str = "float32"
+    pyramidal: PyramidalParams = field(default_factory=PyramidalParams)
+    interneuron: InterneuronParams = field(default_factory=InterneuronParams)
+    output: OutputParams = field(default_factory=OutputParams)
+    plasticity: PlasticityParams = field(default_factory=PlasticityParams)
+    init: InitParams = field(default_factory=InitParams)
+    bias: BiasParams = field(default_factory=BiasParams)
+    player: PlayerParams = field(default_factory=PlayerParams)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dims", tuple(self.dims))
+        try:
+            object.__setattr__(self, "feedback", FeedbackMode(self.feedback))
+        except ValueError:
+            raise SpecError(
+                f"feedback: {self.feedback!r} is not valid; use one of "
+                f"{[m.value for m in FeedbackMode]}"
+            ) from None
+        self._validate()
+
+    # ----------------------------------------------------------------- derived properties
+    @property
+    def n_hidden(self) -> int:
+        """Number of hidden layers."""
+        return len(self.dims) - 2
+
+    @property
+    def steps_per_sample(self) -> int:
+        """Time steps per presented sample, ``t_pattern / dt``."""
+        return round(self.player.t_pattern / self.dt)
+
+    @property
+    def i2p_plastic(self) -> bool:
+        """Whether interneuron->pyramidal weights learn.
+
+        As in the original: with the self-predicting start and every ``eta_down`` zero, the
+        i2p weights are kept static (they stay ``-B``).
+        """
+        p = self.plasticity
+        return not (self.init.self_predicting and all(e == 0 for e in p.eta_down))
+
+    @property
+    def noisy(self) -> bool:
+        """Whether the apical OU noise is on."""
+        return self.pyramidal.sigma_noise > 0
+
+    # ----------------------------------------------------------------- validation
+    def _validate(self) -> None:
+        if len(self.dims) < 3:
+            raise SpecError(
+                f"dims: {list(self.dims)} has no hidden layer; give at least "
+                "(n_in, n_hidden, n_out)"
+            )
+        for i, n in enumerate(self.dims):
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise SpecError(f"dims[{i}]: {n!r} must be a positive integer")
+        if not (self.dt > 0 and math.isfinite(self.dt)):
+            raise SpecError(f"dt: {self.dt!r} must be a positive number")
+        if self.activation not in ACTIVATIONS:
+            raise SpecError(
+                f"activation: {self.activation!r} is not valid; use one of {sorted(ACTIVATIONS)}"
+            )
+        if self.dtype not in ("float32", "float64"):
+            raise SpecError(f"dtype: {self.dtype!r} is not valid; use 'float32' or 'float64'")
+        for section in ("pyramidal", "interneuron", "output"):
+            for f in fields(getattr(self, section)):
+                v = getattr(getattr(self, section), f.name)
+                if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+                    raise SpecError(f"{section}.{f.name}: {v!r} must be a number >= 0")
+        for section, name in (
+            ("pyramidal", "tau_noise"),
+            ("pyramidal", "tau_highpass"),
+            ("output", "tau_highpass"),
+            ("pyramidal", "g_basal"),
+            ("interneuron", "g_dendrite"),
+            ("output", "g_basal"),
+        ):
+            if getattr(getattr(self, section), name) <= 0:
+                raise SpecError(f"{section}.{name}: must be > 0")
+        self._validate_plasticity()
+        self._validate_player()
+        self._validate_feedback()
+
+    def _validate_plasticity(self) -> None:
+        p = self.plasticity
+        want = {
+            "eta_up": len(self.dims) - 1,
+            "eta_ip": self.n_hidden,
+            "eta_pi": self.n_hidden,
+            "eta_down": self.n_hidden,
+        }
+        for name, n in want.items():
+            vals = getattr(p, name)
+            what = "forward projection" if name == "eta_up" else "hidden layer"
+            if len(vals) != n:
+                raise SpecError(
+                    f"plasticity.{name}: needs one learning rate per {what} ({n} for dims "
+                    f"{list(self.dims)}), got {len(vals)}: {list(vals)}"
+                )
+            for i, v in enumerate(vals):
+                if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+                    raise SpecError(f"plasticity.{name}[{i}]: {v!r} must be a number >= 0")
+        for name in ("tau_w_ff", "tau_w_ip", "tau_w_pi"):
+            if not getattr(p, name) > 0:
+                raise SpecError(f"plasticity.{name}: {getattr(p, name)!r} must be > 0")
+        if not p.alpha >= 0:
+            raise SpecError(f"plasticity.alpha: {p.alpha!r} must be >= 0")
+
+    def _validate_player(self) -> None:
+        pl = self.player
+        ratio = pl.t_pattern / self.dt
+        if pl.t_pattern <= 0 or abs(ratio - round(ratio)) > 1e-6 * max(1.0, ratio):
+            raise SpecError(
+                f"player.t_pattern: {pl.t_pattern!r} must be a positive multiple of dt "
+                f"({self.dt!r})"
+            )
+        for name in ("teacher_mute", "learning_lag"):
+            v = getattr(pl, name)
+            if not (0 <= v < pl.t_pattern):
+                raise SpecError(f"player.{name}: {v!r} must be >= 0 and < t_pattern")
+        if not pl.tau_0 >= self.dt:
+            raise SpecError(f"player.tau_0: {pl.tau_0!r} must be >= dt ({self.dt!r})")
+
+    def _validate_feedback(self) -> None:
+        mode, eta_down = self.feedback, self.plasticity.eta_down
+        sigma = self.pyramidal.sigma_noise
+        if mode is FeedbackMode.PAL and not (sigma > 0 and any(e > 0 for e in eta_down)):
+            raise SpecError(
+                "feedback: 'pal' needs pyramidal.sigma_noise > 0 and plasticity.eta_down > 0 "
+                f"(got sigma_noise={sigma}, eta_down={list(eta_down)}); use 'fa' or "
+                "'noise_control' for fixed feedback"
+            )
+        if mode is not FeedbackMode.PAL and any(e != 0 for e in eta_down):
+            raise SpecError(
+                f"plasticity.eta_down: {list(eta_down)} must be all 0 for feedback "
+                f"{mode.value!r} (only 'pal' learns B)"
+            )
+        if mode is FeedbackMode.FA and sigma != 0:
+            raise SpecError(
+                f"pyramidal.sigma_noise: {sigma} must be 0 for feedback 'fa'; "
+                "use 'noise_control' for fixed B with noise"
+            )
+        if mode is FeedbackMode.NOISE_CONTROL and not sigma > 0:
+            raise SpecError("pyramidal.sigma_noise: must be > 0 for feedback 'noise_control'")
+
+    # ----------------------------------------------------------------- serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, YAML/JSON-ready dictionary (round-trips through :meth:`from_dict`)."""
+        d = dataclasses.asdict(self)
+        d["feedback"] = self.feedback.value
+        d["dims"] = list(self.dims)
+        return _lists(d)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "network") -> NetworkSpec:
+        """Build from a dictionary; unknown keys and wrong types raise :class:`SpecError`.
+
+        ``where`` prefixes key paths in error messages (e.g. the config file and section).
+        """
+        if not isinstance(data, Mapping):
+            raise SpecError(f"{where}: expected a mapping, got {type(data).__name__}")
+        top = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - top)
+        if unknown:
+            raise SpecError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(top)}")
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in _SECTIONS:
+                kwargs[key] = _section_from_dict(_SECTIONS[key], value, f"{where}.{key}")
+            elif key == "dims":
+                if not isinstance(value, list | tuple):
+                    raise SpecError(f"{where}.dims: expected a list of layer sizes, got {value!r}")
+                kwargs[key] = tuple(value)
+            else:
+                kwargs[key] = _check_scalar(cls, key, value, f"{where}.{key}")
+        if "dims" not in kwargs:
+            raise SpecError(f"{where}.dims: missing (the layer sizes, e.g. [4, 30, 3])")
+        try:
+            return cls(**kwargs)
+        except SpecError as err:
+            raise SpecError(f"{where}.{err}") from None
+
+    def replace(self, **changes: Any) -> NetworkSpec:
+        """A copy with some top-level fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _lists(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _lists(v) for k, v in obj.items()}
+    if isinstance(obj, tuple | list):
+        return [_lists(v) for v in obj]
+    return obj
+
+
+_SCALAR_TYPES = {
+    "dt": (int, float),
+    "activation": (str,),
+    "threshold": (int, float),
+    "le_active": (bool,),
+    "feedback": (str,),
+    "dtype": (str,),
+}
+
+
+def _check_scalar(cls: type, key: str, value: Any, where: str) -> Any:
+    types = _SCALAR_TYPES.get(key)
+    if types and (not isinstance(value, types) or (bool not in types and isinstance(value, bool))):
+        names = " or ".join(t.__name__ for t in types)
+        raise SpecError(f"{where}: expected {names}, got {value!r}")
+    return value
+
+
+def _section_from_dict(section: type, value: Any, where: str) -> Any:
+    if not isinstance(value, Mapping):
+        raise SpecError(f"{where}: expected a mapping, got {value!r}")
+    valid = {f.name: f for f in fields(section)}
+    unknown = sorted(set(value) - set(valid))
+    if unknown:
+        raise SpecError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(valid)}")
+    out: dict[str, Any] = {}
+    for key, v in value.items():
+        default = valid[key].default
+        if isinstance(default, bool):
+            if not isinstance(v, bool):
+                raise SpecError(f"{where}.{key}: expected true or false, got {v!r}")
+        elif key.startswith("eta_"):
+            if not isinstance(v, list | tuple) or not all(_is_number(x) for x in v):
+                raise SpecError(f"{where}.{key}: expected a list of numbers, got {v!r}")
+            v = tuple(float(x) for x in v)
+        elif section is InitParams:
+            if isinstance(v, list | tuple):
+                if len(v) != 2 or not all(_is_number(x) for x in v):
+                    raise SpecError(f"{where}.{key}: expected a number or [low, high], got {v!r}")
+                v = (float(v[0]), float(v[1]))
+            elif not _is_number(v):
+                raise SpecError(f"{where}.{key}: expected a number or [low, high], got {v!r}")
+        elif not _is_number(v):
+            raise SpecError(f"{where}.{key}: expected a number, got {v!r}")
+        out[key] = v
+    return section(**out)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)

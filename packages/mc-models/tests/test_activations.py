@@ -32,8 +32,16 @@ def test_soft_relu_pieces():
     act = get_activation("soft_relu")
     x = np.array([-20.0, -15.5, -1.0, 0.0, 2.0, 14.9, 15.0, 30.0], dtype=np.float64)
     y = act.numpy(x, threshold=15.0)
-    expect = [0.0, 0.0, math.log(1 + math.exp(-1)), math.log(2.0), math.log(1 + math.exp(2)),
-              math.log(1 + math.exp(14.9)), 15.0, 30.0]
+    expect = [
+        0.0,
+        0.0,
+        math.log(1 + math.exp(-1)),
+        math.log(2.0),
+        math.log(1 + math.exp(2)),
+        math.log(1 + math.exp(14.9)),
+        15.0,
+        30.0,
+    ]
     np.testing.assert_allclose(y, expect, rtol=1e-15)
 
 

@@ -8,12 +8,40 @@ from mc_models.neurons import bias, interneuron, output, pyramidal, rate_player
 from mc_models.synapses import feedback, forward, inter_to_pyr, pyr_to_inter, static
 
 SIG = get_activation("sigmoid")
-NEURONS = [pyramidal.model(SIG), interneuron.model(SIG), output.model(SIG),
-           rate_player.model(), bias.model()]
-SYNAPSES = [forward.model(), pyr_to_inter.model(), inter_to_pyr.model(), feedback.model(),
-            static.down_to_inter(), static.teacher()]
-BUILTINS = {"dt", "t", "id", "batch", "num_neurons", "exp", "log", "fabs", "gennrand_normal",
-            "addToPost", "scalar", "const", "if", "else", "double", "int", "d"}
+NEURONS = [
+    pyramidal.model(SIG),
+    interneuron.model(SIG),
+    output.model(SIG),
+    rate_player.model(),
+    bias.model(),
+]
+SYNAPSES = [
+    forward.model(),
+    pyr_to_inter.model(),
+    inter_to_pyr.model(),
+    feedback.model(),
+    static.down_to_inter(),
+    static.teacher(),
+]
+BUILTINS = {
+    "dt",
+    "t",
+    "id",
+    "batch",
+    "num_neurons",
+    "exp",
+    "log",
+    "fabs",
+    "gennrand_normal",
+    "addToPost",
+    "scalar",
+    "const",
+    "if",
+    "else",
+    "double",
+    "int",
+    "d",
+}
 
 
 def _identifiers(code):
@@ -23,8 +51,13 @@ def _identifiers(code):
 
 @pytest.mark.parametrize("model", NEURONS, ids=lambda m: m.name)
 def test_neuron_code_uses_only_declared_names(model):
-    declared = (set(model.param_names) | {d.name for d in model.derived} | set(model.var_names)
-                | set(model.additional_inputs) | {n for n, _ in model.extra_global_params})
+    declared = (
+        set(model.param_names)
+        | {d.name for d in model.derived}
+        | set(model.var_names)
+        | set(model.additional_inputs)
+        | {n for n, _ in model.extra_global_params}
+    )
     local = {"v_rate_b", "v_rate_d", "r"}
     unknown = _identifiers(model.sim_code) - declared - BUILTINS - local
     assert not unknown, unknown
@@ -35,8 +68,13 @@ def test_neuron_code_uses_only_declared_names(model):
 
 @pytest.mark.parametrize("model", SYNAPSES, ids=lambda m: m.name)
 def test_synapse_code_uses_only_declared_names(model):
-    declared = (set(model.param_names) | {d.name for d in model.derived} | set(model.var_names)
-                | {n for n, _ in model.pre_refs} | {n for n, _ in model.post_refs})
+    declared = (
+        set(model.param_names)
+        | {d.name for d in model.derived}
+        | set(model.var_names)
+        | {n for n, _ in model.pre_refs}
+        | {n for n, _ in model.post_refs}
+    )
     unknown = _identifiers(model.synapse_dynamics_code) - declared - BUILTINS - {"delta_target"}
     assert not unknown, unknown
     kw = model.genn_model_kwargs()
@@ -46,22 +84,30 @@ def test_synapse_code_uses_only_declared_names(model):
 
 def test_genn_kwargs_are_plain_data():
     kw = pyramidal.model(SIG).genn_model_kwargs()
-    assert kw["params"] == ["g_leak", "g_basal", "g_apical", "threshold", "sigma_noise",
-                            "tau_noise", "tau_highpass", "le_active"]
+    assert kw["params"] == [
+        "g_leak",
+        "g_basal",
+        "g_apical",
+        "threshold",
+        "sigma_noise",
+        "tau_noise",
+        "tau_highpass",
+        "le_active",
+    ]
     assert ("Isyn_up", "scalar", 0.0) in kw["additional_input_vars"]
     names = [n for n, _ in kw["derived_params"]]
     assert names == ["g_scale", "tau_soma", "scale_noise"]
     # derived params are looked up by name: a dict in any order gives the same value
     f = dict(kw["derived_params"])["g_scale"]
-    pars = {"tau_noise": 0.1, "g_apical": 0.06, "g_basal": 0.1, "g_leak": 0.03,
-            "sigma_noise": 0.0}
+    pars = {"tau_noise": 0.1, "g_apical": 0.06, "g_basal": 0.1, "g_leak": 0.03, "sigma_noise": 0.0}
     assert f(pars, 0.01) == pytest.approx(0.1 / 0.19)
 
 
 def test_resolve_paper_values_and_float32_casting():
     p = pyramidal.model(SIG).resolve(
-        {"g_leak": 0.03, "g_basal": 0.1, "g_apical": 0.06, "sigma_noise": 0.01,
-         "tau_noise": 0.1}, dt=0.01)
+        {"g_leak": 0.03, "g_basal": 0.1, "g_apical": 0.06, "sigma_noise": 0.01, "tau_noise": 0.1},
+        dt=0.01,
+    )
     assert p.g_scale == np.float32(0.1 / 0.19)
     assert p.tau_soma == np.float32(1 / 0.19)
     assert p.scale_noise == np.float32(np.sqrt(0.01 * 0.1) * 0.01)

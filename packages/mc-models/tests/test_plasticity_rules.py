@@ -2,8 +2,14 @@
 
 import numpy as np
 
-from mc_models.synapses import delta_rule_step, feedback, forward, inter_to_pyr, presyn_sum
-from mc_models.synapses import pyr_to_inter
+from mc_models.synapses import (
+    delta_rule_step,
+    feedback,
+    forward,
+    inter_to_pyr,
+    presyn_sum,
+    pyr_to_inter,
+)
 
 DT, ETA, H = 0.1, 2.0, 0.5  # dt * eta = 0.2; h = dt / tau_w with tau_w = 0.2
 
@@ -13,17 +19,22 @@ def arr(x):
 
 
 PRE = {"rate": arr([1.0, 0.5]), "rate_last": arr([0.4, 0.2]), "rate_highpass": arr([0.1, -0.2])}
-POST = {"rate": arr([0.5, 0.6, 0.7]), "rate_basal": arr([0.25, 0.6, 0.9]),
-        "rate_dendrite": arr([0.5, 0.1, 0.7]), "v_apical": arr([1.0, -2.0, 0.0]),
-        "noise": arr([0.3, 0.0, -0.1])}
+POST = {
+    "rate": arr([0.5, 0.6, 0.7]),
+    "rate_basal": arr([0.25, 0.6, 0.9]),
+    "rate_dendrite": arr([0.5, 0.1, 0.7]),
+    "v_apical": arr([1.0, -2.0, 0.0]),
+    "noise": arr([0.3, 0.0, -0.1]),
+}
 G0 = np.array([[[0.1, 0.2, 0.3], [-0.1, 0.0, 0.5]]])
 
 
 def test_forward_rule_two_steps_with_delta_lag():
     g, d = G0.copy(), np.zeros_like(G0)
     # target[i, j] = dt*eta*(r_j - rB_j) * r_last_i; errors 0.25, 0, -0.2
-    t = np.array([[[0.2 * 0.25 * 0.4, 0.0, 0.2 * -0.2 * 0.4],
-                   [0.2 * 0.25 * 0.2, 0.0, 0.2 * -0.2 * 0.2]]])
+    t = np.array(
+        [[[0.2 * 0.25 * 0.4, 0.0, 0.2 * -0.2 * 0.4], [0.2 * 0.25 * 0.2, 0.0, 0.2 * -0.2 * 0.2]]]
+    )
     np.testing.assert_allclose(forward.target(DT * ETA, PRE, POST), t, rtol=1e-12)
     assert t[0, 0, 0] == 0.02000000000000001 or abs(t[0, 0, 0] - 0.02) < 1e-15
     delta_rule_step(g, d, t, H)

@@ -19,8 +19,15 @@ def test_pipeline_delays(backend, data):
     spec = yinyang_spec("fa")
     net = build_network(spec, seeds=3, backend=backend)
     x, t = data(2, 4, 3)
-    rec = net.run_stage(x, t, learning=False, teaching=True, record=RecordPlan(
-        ("input.rate", "pyramidal_1.v_basal", "output.v_basal", "output.v_target"), every=1))
+    rec = net.run_stage(
+        x,
+        t,
+        learning=False,
+        teaching=True,
+        record=RecordPlan(
+            ("input.rate", "pyramidal_1.v_basal", "output.v_basal", "output.v_target"), every=1
+        ),
+    )
     inp, pyr = rec["input.rate"][0], rec["pyramidal_1.v_basal"][0]
     out, tgt = rec["output.v_basal"][0], rec["output.v_target"][0]
     w = net.get_weights()
@@ -42,8 +49,9 @@ def test_self_predicting_start_silences_apical_fa_keeps_b(backend, data):
     net = build_network(spec, seeds=5, backend=backend)
     b0 = net.get_weights()["fb_1"]
     x, t = data(6, 4, 3)
-    rec = net.run_stage(x, t, learning=False, teaching=False,
-                        record=RecordPlan(("pyramidal_1.v_apical",), every=1))
+    rec = net.run_stage(
+        x, t, learning=False, teaching=False, record=RecordPlan(("pyramidal_1.v_apical",), every=1)
+    )
     va = rec["pyramidal_1.v_apical"][0].reshape(6, 100, 30)
     # after the pipeline settles (a few steps) the apical potential is zero up to rounding
     assert np.max(np.abs(va[:, 10:])) < 1e-6
@@ -74,8 +82,9 @@ def test_noise_control_keeps_b_with_noise(backend, data):
     net = build_network(yinyang_spec("noise_control"), seeds=5, backend=backend)
     b0 = net.get_weights()["fb_1"]
     x, t = data(3, 4, 3)
-    rec = net.run_stage(x, t, learning=True, teaching=True,
-                        record=RecordPlan(("pyramidal_1.noise",), every=10))
+    rec = net.run_stage(
+        x, t, learning=True, teaching=True, record=RecordPlan(("pyramidal_1.noise",), every=10)
+    )
     assert rec["pyramidal_1.noise"].std() > 1e-3
     np.testing.assert_array_equal(net.get_weights()["fb_1"], b0)
 
@@ -104,12 +113,14 @@ def test_checkpoint_restore_continues_bit_for_bit(backend, data):
     a = build_network(spec, seeds=[1, 2], backend=backend)
     a.run_stage(x, t, learning=True, teaching=True)
     state = a.get_state()
-    ra = a.run_stage(x, t, learning=True, teaching=True,
-                     record=RecordPlan(("output.rate", "fb_1.g"), every=5))
+    ra = a.run_stage(
+        x, t, learning=True, teaching=True, record=RecordPlan(("output.rate", "fb_1.g"), every=5)
+    )
     b = build_network(spec, seeds=[7, 8], backend=backend)  # other seeds: all state restored
     b.set_state(state)
-    rb = b.run_stage(x, t, learning=True, teaching=True,
-                     record=RecordPlan(("output.rate", "fb_1.g"), every=5))
+    rb = b.run_stage(
+        x, t, learning=True, teaching=True, record=RecordPlan(("output.rate", "fb_1.g"), every=5)
+    )
     for k in ra:
         np.testing.assert_array_equal(ra[k], rb[k], err_msg=k)
 
@@ -126,14 +137,23 @@ def test_given_weights_must_be_self_predicting(backend):
 
 def test_deep_network_with_bias_and_transpose(backend, data):
     spec = NetworkSpec(
-        dims=(4, 8, 6, 3), feedback="transpose", bias=BiasParams(enabled=True),
-        plasticity=PlasticityParams(eta_up=(1.0, 0.5, 0.1), eta_ip=(0.05, 0.05),
-                                    eta_pi=(0.0, 0.0), eta_down=(0.0, 0.0)))
+        dims=(4, 8, 6, 3),
+        feedback="transpose",
+        bias=BiasParams(enabled=True),
+        plasticity=PlasticityParams(
+            eta_up=(1.0, 0.5, 0.1), eta_ip=(0.05, 0.05), eta_pi=(0.0, 0.0), eta_down=(0.0, 0.0)
+        ),
+    )
     net = build_network(spec, seeds=[1, 2], backend=backend)
     assert {"fb_1", "fb_2", "bias_pyr_1", "bias_inter_2", "i2p_2"} <= set(net.get_weights())
     x, t = data(3, 4, 3)
-    rec = net.run_stage(x, t, learning=True, teaching=True,
-                        record=RecordPlan(("output.rate", "pyramidal_2.v_apical"), every=50))
+    rec = net.run_stage(
+        x,
+        t,
+        learning=True,
+        teaching=True,
+        record=RecordPlan(("output.rate", "pyramidal_2.v_apical"), every=50),
+    )
     assert rec["output.rate"].shape == (2, 6, 3) and np.all(np.isfinite(rec["output.rate"]))
     net.align_feedback_to_transpose()
     w = net.get_weights()
@@ -145,9 +165,13 @@ def test_teacher_mute_and_learning_lag(backend, data):
     spec = yinyang_spec("fa", player=PlayerParams(teacher_mute=0.2, learning_lag=0.3))
     net = build_network(spec, seeds=2, backend=backend)
     x, t = data(2, 4, 3)
-    rec = net.run_stage(x, t, learning=True, teaching=True,
-                        record=RecordPlan(("teacher.rate", "ff_2.delta", "output.v_target"),
-                                          every=1))
+    rec = net.run_stage(
+        x,
+        t,
+        learning=True,
+        teaching=True,
+        record=RecordPlan(("teacher.rate", "ff_2.delta", "output.v_target"), every=1),
+    )
     tr = rec["teacher.rate"][0].reshape(2, 100, 3)
     # muted for 20 steps (the first step of a sample may carry a float32 rounding error of the
     # previous value's size: rate_last + 1 * (r - rate_last), spec §1.4)
@@ -164,9 +188,11 @@ def test_float64_agrees_with_float32(backend, data):
     x, t = data(3, 4, 3)
     plan = RecordPlan(("output.v_brev",), every=10)
     r32 = build_network(yinyang_spec("fa"), seeds=4, backend=backend).run_stage(
-        x, t, learning=True, teaching=True, record=plan)
+        x, t, learning=True, teaching=True, record=plan
+    )
     r64 = build_network(yinyang_spec("fa", dtype="float64"), seeds=4, backend=backend).run_stage(
-        x, t, learning=True, teaching=True, record=plan)
+        x, t, learning=True, teaching=True, record=plan
+    )
     assert r64["output.v_brev"].dtype == np.float64
     np.testing.assert_allclose(r32["output.v_brev"], r64["output.v_brev"], rtol=1e-4, atol=1e-5)
     assert not np.array_equal(r32["output.v_brev"], r64["output.v_brev"].astype(np.float32))

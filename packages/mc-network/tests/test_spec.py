@@ -41,11 +41,21 @@ def test_negative_conductance_named():
 
 def test_missing_learning_rates_per_layer():
     with pytest.raises(SpecError, match=r"plasticity\.eta_up: needs one learning rate per forward"):
-        NetworkSpec(dims=(4, 30, 20, 3), feedback="fa", plasticity=PlasticityParams(
-            eta_up=(1.0, 1.0), eta_ip=(0.1, 0.1), eta_pi=(0, 0), eta_down=(0, 0)))
+        NetworkSpec(
+            dims=(4, 30, 20, 3),
+            feedback="fa",
+            plasticity=PlasticityParams(
+                eta_up=(1.0, 1.0), eta_ip=(0.1, 0.1), eta_pi=(0, 0), eta_down=(0, 0)
+            ),
+        )
     with pytest.raises(SpecError, match=r"eta_ip: needs one learning rate per hidden layer \(2"):
-        NetworkSpec(dims=(4, 30, 20, 3), feedback="fa", plasticity=PlasticityParams(
-            eta_up=(1.0, 1.0, 1.0), eta_ip=(0.1,), eta_pi=(0, 0), eta_down=(0, 0)))
+        NetworkSpec(
+            dims=(4, 30, 20, 3),
+            feedback="fa",
+            plasticity=PlasticityParams(
+                eta_up=(1.0, 1.0, 1.0), eta_ip=(0.1,), eta_pi=(0, 0), eta_down=(0, 0)
+            ),
+        )
 
 
 def test_feedback_mode_consistency():

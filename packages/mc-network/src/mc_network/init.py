@@ -57,12 +57,19 @@ def check_self_predicting(spec: NetworkSpec, weights: dict[str, np.ndarray]) -> 
     """
     for layer in range(1, spec.n_hidden + 1):
         pairs = (
-            (f"p2i_{layer}", weights[f"p2i_{layer}"], f"ff_{layer + 1}", weights[f"ff_{layer + 1}"]),
+            (
+                f"p2i_{layer}",
+                weights[f"p2i_{layer}"],
+                f"ff_{layer + 1}",
+                weights[f"ff_{layer + 1}"],
+            ),
             (f"i2p_{layer}", weights[f"i2p_{layer}"], f"-fb_{layer}", -weights[f"fb_{layer}"]),
         )
         for name_a, a, name_b, b in pairs:
             if a.shape != b.shape or not np.array_equal(a, b):
-                diff = np.max(np.abs(a - b)) if a.shape == b.shape else f"shape {a.shape} vs {b.shape}"
+                diff = (
+                    np.max(np.abs(a - b)) if a.shape == b.shape else f"shape {a.shape} vs {b.shape}"
+                )
                 raise ValueError(
                     f"self-predicting start violated: {name_a} != {name_b} (max difference "
                     f"{diff}); set init.self_predicting = false or pass consistent weights"

@@ -10,9 +10,8 @@ from typing import Any
 from mc_models import NeuronModel, SynapseModel, get_activation
 from mc_models.neurons import bias, interneuron, output, pyramidal, rate_player
 from mc_models.synapses import feedback, forward, inter_to_pyr, pyr_to_inter, static
-
 from mc_network.spec import NetworkSpec
-from mc_network.topology import PopKind, Population, ProjKind, Projection
+from mc_network.topology import PopKind, Population, Projection, ProjKind
 
 __all__ = ["neuron_model", "neuron_params", "neuron_var_names", "synapse_model", "synapse_params"]
 

@@ -1,4 +1,4 @@
-"""Explicit random streams: one run seed -> named, independent ``numpy.random.Generator``\\ s.
+"""Explicit random streams: one run seed -> named, independent generators.
 
 ``SeedSequence(seed).spawn(n)`` children are assigned to fixed names in a fixed order, so a
 stream never depends on which other streams were used. The network uses ``weights`` and
@@ -32,5 +32,8 @@ def run_streams(seed: int) -> RunStreams:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed: {seed!r} must be a non-negative integer")
     children = np.random.SeedSequence(int(seed)).spawn(len(STREAM_NAMES))
-    gens = {name: np.random.Generator(np.random.PCG64(c)) for name, c in zip(STREAM_NAMES, children, strict=True)}
+    gens = {
+        name: np.random.Generator(np.random.PCG64(c))
+        for name, c in zip(STREAM_NAMES, children, strict=True)
+    }
     return RunStreams(seed=int(seed), **gens)

@@ -137,42 +137,110 @@ def build_topology(spec: NetworkSpec) -> Topology:
     for layer in range(1, n_layers + 1):
         pre = "input" if layer == 1 else f"pyramidal_{layer - 1}"
         post = "output" if layer == n_layers else f"pyramidal_{layer}"
-        projs.append(Projection(
-            f"ff_{layer}", ProjKind.FORWARD, pre, post, "Isyn_up", dims[layer - 1], dims[layer],
-            pl.eta_up[layer - 1], pl.tau_w_ff, True,
-        ))
+        projs.append(
+            Projection(
+                f"ff_{layer}",
+                ProjKind.FORWARD,
+                pre,
+                post,
+                "Isyn_up",
+                dims[layer - 1],
+                dims[layer],
+                pl.eta_up[layer - 1],
+                pl.tau_w_ff,
+                True,
+            )
+        )
     for layer in range(n_layers - 1, 0, -1):
         upper = _upper(spec, layer)
-        projs.append(Projection(
-            f"fb_{layer}", ProjKind.FEEDBACK, upper, f"pyramidal_{layer}", "Isyn_down",
-            dims[layer + 1], dims[layer], pl.eta_down[layer - 1], 0.0, True,
-        ))
-        projs.append(Projection(
-            f"fbi_{layer}", ProjKind.DOWN_TO_INTER, upper, f"inter_{layer}", "Isyn_down",
-            dims[layer + 1], dims[layer + 1],
-        ))
+        projs.append(
+            Projection(
+                f"fb_{layer}",
+                ProjKind.FEEDBACK,
+                upper,
+                f"pyramidal_{layer}",
+                "Isyn_down",
+                dims[layer + 1],
+                dims[layer],
+                pl.eta_down[layer - 1],
+                0.0,
+                True,
+            )
+        )
+        projs.append(
+            Projection(
+                f"fbi_{layer}",
+                ProjKind.DOWN_TO_INTER,
+                upper,
+                f"inter_{layer}",
+                "Isyn_down",
+                dims[layer + 1],
+                dims[layer + 1],
+            )
+        )
     for layer in range(1, n_layers):
-        projs.append(Projection(
-            f"p2i_{layer}", ProjKind.P2I, f"pyramidal_{layer}", f"inter_{layer}",
-            "Isyn_pyramidal", dims[layer], dims[layer + 1], pl.eta_ip[layer - 1], pl.tau_w_ip,
-            True,
-        ))
-        projs.append(Projection(
-            f"i2p_{layer}", ProjKind.I2P, f"inter_{layer}", f"pyramidal_{layer}", "Isyn_inter",
-            dims[layer + 1], dims[layer], pl.eta_pi[layer - 1], pl.tau_w_pi, spec.i2p_plastic,
-        ))
+        projs.append(
+            Projection(
+                f"p2i_{layer}",
+                ProjKind.P2I,
+                f"pyramidal_{layer}",
+                f"inter_{layer}",
+                "Isyn_pyramidal",
+                dims[layer],
+                dims[layer + 1],
+                pl.eta_ip[layer - 1],
+                pl.tau_w_ip,
+                True,
+            )
+        )
+        projs.append(
+            Projection(
+                f"i2p_{layer}",
+                ProjKind.I2P,
+                f"inter_{layer}",
+                f"pyramidal_{layer}",
+                "Isyn_inter",
+                dims[layer + 1],
+                dims[layer],
+                pl.eta_pi[layer - 1],
+                pl.tau_w_pi,
+                spec.i2p_plastic,
+            )
+        )
     if spec.bias.enabled:
         for layer in range(1, n_layers):
-            projs.append(Projection(
-                f"bias_pyr_{layer}", ProjKind.FORWARD, "bias", f"pyramidal_{layer}", "Isyn_up",
-                1, dims[layer], pl.eta_up[layer - 1], pl.tau_w_ff, True,
-            ))
+            projs.append(
+                Projection(
+                    f"bias_pyr_{layer}",
+                    ProjKind.FORWARD,
+                    "bias",
+                    f"pyramidal_{layer}",
+                    "Isyn_up",
+                    1,
+                    dims[layer],
+                    pl.eta_up[layer - 1],
+                    pl.tau_w_ff,
+                    True,
+                )
+            )
             # As in the original, bias -> interneuron filters with tau_w_ff.
-            projs.append(Projection(
-                f"bias_inter_{layer}", ProjKind.P2I, "bias", f"inter_{layer}", "Isyn_pyramidal",
-                1, dims[layer + 1], pl.eta_ip[layer - 1], pl.tau_w_ff, True,
-            ))
-    projs.append(Projection(
-        "teacher", ProjKind.TEACHER, "teacher", "output", "Isyn_target", dims[-1], dims[-1]
-    ))
+            projs.append(
+                Projection(
+                    f"bias_inter_{layer}",
+                    ProjKind.P2I,
+                    "bias",
+                    f"inter_{layer}",
+                    "Isyn_pyramidal",
+                    1,
+                    dims[layer + 1],
+                    pl.eta_ip[layer - 1],
+                    pl.tau_w_ff,
+                    True,
+                )
+            )
+    projs.append(
+        Projection(
+            "teacher", ProjKind.TEACHER, "teacher", "output", "Isyn_target", dims[-1], dims[-1]
+        )
+    )
     return Topology(tuple(pops), tuple(projs))

@@ -31,10 +31,16 @@ PARAMS = (
     LE_ACTIVE,
 )
 DERIVED = (
-    DerivedParam("g_scale", "dendritic prediction scale g_D/(g_L+g_D)",
-                 lambda p, dt: p["g_dendrite"] / (p["g_leak"] + p["g_dendrite"])),
-    DerivedParam("tau_soma", "effective somatic time constant 1/(g_L+g_D+g_som)",
-                 lambda p, dt: 1.0 / (p["g_leak"] + p["g_dendrite"] + p["g_soma"])),
+    DerivedParam(
+        "g_scale",
+        "dendritic prediction scale g_D/(g_L+g_D)",
+        lambda p, dt: p["g_dendrite"] / (p["g_leak"] + p["g_dendrite"]),
+    ),
+    DerivedParam(
+        "tau_soma",
+        "effective somatic time constant 1/(g_L+g_D+g_som)",
+        lambda p, dt: 1.0 / (p["g_leak"] + p["g_dendrite"] + p["g_soma"]),
+    ),
 )
 VARS = (
     *SOMA_VARS,

@@ -42,10 +42,16 @@ PARAMS = (
     Param("teaching", "teaching switch (run-time): 1 nudges towards the target, 0 does not", 1.0),
 )
 DERIVED = (
-    DerivedParam("g_scale", "basal prediction scale g_B/(g_L+g_B)",
-                 lambda p, dt: p["g_basal"] / (p["g_leak"] + p["g_basal"])),
-    DerivedParam("tau_soma", "effective somatic time constant 1/(g_L+g_B+g_tgt)",
-                 lambda p, dt: 1.0 / (p["g_leak"] + p["g_basal"] + p["g_target"])),
+    DerivedParam(
+        "g_scale",
+        "basal prediction scale g_B/(g_L+g_B)",
+        lambda p, dt: p["g_basal"] / (p["g_leak"] + p["g_basal"]),
+    ),
+    DerivedParam(
+        "tau_soma",
+        "effective somatic time constant 1/(g_L+g_B+g_tgt)",
+        lambda p, dt: 1.0 / (p["g_leak"] + p["g_basal"] + p["g_target"]),
+    ),
 )
 VARS = (
     *SOMA_VARS,
@@ -56,9 +62,7 @@ VARS = (
 )
 _SIM_HEAD = (
     "v_basal = Isyn_up;\n"
-    "v_target = Isyn_target;\n"
-    + HIGHPASS_CODE
-    + "if (teaching > 0.5) {\n"
+    "v_target = Isyn_target;\n" + HIGHPASS_CODE + "if (teaching > 0.5) {\n"
     "    v_steady = (g_basal * v_basal + g_target * v_target) / (g_basal + g_leak + g_target);\n"
     "} else {\n"
     "    v_steady = g_basal * v_basal / (g_basal + g_leak);\n"

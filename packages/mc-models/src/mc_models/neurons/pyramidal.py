@@ -49,12 +49,21 @@ PARAMS = (
     LE_ACTIVE,
 )
 DERIVED = (
-    DerivedParam("g_scale", "basal prediction scale g_B/(g_L+g_B+g_A)",
-                 lambda p, dt: p["g_basal"] / (p["g_leak"] + p["g_basal"] + p["g_apical"])),
-    DerivedParam("tau_soma", "effective somatic time constant 1/(g_L+g_B+g_A)",
-                 lambda p, dt: 1.0 / (p["g_leak"] + p["g_basal"] + p["g_apical"])),
-    DerivedParam("scale_noise", "sqrt(dt tau_n) sigma_n",
-                 lambda p, dt: sqrt(dt * p["tau_noise"]) * p["sigma_noise"]),
+    DerivedParam(
+        "g_scale",
+        "basal prediction scale g_B/(g_L+g_B+g_A)",
+        lambda p, dt: p["g_basal"] / (p["g_leak"] + p["g_basal"] + p["g_apical"]),
+    ),
+    DerivedParam(
+        "tau_soma",
+        "effective somatic time constant 1/(g_L+g_B+g_A)",
+        lambda p, dt: 1.0 / (p["g_leak"] + p["g_basal"] + p["g_apical"]),
+    ),
+    DerivedParam(
+        "scale_noise",
+        "sqrt(dt tau_n) sigma_n",
+        lambda p, dt: sqrt(dt * p["tau_noise"]) * p["sigma_noise"],
+    ),
 )
 VARS = (
     *SOMA_VARS,
@@ -72,8 +81,7 @@ _SIM_HEAD = (
     + HIGHPASS_CODE
     + "v_steady = (g_basal * v_basal + g_apical * (v_apical + noise)) * tau_soma;\n"
     "const scalar v_rate_b = g_scale * v_basal;\n"
-    "v_dot = (g_basal + g_apical + g_leak) * (v_steady - V);\n"
-    + LE_CODE
+    "v_dot = (g_basal + g_apical + g_leak) * (v_steady - V);\n" + LE_CODE
 )
 
 
@@ -112,4 +120,3 @@ def numpy_step(s, isyn_up, isyn_down, isyn_inter, xi, p, activation: Activation)
     le_update(s, p)
     s["rate"][...] = activation.numpy(s["v_brev"], p.threshold)
     s["rate_basal"][...] = activation.numpy(v_rate_b, p.threshold)
-

@@ -68,7 +68,11 @@ def model() -> NeuronModel:
         vars=VARS,
         additional_inputs=(),
         sim_code=SIM_CODE,
-        extra_global_params=(("rates", "scalar*"), ("order", "unsigned int*"), ("n_samples", "unsigned int")),
+        extra_global_params=(
+            ("rates", "scalar*"),
+            ("order", "unsigned int*"),
+            ("n_samples", "unsigned int"),
+        ),
     )
 
 

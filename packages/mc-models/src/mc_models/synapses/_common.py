@@ -7,7 +7,9 @@ import numpy as np
 from mc_models.model import DerivedParam, Param, Var
 
 ETA = Param("eta", "learning rate eta (scaled by dt once)", 0.0)
-TAU_W = Param("tau", "time constant tau_w of the low-pass filter on weight increments", 0.01, "time")
+TAU_W = Param(
+    "tau", "time constant tau_w of the low-pass filter on weight increments", 0.01, "time"
+)
 LEARNING = Param("learning", "plasticity switch (run-time): 1 learns, 0 freezes g and delta", 1.0)
 H = DerivedParam("h", "filter factor dt/tau_w", lambda p, dt: dt / p["tau"])
 G = Var("g", "weight")

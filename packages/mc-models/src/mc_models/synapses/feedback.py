@@ -14,7 +14,7 @@ upper neuron's high-passed rate. Always :math:`I_{down} \mathrel{+}= B\,r_{pre}`
 from __future__ import annotations
 
 from mc_models.model import Param, SynapseModel
-from mc_models.synapses._common import ETA, G, LEARNING
+from mc_models.synapses._common import ETA, LEARNING, G
 
 __all__ = ["model", "numpy_update"]
 

@@ -17,7 +17,7 @@ and always :math:`I_{up} \mathrel{+}= g\,r_{pre}` (with the new :math:`g`). Here
 from __future__ import annotations
 
 from mc_models.model import SynapseModel
-from mc_models.synapses._common import DELTA, ETA, G, H, LEARNING, TAU_W, delta_rule_code
+from mc_models.synapses._common import DELTA, ETA, LEARNING, TAU_W, G, H, delta_rule_code
 
 __all__ = ["model", "target"]
 

@@ -12,7 +12,7 @@ r"""Interneuron -> pyramidal synapse: learns to silence the apical potential.
 from __future__ import annotations
 
 from mc_models.model import SynapseModel
-from mc_models.synapses._common import DELTA, ETA, G, H, LEARNING, TAU_W, delta_rule_code
+from mc_models.synapses._common import DELTA, ETA, LEARNING, TAU_W, G, H, delta_rule_code
 
 __all__ = ["model", "target"]
 

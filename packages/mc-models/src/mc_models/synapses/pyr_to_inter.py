@@ -13,7 +13,7 @@ and :math:`I_{pyramidal} \mathrel{+}= g\,r_{pre}`. Also used for bias -> interne
 from __future__ import annotations
 
 from mc_models.model import SynapseModel
-from mc_models.synapses._common import DELTA, ETA, G, H, LEARNING, TAU_W, delta_rule_code
+from mc_models.synapses._common import DELTA, ETA, LEARNING, TAU_W, G, H, delta_rule_code
 
 __all__ = ["model", "target"]
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from mc_network.models import neuron_var_names
 from mc_network.init import check_self_predicting, initial_weights
+from mc_network.models import neuron_var_names
 from mc_network.record import RecordPlan
 from mc_network.seeding import run_streams
 from mc_network.spec import NetworkSpec
@@ -225,7 +225,8 @@ class Simulation(abc.ABC):
         for name, w in weights.items():
             if name not in self.topology.weight_names:
                 raise KeyError(
-                    f"weights: unknown projection {name!r}; valid: {list(self.topology.weight_names)}"
+                    f"weights: unknown projection {name!r}; "
+                    f"valid: {list(self.topology.weight_names)}"
                 )
             proj = self.topology.projection(name)
             w = np.asarray(w, dtype=self.dtype)
@@ -281,4 +282,5 @@ class Simulation(abc.ABC):
     def reinforce_self_prediction(self) -> None:
         """Set every ``p2i_l`` to ``ff_{l+1}`` (the original's ``reinforce_self_predict``)."""
         w = self.get_weights()
-        self.set_weights({f"p2i_{l}": w[f"ff_{l + 1}"] for l in range(1, self.spec.n_hidden + 1)})
+        layers = range(1, self.spec.n_hidden + 1)
+        self.set_weights({f"p2i_{k}": w[f"ff_{k + 1}"] for k in layers})

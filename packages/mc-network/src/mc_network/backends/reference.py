@@ -27,7 +27,6 @@ from mc_models.synapses import (
     presyn_sum,
     pyr_to_inter,
 )
-
 from mc_network.backends.base import ProgressFn, Simulation, StageInputs
 from mc_network.models import neuron_model, neuron_params, synapse_model, synapse_params
 from mc_network.record import RecordPlan

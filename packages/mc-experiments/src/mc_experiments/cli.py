@@ -1,0 +1,129 @@
+"""The ``mc-run`` command line: train, resume, sweep, validate.
+
+Thin wrappers around :mod:`mc_experiments.runner` and :mod:`mc_experiments.sweep`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from mc_experiments.config import ConfigError, load_config, parse_overrides
+
+__all__ = ["get_parser", "main"]
+
+log = logging.getLogger("mc_experiments")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """The argument parser (separate so that docs can render it)."""
+    p = argparse.ArgumentParser(
+        prog="mc-run", description="Train and evaluate dendritic microcircuit networks."
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train one config (a new run directory)")
+    t.add_argument("config", type=Path, help="YAML config (ours or an original config)")
+    t.add_argument("--out", type=Path, default=Path("runs"), help="parent folder (default runs/)")
+    t.add_argument("--backend", help="backend name (reference, compiled, genn)")
+    t.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        default=[],
+        help="override a config value, e.g. --set protocol.n_epochs=5",
+    )
+    t.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    r = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
+    r.add_argument("run_dir", type=Path)
+    r.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    s = sub.add_parser("sweep", help="run a declared grid of configs")
+    s.add_argument("sweep", type=Path, help="sweep YAML file")
+    s.add_argument("--out", type=Path, default=Path("runs"), help="parent folder (default runs/)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    v = sub.add_parser("validate", help="check a config or sweep without running it")
+    v.add_argument("config", type=Path)
+    v.add_argument("--set", action="append", metavar="KEY=VALUE", default=[])
+    return p
+
+
+def _load(path: Path, sets: list[str], backend: str | None = None):
+    overrides = parse_overrides(sets)
+    if backend:
+        overrides["backend.name"] = backend
+    from mc_experiments.original import import_original_config, is_original_file
+
+    if is_original_file(path):
+        cfg, ignored = import_original_config(path, overrides)
+        if ignored:
+            log.warning("%s: original keys not used by this toolkit: %s", path, ", ".join(ignored))
+        return cfg
+    return load_config(path, overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``mc-run``; returns the exit status."""
+    args = get_parser().parse_args(argv)
+    quiet = bool(getattr(args, "quiet", False))
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "validate":
+            from mc_experiments.sweep import load_sweep
+
+            if _is_sweep(args.config):
+                sw = load_sweep(args.config)
+                print(f"{args.config}: valid sweep, {len(sw.members)} members")  # noqa: T201
+            else:
+                cfg = _load(args.config, args.set)
+                print(
+                    f"{args.config}: valid ({cfg.name}, dims {list(cfg.network.dims)}, "  # noqa: T201
+                    f"{cfg.protocol.n_epochs} epochs)"
+                )
+            return 0
+        if args.command == "train":
+            from mc_experiments.runner import train
+
+            cfg = _load(args.config, args.set, args.backend)
+            (run,) = train(cfg, args.out, quiet=quiet)
+            m = run.read_metrics()
+            print(f"test accuracy: {m['test_accuracy']:.2f} %")  # noqa: T201
+            print(f"run directory: {run.path}")  # noqa: T201
+            return 0
+        if args.command == "resume":
+            from mc_experiments.runner import resume
+
+            run = resume(args.run_dir, quiet=quiet)
+            print(f"test accuracy: {run.read_metrics()['test_accuracy']:.2f} %")  # noqa: T201
+            return 0
+        if args.command == "sweep":
+            from mc_experiments.sweep import load_sweep, run_sweep
+
+            path = run_sweep(load_sweep(args.sweep), args.out, quiet=quiet)
+            print(f"sweep directory: {path}")  # noqa: T201
+            return 0
+    except (ConfigError, FileNotFoundError) as err:
+        log.error("%s", err)
+        return 2
+    except KeyboardInterrupt:
+        log.error("interrupted; the run directory is consistent and can be resumed")
+        return 130
+    return 1
+
+
+def _is_sweep(path: Path) -> bool:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "base" in data and "network" not in data
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""Typed, validated experiment configs (YAML).
+
+A config has the sections ``network``, ``dataset``, ``protocol``, ``recording`` and
+``backend`` plus ``name`` and ``seed``. Every value is checked once, when the file is loaded;
+errors raise :class:`ConfigError` naming the file, the key path and what would be valid. The
+resolved config (every default filled in) is what a run directory stores.
+
+The ``network`` section is a :class:`mc_network.NetworkSpec` dictionary; ``preset: yinyang``
+(or ``mnist``) with ``feedback: pal|fa|noise_control|transpose`` starts from the paper's
+network and the remaining keys override it (nested sections are merged key by key).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mc_network import NetworkSpec, SpecError, paper_spec
+
+__all__ = [
+    "BackendConfig",
+    "Config",
+    "ConfigError",
+    "DatasetConfig",
+    "ProtocolConfig",
+    "RecordingConfig",
+    "load_config",
+    "parse_overrides",
+]
+
+
+class ConfigError(ValueError):
+    """A config problem; the message names the file, the key and what would be valid."""
+
+
+DATASETS = ("yinyang", "mnist", "bars")
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """Which data and how much of it.
+
+    ``n_train``, ``n_valid`` and ``n_test`` count samples **per class** (as the original).
+    ``seed``: the data seed (Yin-Yang uses seed, seed+1, seed+2 for its splits); ``None``
+    derives it from the run seed. ``u_low``/``u_high``: teacher rates of the wrong and the
+    right class. ``directory``: MNIST files (default: ``$MC_MNIST_DIR`` or ``data/mnist``).
+    ``noise_level``: Bars only.
+    """
+
+    name: str = "yinyang"
+    n_train: int = 100
+    n_valid: int = 20
+    n_test: int = 20
+    seed: int | None = None
+    u_low: float = 0.1
+    u_high: float = 1.0
+    directory: str | None = None
+    noise_level: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """Epochs and per-epoch options (validation runs before each epoch, then a final one).
+
+    ``shuffle``: new presentation order every stage from the run's ``order`` stream.
+    ``reinforce_self_prediction``: set p2i to the forward weights after each epoch.
+    ``checkpoint_every``: save a checkpoint every this many epochs (and always at the end).
+    """
+
+    n_epochs: int = 10
+    shuffle: bool = True
+    reinforce_self_prediction: bool = False
+    checkpoint_every: int = 1
+
+
+@dataclass(frozen=True)
+class RecordingConfig:
+    """What is written to ``recordings.zarr``.
+
+    ``records_per_sample`` sets the cadence (5: every 20 steps of a 100-step sample, as the
+    original). ``validation``/``test``/``training`` list ``population.var`` or
+    ``projection.g`` names recorded in those stages; ``weights_per_epoch`` stores every weight
+    matrix at the start and after every training epoch.
+    """
+
+    records_per_sample: int = 5
+    validation: tuple[str, ...] = ("output.v_brev", "teacher.rate")
+    test: tuple[str, ...] = ("output.v_brev", "teacher.rate")
+    training: tuple[str, ...] = ()
+    weights_per_epoch: bool = True
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """Which backend runs the network. ``name: null`` picks the embedded default."""
+
+    name: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A complete experiment config."""
+
+    name: str
+    seed: int
+    network: NetworkSpec
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    recording: RecordingConfig = field(default_factory=RecordingConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    source: str = "<dict>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as plain data (every default filled in)."""
+        out: dict[str, Any] = {"name": self.name, "seed": self.seed}
+        out["network"] = self.network.to_dict()
+        for key in ("dataset", "protocol", "recording", "backend"):
+            d = dataclasses.asdict(getattr(self, key))
+            out[key] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+        out["backend"]["options"] = dict(self.backend.options)
+        return out
+
+    def with_seed(self, seed: int) -> Config:
+        """The same config with another run seed."""
+        return dataclasses.replace(self, seed=seed)
+
+
+_SECTIONS = {
+    "dataset": DatasetConfig,
+    "protocol": ProtocolConfig,
+    "recording": RecordingConfig,
+    "backend": BackendConfig,
+}
+_TOP = ("name", "seed", "network", *_SECTIONS)
+
+
+def _type_ok(value: Any, annotation: str) -> bool:
+    checks = {
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "bool": lambda v: isinstance(v, bool),
+        "str": lambda v: isinstance(v, str),
+        "int | None": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)),
+        "str | None": lambda v: v is None or isinstance(v, str),
+        "tuple[str, ...]": lambda v: (
+            isinstance(v, list | tuple) and all(isinstance(x, str) for x in v)
+        ),
+        "Mapping[str, Any]": lambda v: isinstance(v, Mapping),
+    }
+    return checks[annotation](value)
+
+
+_TYPE_WORDS = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+    "int | None": "an integer or null",
+    "str | None": "a string or null",
+    "tuple[str, ...]": "a list of strings",
+    "Mapping[str, Any]": "a mapping",
+}
+
+
+def _section(cls: type, data: Any, where: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+    valid = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(valid))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(valid)}")
+    kwargs = {}
+    for key, value in data.items():
+        ann = valid[key].type
+        if not _type_ok(value, ann):
+            raise ConfigError(f"{where}.{key}: expected {_TYPE_WORDS[ann]}, got {value!r}")
+        kwargs[key] = tuple(value) if ann.startswith("tuple") else value
+    return cls(**kwargs)
+
+
+def _merge(base: dict, over: Mapping) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _network(data: Any, where: str, u_low: float) -> NetworkSpec:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+    data = dict(data)
+    preset = data.pop("preset", None)
+    try:
+        if preset is not None:
+            base = paper_spec(preset, data.pop("feedback", "pal")).to_dict()
+            data = _merge(base, data)
+        data = _merge({"player": {"teacher_base_rate": u_low}}, data)
+        return NetworkSpec.from_dict(data, where=where)
+    except SpecError as err:
+        raise ConfigError(str(err)) from None
+    except ValueError as err:  # unknown preset or feedback mode
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def config_from_dict(data: Any, source: str = "<dict>") -> Config:
+    """Validate a config dictionary (``source`` names the file in error messages)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: a config must be a mapping of sections, got {data!r}")
+    unknown = sorted(set(data) - set(_TOP))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {unknown}; valid keys are {sorted(_TOP)}")
+    for key in ("network",):
+        if key not in data:
+            raise ConfigError(f"{source}: missing section {key!r}")
+    name = data.get("name", Path(source).stem if source != "<dict>" else "run")
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ConfigError(f"{source}: name: expected a non-empty string without '/', got {name!r}")
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"{source}: seed: expected a non-negative integer, got {seed!r}")
+    sections = {k: _section(cls, data.get(k), f"{source}: {k}") for k, cls in _SECTIONS.items()}
+    ds: DatasetConfig = sections["dataset"]
+    network = _network(data["network"], f"{source}: network", ds.u_low)
+    cfg = Config(name=name, seed=seed, network=network, source=source, **sections)
+    _check(cfg)
+    return cfg
+
+
+def _check(cfg: Config) -> None:
+    src = cfg.source
+    ds, pr, rec = cfg.dataset, cfg.protocol, cfg.recording
+    if ds.name not in DATASETS:
+        raise ConfigError(f"{src}: dataset.name: {ds.name!r} is not valid; use one of {DATASETS}")
+    for key in ("n_train", "n_valid", "n_test"):
+        if getattr(ds, key) < 1:
+            raise ConfigError(f"{src}: dataset.{key}: must be >= 1 (samples per class)")
+    if not ds.u_low < ds.u_high:
+        raise ConfigError(f"{src}: dataset.u_low ({ds.u_low}) must be below u_high ({ds.u_high})")
+    if cfg.network.player.teacher_base_rate != ds.u_low:
+        raise ConfigError(
+            f"{src}: network.player.teacher_base_rate ({cfg.network.player.teacher_base_rate}) "
+            f"must equal dataset.u_low ({ds.u_low}); set only dataset.u_low"
+        )
+    n_in = {"yinyang": 4, "mnist": 784, "bars": 9}[ds.name]
+    n_out = {"yinyang": 3, "mnist": 10, "bars": 3}[ds.name]
+    dims = cfg.network.dims
+    if dims[0] != n_in or dims[-1] != n_out:
+        raise ConfigError(
+            f"{src}: network.dims: {list(dims)} does not fit dataset {ds.name!r} "
+            f"({n_in} inputs, {n_out} classes)"
+        )
+    if pr.n_epochs < 0:
+        raise ConfigError(f"{src}: protocol.n_epochs: must be >= 0")
+    if pr.checkpoint_every < 1:
+        raise ConfigError(f"{src}: protocol.checkpoint_every: must be >= 1")
+    sps = cfg.network.steps_per_sample
+    if rec.records_per_sample < 1 or sps % rec.records_per_sample:
+        raise ConfigError(
+            f"{src}: recording.records_per_sample: {rec.records_per_sample} must divide the "
+            f"steps per sample ({sps} = network.player.t_pattern / network.dt)"
+        )
+
+
+def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Load and validate a YAML config; ``overrides`` maps dotted keys to values."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if isinstance(data, list):
+        from mc_experiments.original import is_original_config
+
+        if is_original_config(data):
+            raise ConfigError(
+                f"{path}: this is an original two-document config; load it with "
+                "mc_experiments.original.import_original_config (or `mc-run train` does it)"
+            )
+    if overrides:
+        data = apply_overrides(data, overrides, str(path))
+    return config_from_dict(data, source=str(path))
+
+
+def apply_overrides(data: Any, overrides: Mapping[str, Any], source: str) -> dict:
+    """Set dotted keys (``protocol.n_epochs``) in a config dictionary (a copy)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: a config must be a mapping of sections")
+    out = copy.deepcopy(dict(data))
+    for dotted, value in overrides.items():
+        node = out
+        parts = dotted.split(".")
+        for p in parts[:-1]:
+            nxt = node.setdefault(p, {})
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"--set {dotted}: {p!r} is not a section")
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """Parse ``key=value`` strings (values are YAML: ``3``, ``0.5``, ``[1, 2]``, ``true``)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. protocol.n_epochs=5")
+        key, raw = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(raw)
+    return out

@@ -1,0 +1,340 @@
+"""The training protocol: validation before every epoch, training, final validation, test.
+
+One :class:`Experiment` runs a group of members that share a network description and a
+protocol (e.g. the seeds of a sweep) as **one batched simulation**; each member keeps its own
+run directory, metrics, recordings and checkpoints. Per epoch ``e``:
+
+1. (``transpose`` feedback) set B to the transposed forward weights;
+2. validation ``e``: learning off, teaching off, reshuffled order;
+3. training epoch ``e``: learning on, teaching on, reshuffled order;
+4. (optional) p2i := forward weights; weights snapshot; metrics; checkpoint.
+
+Then the final validation (number ``n_epochs``) and the test. Every stage draws its order
+from the member's ``order`` stream in that sequence (val 0, train 0, val 1, ..., test).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mc_analysis import metrics as M
+from mc_experiments.config import Config
+from mc_experiments.data import StageData, load_stage_data
+from mc_experiments.storage import RunDir
+from mc_network import FeedbackMode, RecordPlan, build_network, default_backend, run_streams
+
+__all__ = ["Experiment", "Member", "RunFailed"]
+
+log = logging.getLogger(__name__)
+REQUIRED = ("output.v_brev", "teacher.rate")
+
+
+class RunFailed(RuntimeError):
+    """A member failed on its own (e.g. NaN); the others continue."""
+
+
+@dataclass
+class Member:
+    """One run of an experiment group."""
+
+    config: Config
+    run: RunDir
+    data: dict[str, StageData] = field(default_factory=dict)
+    order_rng: np.random.Generator | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    failed: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.order_rng is None:
+            self.order_rng = run_streams(self.config.seed).order
+        if not self.data:
+            self.data = load_stage_data(self.config)
+        if not self.metrics:
+            self.metrics = _empty_metrics(self.config)
+
+
+def _empty_metrics(cfg: Config) -> dict[str, Any]:
+    return {
+        "name": cfg.name,
+        "seed": cfg.seed,
+        "epochs_completed": 0,
+        "validation_accuracy": [],
+        "validation_rmse": [],
+        "validation_mae": [],
+        "test_accuracy": None,
+        "test_rmse": None,
+        "test_confusion": None,
+        "angles": {f"fb_{layer}": [] for layer in range(1, cfg.network.n_hidden + 1)},
+        "self_prediction": {
+            f"layer_{layer}": {"ff_minus_p2i": [], "fb_plus_i2p": []}
+            for layer in range(1, cfg.network.n_hidden + 1)
+        },
+    }
+
+
+def group_key(cfg: Config) -> str:
+    """Members whose configs differ only in ``seed`` (and name) can share a simulation."""
+    d = cfg.to_dict()
+    d.pop("seed")
+    d.pop("name")
+    if cfg.dataset.seed is None:
+        d["dataset"].pop("seed")
+    return repr(d)
+
+
+class Experiment:
+    """Run the protocol for a group of members on one (batched) simulation.
+
+    Parameters
+    ----------
+    members
+        The runs; their configs must agree up to the seed (see :func:`group_key`).
+    progress
+        ``callable(n_samples_done, total, postfix)`` or ``None``.
+    """
+
+    def __init__(
+        self,
+        members: Sequence[Member],
+        progress: Callable[[int, int, dict], None] | None = None,
+    ) -> None:
+        if not members:
+            raise ValueError("an experiment needs at least one member")
+        keys = {group_key(m.config) for m in members}
+        if len(keys) != 1:
+            raise ValueError("members of one experiment must differ only in their seed")
+        self.members = list(members)
+        self.cfg = members[0].config
+        self.spec = self.cfg.network
+        self.backend = self.cfg.backend.name or default_backend()
+        self.progress = progress
+        self.sim = build_network(
+            self.spec,
+            seeds=[m.config.seed for m in members],
+            backend=self.backend,
+            **dict(self.cfg.backend.options),
+        )
+        sps = self.spec.steps_per_sample
+        self.every = sps // self.cfg.recording.records_per_sample
+        self._done = 0
+        self._total = 0
+
+    # ------------------------------------------------------------------ helpers
+    def _stack(self, stage: str, what: str) -> np.ndarray:
+        return np.stack([getattr(m.data[stage], what) for m in self.members])
+
+    def _order(self, stage: str) -> np.ndarray:
+        n = self.members[0].data[stage].n_samples
+        if not self.cfg.protocol.shuffle:
+            return np.broadcast_to(np.arange(n), (len(self.members), n))
+        return np.stack([m.order_rng.permutation(n) for m in self.members])
+
+    def _plan(self, stage: str) -> RecordPlan:
+        rec = self.cfg.recording
+        wanted = {"validation": rec.validation, "test": rec.test, "training": rec.training}[stage]
+        if stage != "training":
+            extra = ("input.rate",) if self.cfg.dataset.name == "yinyang" else ()
+            wanted = tuple(dict.fromkeys((*REQUIRED, *extra, *wanted)))
+        return RecordPlan(tuple(wanted), every=self.every)
+
+    def _run_stage(self, stage: str, index: int, n_index: int) -> tuple[dict, np.ndarray]:
+        learning = stage == "training"
+        order = self._order(stage)
+        plan = self._plan(stage)
+        if stage == "training" and "output.v_brev" not in plan.variables:
+            plan = RecordPlan((*plan.variables, "output.v_brev"), every=self.every)
+
+        def tick(n_done: int, base=self._done) -> None:
+            if self.progress:
+                self.progress(base + n_done, self._total, self._postfix())
+
+        out = self.sim.run_stage(
+            self._stack(stage, "inputs"),
+            self._stack(stage, "teacher"),
+            order,
+            learning=learning,
+            teaching=learning,
+            record=plan,
+            progress=tick,
+        )
+        self._done += order.shape[1]
+        attrs = {
+            "record_every_steps": self.every,
+            "dt": self.spec.dt,
+            "steps_per_sample": self.spec.steps_per_sample,
+            "records_per_sample": self.cfg.recording.records_per_sample,
+            "dims": ["entry", "record", "neuron_or_pre", "post"],
+        }
+        for b, m in enumerate(self.members):
+            if m.failed:
+                continue
+            for var, arr in out.items():
+                m.run.write_record(stage, var, index, n_index, arr[b], attrs)
+            if not np.all(np.isfinite(out["output.v_brev"][b])):
+                self._fail(m, f"non-finite output (NaN or inf) in {stage} {index}")
+        return out, order
+
+    def _fail(self, m: Member, why: str) -> None:
+        m.failed = why
+        log.error("%s: failed: %s", m.run.path, why)
+        m.run.set_status("failed", error=why, epochs_completed=m.metrics["epochs_completed"])
+
+    def _postfix(self) -> dict:
+        accs = [
+            m.metrics["validation_accuracy"][-1]
+            for m in self.members
+            if m.metrics["validation_accuracy"]
+        ]
+        return {"val_acc": f"{np.mean(accs):.1f}%"} if accs else {}
+
+    def _evaluate(self, stage: str, out: dict, order: np.ndarray) -> None:
+        rps = self.cfg.recording.records_per_sample
+        for b, m in enumerate(self.members):
+            if m.failed:
+                continue
+            v, t = out["output.v_brev"][b], out["teacher.rate"][b]
+            acc = M.accuracy(v, t, rps)
+            rmse, mae = M.rmse(v, t), M.mae(v, t)
+            n_cls = self.spec.dims[-1]
+            conf = M.per_class_counts(M.predictions(v, rps), M.labels_from_teacher(t, rps), n_cls)
+            if stage == "validation":
+                m.metrics["validation_accuracy"].append(acc)
+                m.metrics["validation_rmse"].append(rmse)
+                m.metrics["validation_mae"].append(mae)
+                m.metrics["validation_confusion"] = np.asarray(conf).tolist()
+            else:
+                m.metrics.update(
+                    test_accuracy=acc, test_rmse=rmse, test_confusion=np.asarray(conf).tolist()
+                )
+
+    def _weights_epoch(self, index: int) -> None:
+        w = self.sim.get_weights()
+        n_idx = self.cfg.protocol.n_epochs + 1
+        for b, m in enumerate(self.members):
+            if m.failed:
+                continue
+            for layer in range(1, self.spec.n_hidden + 1):
+                ff, fb = w[f"ff_{layer + 1}"][b], w[f"fb_{layer}"][b]
+                m.metrics["angles"][f"fb_{layer}"].append(float(M.alignment_angle(ff, fb)))
+                sp = M.self_prediction_errors(ff, w[f"p2i_{layer}"][b], fb, w[f"i2p_{layer}"][b])
+                entry = m.metrics["self_prediction"][f"layer_{layer}"]
+                entry["ff_minus_p2i"].append(float(sp["ff_p2i_mean_abs"]))
+                entry["fb_plus_i2p"].append(float(sp["fb_i2p_mean_abs"]))
+            if self.cfg.recording.weights_per_epoch:
+                for name, arr in w.items():
+                    m.run.write_record(
+                        "weights",
+                        f"{name}.g",
+                        index,
+                        n_idx,
+                        arr[b],
+                        {"dims": ["epoch", "pre", "post"]},
+                    )
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint(self, epoch: int) -> None:
+        """Save each member's slice of the state, its order stream and metrics."""
+        state = self.sim.get_state()
+        for b, m in enumerate(self.members):
+            if m.failed:
+                continue
+            arrays = {}
+            for group in ("neurons", "synapses"):
+                for owner, variables in state[group].items():
+                    for var, arr in variables.items():
+                        arrays[f"{group}/{owner}/{var}"] = arr[b : b + 1]
+            meta = {
+                "noise_rng": state["noise_rng"][b],
+                "order_rng": m.order_rng.bit_generator.state,
+                "metrics": m.metrics,
+                "backend": self.backend,
+            }
+            m.run.save_checkpoint(epoch, arrays, meta)
+
+    def restore(self, checkpoints: Sequence[tuple[dict, dict]]) -> int:
+        """Load one checkpoint per member; returns the epoch to continue from."""
+        epochs = {meta["epoch"] for _, meta in checkpoints}
+        if len(epochs) != 1:
+            raise ValueError(f"members' checkpoints are at different epochs: {sorted(epochs)}")
+        state: dict[str, Any] = {"neurons": {}, "synapses": {}, "noise_rng": []}
+        for b, (arrays, meta) in enumerate(checkpoints):
+            for key, arr in arrays.items():
+                group, owner, var = key.split("/")
+                slot = state[group].setdefault(owner, {}).setdefault(var, [])
+                slot.append(arr)
+            state["noise_rng"].append(meta["noise_rng"])
+            m = self.members[b]
+            m.order_rng.bit_generator.state = meta["order_rng"]
+            m.metrics = meta["metrics"]
+        for group in ("neurons", "synapses"):
+            for variables in state[group].values():
+                for var, parts in variables.items():
+                    variables[var] = np.concatenate(parts)
+        self.sim.set_state(state)
+        return epochs.pop()
+
+    # ------------------------------------------------------------------ the protocol
+    def run(self, start_epoch: int = 0) -> None:
+        """Run (or continue from ``start_epoch``) to the end; updates every run directory."""
+        pr = self.cfg.protocol
+        n_ep = pr.n_epochs
+        n_val = self.members[0].data["validation"].n_samples
+        n_tr = self.members[0].data["training"].n_samples
+        n_te = self.members[0].data["test"].n_samples
+        self._total = (n_ep - start_epoch) * (n_val + n_tr) + n_val + n_te
+        for m in self.members:
+            m.run.set_status("running", epochs_completed=start_epoch, backend=self.backend)
+        try:
+            if start_epoch == 0:
+                self._weights_epoch(0)
+            for epoch in range(start_epoch, n_ep):
+                self._epoch(epoch)
+            if self.spec.feedback is FeedbackMode.TRANSPOSE:
+                self.sim.align_feedback_to_transpose()
+            out, order = self._run_stage("validation", n_ep, n_ep + 1)
+            self._evaluate("validation", out, order)
+            out, order = self._run_stage("test", 0, 1)
+            self._evaluate("test", out, order)
+        except KeyboardInterrupt:
+            for m in self.members:
+                if not m.failed:
+                    m.run.set_status("interrupted", epochs_completed=m.metrics["epochs_completed"])
+            log.warning("interrupted: resume with `mc-run resume RUN_DIR`")
+            raise
+        for m in self.members:
+            if m.failed:
+                continue
+            m.run.write_metrics(m.metrics)
+            m.run.set_status("completed", epochs_completed=n_ep, backend=self.backend)
+            log.info("%s: test accuracy %.2f %%", m.run.path.name, m.metrics["test_accuracy"])
+
+    def _epoch(self, epoch: int) -> None:
+        pr = self.cfg.protocol
+        n_ep = pr.n_epochs
+        if self.spec.feedback is FeedbackMode.TRANSPOSE:
+            self.sim.align_feedback_to_transpose()
+        out, order = self._run_stage("validation", epoch, n_ep + 1)
+        self._evaluate("validation", out, order)
+        self._run_stage("training", epoch, n_ep)
+        if pr.reinforce_self_prediction:
+            self.sim.reinforce_self_prediction()
+        self._weights_epoch(epoch + 1)
+        for m in self.members:
+            if m.failed:
+                continue
+            m.metrics["epochs_completed"] = epoch + 1
+            m.run.write_metrics(m.metrics)
+        accs = [m.metrics["validation_accuracy"][-1] for m in self.members if not m.failed]
+        log.info(
+            "epoch %d/%d: validation accuracy before it %s",
+            epoch + 1,
+            n_ep,
+            ", ".join(f"{a:.1f}%" for a in accs),
+        )
+        if (epoch + 1) % pr.checkpoint_every == 0 or epoch + 1 == n_ep:
+            self.checkpoint(epoch + 1)

@@ -1,0 +1,113 @@
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import zarr
+
+from mc_experiments.config import config_from_dict
+from mc_experiments.data import load_stage_data
+from mc_experiments.runner import resume, train
+from mc_experiments.storage import RunDir
+from mc_network import run_streams
+
+
+@pytest.fixture
+def cfg(tiny_dict):
+    return config_from_dict(tiny_dict, source="tiny.yaml")
+
+
+def _arrays(run: RunDir) -> dict:
+    g = zarr.open_group(run.zarr_path, mode="r")
+    out = {}
+    for stage in g.group_keys():
+        for name in g[stage].array_keys():
+            out[f"{stage}/{name}"] = g[stage][name][...]
+    return out
+
+
+def test_protocol_stage_order_counts_and_run_dir(cfg, tmp_path):
+    (run,) = train(cfg, tmp_path, quiet=True)
+    m = run.read_metrics()
+    assert m["epochs_completed"] == 2
+    assert len(m["validation_accuracy"]) == 3  # before each epoch, plus the final one
+    assert len(m["angles"]["fb_1"]) == 3  # at the start and after each epoch
+    assert m["test_accuracy"] is not None
+    assert run.status()["state"] == "completed"
+    for f in ("config.yaml", "environment.json", "metrics.json", "run.log"):
+        assert (run.path / f).is_file(), f
+    env = json.loads((run.path / "environment.json").read_text())
+    assert env["code"]["packages"]["mc-network"] and env["backend"]["name"] == "reference"
+    arrays = _arrays(run)
+    data = load_stage_data(cfg)
+    n_val, n_tr = data["validation"].n_samples, data["training"].n_samples
+    assert arrays["validation/output.v_brev"].shape == (3, n_val * 5, 3)
+    assert arrays["training/output.v_target"].shape == (2, n_tr * 5, 3)
+    assert arrays["test/output.v_brev"].shape == (1, data["test"].n_samples * 5, 3)
+    assert arrays["weights/fb_1.g"].shape == (3, 3, 30)
+    # presentation order: one permutation per stage from the order stream, in stage order
+    rng = run_streams(cfg.seed).order
+    perms = [rng.permutation(n) for n in (n_val, n_tr, n_val, n_tr, n_val, data["test"].n_samples)]
+    for e, perm in zip((0, 1, 2), (perms[0], perms[2], perms[4]), strict=True):
+        rec = arrays["validation/teacher.rate"][e].reshape(n_val, 5, 3)[:, 1]
+        np.testing.assert_array_equal(rec, data["validation"].teacher[perm])
+    # teacher only in training
+    assert np.all(arrays["validation/output.v_target"] == 0)
+    assert np.any(arrays["training/output.v_target"] != 0)
+    # zarr attributes name the variable, stage and cadence
+    attrs = zarr.open_group(run.zarr_path, mode="r")["validation/output.v_brev"].attrs
+    assert attrs["variable"] == "v_brev" and attrs["owner"] == "output"
+    assert attrs["stage"] == "validation" and attrs["record_every_steps"] == 20
+
+
+def test_runs_never_overwrite(cfg, tmp_path):
+    cfg = dataclasses.replace(cfg, protocol=dataclasses.replace(cfg.protocol, n_epochs=0))
+    a = train(cfg, tmp_path, quiet=True)[0].path
+    b = train(cfg, tmp_path, quiet=True)[0].path
+    assert a != b and a.parent == b.parent
+
+
+def test_resume_equals_uninterrupted(cfg, tmp_path):
+    (full,) = train(cfg, tmp_path / "full", quiet=True)
+
+    calls = {"n": 0}
+    from mc_experiments import protocol
+
+    original_epoch = protocol.Experiment._epoch
+
+    def interrupting_epoch(self, epoch):
+        if epoch == 1:
+            # interrupt in the middle of the second epoch: after its validation stage ran
+            self._run_stage("validation", epoch, self.cfg.protocol.n_epochs + 1)
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        return original_epoch(self, epoch)
+
+    protocol.Experiment._epoch = interrupting_epoch
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg, tmp_path / "cut", quiet=True)
+    finally:
+        protocol.Experiment._epoch = original_epoch
+    (cut,) = list((tmp_path / "cut").iterdir())
+    run = RunDir(cut)
+    assert run.status()["state"] == "interrupted" and run.status()["epochs_completed"] == 1
+    assert run.read_metrics()["epochs_completed"] == 1
+    resume(cut, quiet=True)
+    assert run.status()["state"] == "completed"
+    assert run.read_metrics() == full.read_metrics()
+    a, b = _arrays(full), _arrays(run)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_batched_seeds_equal_lone_runs(cfg, tmp_path):
+    runs = train(cfg, tmp_path / "batch", quiet=True, seeds=[5, 6])
+    (lone,) = train(cfg.with_seed(6), tmp_path / "lone", quiet=True)
+    mb, ml = runs[1].read_metrics(), lone.read_metrics()
+    mb.pop("name"), ml.pop("name")
+    assert mb == ml
+    a, b = _arrays(runs[1]), _arrays(lone)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)

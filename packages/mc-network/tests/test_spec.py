@@ -64,11 +64,20 @@ def test_feedback_mode_consistency():
     with pytest.raises(SpecError, match="eta_down.*must be all 0 for feedback 'fa'"):
         NetworkSpec.from_dict(d)
     d = yinyang_spec("pal").to_dict()
-    d["pyramidal"]["sigma_noise"] = 0.0
-    with pytest.raises(SpecError, match="'pal' needs pyramidal.sigma_noise > 0"):
+    d["plasticity"]["eta_down"] = [0.0]
+    with pytest.raises(
+        SpecError, match="eta_down: \\[0.0\\] needs an entry > 0 for feedback 'pal'"
+    ):
         NetworkSpec.from_dict(d)
     with pytest.raises(SpecError, match="feedback.*'backprop' is not valid"):
         yinyang_spec("fa").replace(feedback="backprop")
+
+
+def test_pal_without_noise_is_allowed_but_warned(caplog):
+    d = yinyang_spec("pal").to_dict()
+    d["pyramidal"]["sigma_noise"] = 0.0
+    assert NetworkSpec.from_dict(d).feedback == "pal"
+    assert "B only decays" in caplog.text
 
 
 def test_unknown_and_mistyped_keys():

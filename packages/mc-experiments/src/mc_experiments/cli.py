@@ -42,6 +42,8 @@ def get_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="run a declared grid of configs")
     s.add_argument("sweep", type=Path, help="sweep YAML file")
     s.add_argument("--out", type=Path, default=Path("runs"), help="parent folder (default runs/)")
+    s.add_argument("--dir", type=Path, help="exact sweep directory (an existing one continues)")
+    s.add_argument("--profile", help="apply one of the sweep file's named profiles")
     s.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     v = sub.add_parser("validate", help="check a config or sweep without running it")
     v.add_argument("config", type=Path)
@@ -103,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             from mc_experiments.sweep import load_sweep, run_sweep
 
-            path = run_sweep(load_sweep(args.sweep), args.out, quiet=quiet)
+            sw = load_sweep(args.sweep, profile=args.profile)
+            path = run_sweep(sw, args.out, quiet=quiet, directory=args.dir)
             print(f"sweep directory: {path}")  # noqa: T201
             return 0
     except (ConfigError, FileNotFoundError) as err:

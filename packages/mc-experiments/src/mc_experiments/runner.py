@@ -31,9 +31,8 @@ class ProgressBar:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, desc=self.desc, unit="sample", dynamic_ncols=True)
-        self.bar.n = done
         self.bar.set_postfix(postfix, refresh=False)
-        self.bar.refresh()
+        self.bar.update(done - self.bar.n)  # honours tqdm's minimum refresh interval
 
     def close(self) -> None:
         """Finish the bar."""
@@ -71,14 +70,31 @@ def run_group(
     run_dirs: Sequence[Path],
     progress: Callable | None = None,
 ) -> list[RunDir]:
-    """Run configs that differ only in their seed as one batched simulation."""
+    """Run configs that differ only in their seed as one batched simulation.
+
+    The run directories may exist already (a sweep being continued): completed members are
+    left alone, and if every member has a checkpoint at the same epoch the group resumes
+    from there; otherwise it starts from the beginning in the same directories.
+    """
     runs = [RunDir(p) for p in run_dirs]
-    for cfg, run in zip(configs, runs, strict=True):
-        run.write_config(cfg.to_dict())
-        run.write_environment(_backend_info(cfg))
+    for r in runs:
+        r.path.mkdir(parents=True, exist_ok=True)
+    if all(r.status().get("state") == "completed" for r in runs):
+        log.info("%s: already completed", ", ".join(r.path.name for r in runs))
+        return runs
+    checkpoints = [r.latest_checkpoint() for r in runs]
+    resumable = all(checkpoints) and len({ck[1]["epoch"] for ck in checkpoints}) == 1
+    if not resumable:
+        for cfg, run in zip(configs, runs, strict=True):
+            run.write_config(cfg.to_dict())
+            run.write_environment(_backend_info(cfg))
     with _run_log([r.path for r in runs]):
         members = [Member(cfg, run) for cfg, run in zip(configs, runs, strict=True)]
-        Experiment(members, progress=progress).run()
+        exp = Experiment(members, progress=progress)
+        start = exp.restore(checkpoints) if resumable else 0
+        if start:
+            log.info("resuming %d member(s) at epoch %d", len(runs), start)
+        exp.run(start_epoch=start)
     return runs
 
 

@@ -11,6 +11,10 @@ Example::
     grid:                           # optional cartesian product
       network.plasticity.alpha: [1.0e-6, 1.0e-5]
     max_batch: 30
+    profiles:                       # optional named shrinkings, chosen with --profile
+      smoke:
+        seeds: [1, 2]
+        overrides: {protocol.n_epochs: 2, dataset.n_train: 20}
 
 Members that differ only in their seed run as one batched simulation; every member still
 gets its own run directory ``<sweep dir>/members/<variant>[_<grid point>]_seed<seed>``.
@@ -34,7 +38,8 @@ from mc_experiments.storage import atomic_write_bytes, create_run_dir
 __all__ = ["Sweep", "SweepMember", "load_sweep", "run_sweep"]
 
 log = logging.getLogger(__name__)
-_KEYS = ("name", "base", "seeds", "variants", "grid", "max_batch")
+_KEYS = ("name", "base", "seeds", "variants", "grid", "max_batch", "profiles")
+_PROFILE_KEYS = ("seeds", "max_batch", "overrides")
 
 
 @dataclass(frozen=True)
@@ -88,8 +93,12 @@ def _label(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Load and validate a sweep file; every member's config is validated now."""
+def load_sweep(path: str | Path, profile: str | None = None) -> Sweep:
+    """Load and validate a sweep file; every member's config is validated now.
+
+    ``profile`` names an entry of the file's ``profiles``: its ``seeds`` and ``max_batch``
+    replace the sweep's and its ``overrides`` apply to every member.
+    """
     path = Path(path)
     where = str(path)
     if not path.is_file():
@@ -106,6 +115,7 @@ def load_sweep(path: str | Path) -> Sweep:
     if base_path is None or not base_path.is_file():
         raise ConfigError(f"{where}: base: config file {data['base']!r} not found")
     base = yaml.safe_load(base_path.read_text())
+    data, common = _apply_profile(dict(data), profile, where)
     seeds = _seeds(data.get("seeds", [base.get("seed", 0)]), where)
     variants = data.get("variants") or {"default": {}}
     grid = data.get("grid") or {}
@@ -128,38 +138,92 @@ def load_sweep(path: str | Path) -> Sweep:
             glabel = "_".join(f"{k.split('.')[-1]}{_label(v)}" for k, v in gover.items())
             for seed in seeds:
                 mname = "_".join(x for x in (vname, glabel, f"seed{seed}") if x)
-                over = {**vover, **gover, "seed": seed, "name": mname}
+                over = {**common, **vover, **gover, "seed": seed, "name": mname}
                 raw = apply_overrides(base, over, where)
                 cfg = config_from_dict(raw, source=f"{where} [{mname}]")
                 members.append(SweepMember(mname, vname, {**vover, **gover}, cfg))
     return Sweep(name=name, source=where, members=tuple(members), max_batch=max_batch)
 
 
-def run_sweep(sweep: Sweep, out: Path, quiet: bool = False) -> Path:
-    """Run every member (batched where possible) into a new sweep directory."""
-    sweep_dir = create_run_dir(out, sweep.name)
-    atomic_write_bytes(
-        sweep_dir / "sweep.yaml", yaml.safe_dump(sweep.to_dict(), sort_keys=False).encode()
-    )
-    (sweep_dir / "members").mkdir()
+def _apply_profile(data: dict, profile: str | None, where: str) -> tuple[dict, dict]:
+    profiles = data.pop("profiles", None) or {}
+    if profile is None:
+        return data, {}
+    if profile not in profiles:
+        raise ConfigError(
+            f"{where}: profile {profile!r} is not defined; profiles: {sorted(profiles)}"
+        )
+    prof = profiles[profile] or {}
+    unknown = sorted(set(prof) - set(_PROFILE_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: profiles.{profile}: unknown key(s) {unknown}; valid: {list(_PROFILE_KEYS)}"
+        )
+    for key in ("seeds", "max_batch"):
+        if key in prof:
+            data[key] = prof[key]
+    over = prof.get("overrides") or {}
+    if not isinstance(over, Mapping):
+        raise ConfigError(f"{where}: profiles.{profile}.overrides: expected a mapping")
+    return data, dict(over)
+
+
+def prepare_sweep_dir(sweep: Sweep, out: Path | None = None, directory: Path | None = None) -> Path:
+    """Create a new sweep directory under ``out``, or use/continue ``directory``.
+
+    A continued directory must hold the same sweep (same members); ``sweep.yaml`` records it.
+    """
+    record = yaml.safe_dump(sweep.to_dict(), sort_keys=False)
+    if directory is None:
+        sweep_dir = create_run_dir(out or Path("runs"), sweep.name)
+    else:
+        sweep_dir = Path(directory)
+        existing = sweep_dir / "sweep.yaml"
+        if existing.exists():
+            old = yaml.safe_load(existing.read_text())
+            if old.get("members") != sweep.to_dict()["members"]:
+                raise ConfigError(
+                    f"{sweep_dir}: holds a different sweep (its sweep.yaml lists other members); "
+                    "choose another --dir"
+                )
+        elif sweep_dir.exists() and any(sweep_dir.iterdir()):
+            raise ConfigError(f"{sweep_dir}: exists and is not a sweep directory")
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(sweep_dir / "sweep.yaml", record.encode())
+    (sweep_dir / "members").mkdir(exist_ok=True)
+    return sweep_dir
+
+
+def group_tasks(sweep: Sweep, sweep_dir: Path) -> list[tuple[list[Config], list[Path]]]:
+    """The batched groups of a sweep: (configs, member run directories) per group."""
     configs = [m.config for m in sweep.members]
-    groups = batch_groups(configs, sweep.max_batch)
+    return [
+        ([configs[i] for i in idx], [sweep_dir / "members" / sweep.members[i].name for i in idx])
+        for idx in batch_groups(configs, sweep.max_batch)
+    ]
+
+
+def run_sweep(
+    sweep: Sweep, out: Path | None = None, quiet: bool = False, directory: Path | None = None
+) -> Path:
+    """Run every member (batched where possible) on this machine.
+
+    With ``directory`` an interrupted sweep continues: completed members are skipped and the
+    others resume from their checkpoints.
+    """
+    sweep_dir = prepare_sweep_dir(sweep, out, directory)
+    tasks = group_tasks(sweep, sweep_dir)
     log.info(
         "sweep %s: %d members in %d batched group(s) -> %s",
         sweep.name,
-        len(configs),
-        len(groups),
+        len(sweep.members),
+        len(tasks),
         sweep_dir,
     )
-    for gi, idx in enumerate(groups):
-        paths = []
-        for i in idx:
-            p = sweep_dir / "members" / sweep.members[i].name
-            p.mkdir()
-            paths.append(p)
-        bar = ProgressBar(not quiet, f"{sweep.name} [{gi + 1}/{len(groups)}]")
+    for gi, (configs, paths) in enumerate(tasks):
+        bar = ProgressBar(not quiet, f"{sweep.name} [{gi + 1}/{len(tasks)}]")
         try:
-            run_group([configs[i] for i in idx], paths, bar)
+            run_group(configs, paths, bar)
         finally:
             bar.close()
     return sweep_dir

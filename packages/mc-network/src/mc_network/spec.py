@@ -9,6 +9,7 @@ the paper's configs; learning rates have no defaults and must be given per layer
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -16,6 +17,8 @@ from enum import StrEnum
 from typing import Any
 
 from mc_models import ACTIVATIONS
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "BiasParams",
@@ -299,11 +302,15 @@ class NetworkSpec:
     def _validate_feedback(self) -> None:
         mode, eta_down = self.feedback, self.plasticity.eta_down
         sigma = self.pyramidal.sigma_noise
-        if mode is FeedbackMode.PAL and not (sigma > 0 and any(e > 0 for e in eta_down)):
+        if mode is FeedbackMode.PAL and not any(e > 0 for e in eta_down):
             raise SpecError(
-                "feedback: 'pal' needs pyramidal.sigma_noise > 0 and plasticity.eta_down > 0 "
-                f"(got sigma_noise={sigma}, eta_down={list(eta_down)}); use 'fa' or "
-                "'noise_control' for fixed feedback"
+                f"plasticity.eta_down: {list(eta_down)} needs an entry > 0 for feedback 'pal'; "
+                "use 'fa' or 'noise_control' for fixed feedback"
+            )
+        if mode is FeedbackMode.PAL and not sigma > 0:
+            log.warning(
+                "feedback 'pal' with pyramidal.sigma_noise = 0: B only decays (a diagnostic "
+                "setting, e.g. to compare backends without noise)"
             )
         if mode is not FeedbackMode.PAL and any(e != 0 for e in eta_down):
             raise SpecError(

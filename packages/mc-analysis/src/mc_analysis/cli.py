@@ -1,0 +1,78 @@
+"""``mc-analyze``: reports of runs and sweeps.
+
+::
+
+    mc-analyze run RUN_DIR [--out DIR]
+    mc-analyze sweep SWEEP_DIR [--out DIR]
+    mc-analyze sweep RUN_DIR [RUN_DIR ...] --out DIR [--variant-by feedback]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["get_parser", "main"]
+
+logger = logging.getLogger("mc_analysis.cli")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``mc-analyze`` (separate so that docs can render it)."""
+    parser = argparse.ArgumentParser(
+        prog="mc-analyze",
+        description="Summaries, tables and figures of microcircuit runs and sweeps.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="report of one run directory")
+    run.add_argument("run_dir", type=Path, help="run directory (holds config.yaml)")
+    run.add_argument("--out", type=Path, default=None, help="output folder [RUN_DIR/report]")
+    run.add_argument("--samples", type=int, default=4, help="samples in the trace figures [4]")
+
+    sweep = sub.add_parser("sweep", help="comparison of the runs of a sweep")
+    sweep.add_argument(
+        "paths",
+        type=Path,
+        nargs="+",
+        help="a sweep directory, or run directories (ours or of the original code)",
+    )
+    sweep.add_argument(
+        "--out", type=Path, default=None, help="output folder [SWEEP_DIR/report for one sweep]"
+    )
+    sweep.add_argument(
+        "--variant-by",
+        default=None,
+        help="group runs by 'name', 'feedback' or a dotted config key [member/config name]",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mc-analyze``; returns the exit status."""
+    args = get_parser().parse_args(argv)
+    level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mc_analysis").setLevel(level)
+    from mc_analysis.report import make_run_report, make_sweep_report
+
+    try:
+        if args.command == "run":
+            out = make_run_report(args.run_dir, args.out, n_samples=args.samples)
+        else:
+            paths = args.paths[0] if len(args.paths) == 1 else args.paths
+            out = make_sweep_report(paths, args.out, variant_by=args.variant_by)
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        logger.error("%s", err)
+        return 1
+    print(f"report written to {out}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Reports: the summary, tables and figures of one run or of a sweep, written to a folder.
+
+:func:`make_run_report` writes into ``<run_dir>/report/`` (or ``out_dir``):
+
+* ``summary.json``: :func:`mc_analysis.summary.run_summary`;
+* ``validation_accuracy``, ``validation_rmse``, ``angles``, ``self_prediction``,
+  ``output_vs_teacher_validation_last_epoch``, ``output_vs_teacher_test`` and, for Yin-Yang,
+  ``decision_map_validation_last_epoch`` and ``decision_map_test``, each as PNG and PDF
+  (a figure is left out, with a log message, when its recordings are missing).
+
+:func:`make_sweep_report` writes ``summary.json``
+(:func:`mc_analysis.summary.sweep_summary`), ``test_accuracy.csv``,
+``validation_accuracy.csv``, ``angles.csv``, the per-seed tables ``per_seed.csv`` and
+``validation_accuracy_per_seed.csv``, and the figures ``sweep_validation_accuracy``,
+``sweep_test_accuracy`` and ``sweep_angle_fb_<l>``. Runs of the original code can be mixed
+in; they appear as variant ``original:<name>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mc_analysis import figures as F
+from mc_analysis import tables as T
+from mc_analysis.rundir import SWEEP, Run, read_run, read_sweep
+from mc_analysis.summary import compare_with_metrics, run_summary, sweep_summary
+from mc_analysis.traces import decision_points, output_traces
+
+__all__ = ["make_run_report", "make_sweep_report"]
+
+logger = logging.getLogger(__name__)
+
+
+def _figure(out_dir: Path, stem: str, draw: Callable[[], Any]) -> list[Path]:
+    """Draw one figure and save it; a missing recording skips it with a log message."""
+    try:
+        ax = draw()
+    except (KeyError, IndexError, FileNotFoundError) as err:
+        logger.info("%s: figure %s left out: %s", out_dir, stem, err)
+        return []
+    return F.save_figure(ax.figure, out_dir, stem)
+
+
+def _check(run: Run, summary: dict[str, Any]) -> None:
+    if not run.metrics:
+        return
+    for problem in compare_with_metrics(summary, run.metrics):
+        logger.warning("%s: %s", run.path, problem)
+
+
+def make_run_report(
+    run_dir: str | Path, out_dir: str | Path | None = None, n_samples: int = 4
+) -> Path:
+    """Write the summary and figures of one run.
+
+    Parameters
+    ----------
+    run_dir
+        The run directory.
+    out_dir
+        Where to write (default ``<run_dir>/report``).
+    n_samples
+        Samples shown in the output-vs-teacher traces (the first ones presented).
+
+    Returns
+    -------
+    pathlib.Path
+        The report folder.
+    """
+    run = read_run(run_dir)
+    out = Path(out_dir) if out_dir is not None else run.path / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    summary = run_summary(run)
+    _check(run, summary)
+    T.write_json(summary, out / "summary.json")
+
+    _figure(out, "validation_accuracy", lambda: F.plot_validation_accuracy(summary))
+    _figure(out, "validation_rmse", lambda: F.plot_validation_rmse(summary))
+    if summary["angles"]:
+        _figure(out, "angles", lambda: F.plot_angles(summary))
+    if summary["self_prediction"]:
+        _figure(out, "self_prediction", lambda: F.plot_self_prediction(summary))
+    for stage, stem in (("validation", "validation_last_epoch"), ("test", "test")):
+        _figure(
+            out,
+            f"output_vs_teacher_{stem}",
+            lambda s=stage: F.plot_output_traces(output_traces(run, s, -1, 0, n_samples)),
+        )
+        if run.dataset == "yinyang":
+            _figure(
+                out,
+                f"decision_map_{stem}",
+                lambda s=stage: F.plot_decision_map(decision_points(run, s, -1)),
+            )
+    logger.info("%s: report written to %s", run.path, out)
+    return out
+
+
+def make_sweep_report(
+    paths_or_sweep_dir: str | Path | Sequence[str | Path],
+    out_dir: str | Path | None = None,
+    variant_by: str | None = None,
+) -> Path:
+    """Write the statistics, tables and comparison figures of a sweep.
+
+    Parameters
+    ----------
+    paths_or_sweep_dir
+        A sweep directory, or run directories (ours, sweep directories, or runs of the
+        original code, which become variant ``original:<name>``).
+    out_dir
+        Where to write; may be omitted only for a single sweep directory (then
+        ``<sweep_dir>/report``).
+    variant_by
+        Grouping of runs into variants (see :func:`mc_analysis.rundir.read_sweep`).
+
+    Returns
+    -------
+    pathlib.Path
+        The report folder.
+    """
+    single = isinstance(paths_or_sweep_dir, str | Path)
+    paths = [Path(paths_or_sweep_dir)] if single else [Path(p) for p in paths_or_sweep_dir]
+    if out_dir is None:
+        if len(paths) != 1 or not (paths[0] / SWEEP).is_file():
+            raise ValueError("out_dir is required unless a single sweep directory is given")
+        out_dir = paths[0] / "report"
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    entries = read_sweep(paths, variant_by=variant_by)
+    if not entries:
+        raise ValueError(f"no runs found in {', '.join(map(str, paths))}")
+    sweep = sweep_summary(entries)
+    for (_, _, run), summary in zip(entries, sweep["runs"], strict=True):
+        if isinstance(run, Run):
+            _check(run, summary)
+    T.write_json(sweep, out / "summary.json")
+    T.write_csv(T.table_test_accuracy(sweep), out / "test_accuracy.csv")
+    T.write_csv(T.table_validation_accuracy(sweep), out / "validation_accuracy.csv")
+    T.write_csv(T.table_angles(sweep), out / "angles.csv")
+    T.write_csv(T.table_per_seed(sweep), out / "per_seed.csv")
+    T.write_csv(T.table_validation_per_seed(sweep), out / "validation_accuracy_per_seed.csv")
+
+    colors = F.variant_colors(sweep["variants"])
+    _figure(out, "sweep_validation_accuracy",
+            lambda: F.plot_sweep_validation_accuracy(sweep, colors=colors))  # fmt: skip
+    _figure(out, "sweep_test_accuracy", lambda: F.plot_sweep_test_accuracy(sweep, colors=colors))
+    layers = sorted({k for v in sweep["variants"].values() for k in v["angles"]})
+    for layer in layers:
+        _figure(out, f"sweep_angle_{layer}",
+                lambda lay=layer: F.plot_sweep_angles(sweep, lay, colors=colors))  # fmt: skip
+    logger.info("sweep report of %d runs written to %s", len(entries), out)
+    return out

@@ -1,0 +1,384 @@
+"""Read run directories written by ``mc-experiments`` and sweep directories of them.
+
+A run directory holds ``config.yaml`` (the resolved config), ``metrics.json``,
+``status.json``, ``environment.json`` and ``recordings.zarr`` (zarr v3, arrays
+``<stage>/<owner>.<var>`` with shape ``(entries, records, n)`` or, for ``weights/<proj>.g``,
+``(n_epochs + 1, n_pre, n_post)``). A sweep directory holds ``sweep.yaml`` and
+``members/<member name>/`` (a run directory each). Runs of the original code (a two-document
+``config.yaml`` and ``net_recordings.h5``) are recognised and opened with
+:func:`mc_analysis.original.read_original_run`.
+
+Nothing is read from the recordings until asked for::
+
+    run = read_run("runs/yinyang_20240101-120000")
+    run.dims, run.records_per_sample, run.metrics["test_accuracy"]
+    v = run.read("validation", "output.v_brev")     # (n_epochs + 1, n_records, 3)
+    for variant, seed, run in read_sweep("sweeps/yinyang_paper_20240101-120000"):
+        ...
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from mc_analysis.original import H5_NAMES, OriginalRun, read_original_run
+
+__all__ = ["Run", "RunDirError", "is_original_run_dir", "read_run", "read_sweep"]
+
+logger = logging.getLogger(__name__)
+
+CONFIG = "config.yaml"
+METRICS = "metrics.json"
+STATUS = "status.json"
+ENVIRONMENT = "environment.json"
+RECORDINGS = "recordings.zarr"
+SWEEP = "sweep.yaml"
+_SEED_SUFFIX = re.compile(r"_seed_?\d+$")
+
+
+class RunDirError(KeyError):
+    """A file or key needed from a run directory is missing; the message names both."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _read_json(path: Path, required: bool) -> dict[str, Any]:
+    if not path.is_file():
+        if required:
+            raise FileNotFoundError(f"{path}: no such file")
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+class Run:
+    """One run directory: config, metrics and status in memory, recordings opened lazily.
+
+    Parameters
+    ----------
+    path
+        The run directory.
+    config, metrics, status, environment
+        The parsed files (``metrics``, ``status`` and ``environment`` are ``{}`` when the file
+        does not exist, e.g. for a run interrupted before its first epoch).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        config: dict[str, Any],
+        metrics: dict[str, Any],
+        status: dict[str, Any],
+        environment: dict[str, Any],
+    ) -> None:
+        self.path = Path(path)
+        self.config = config
+        self.metrics = metrics
+        self.status = status
+        self.environment = environment
+        self._group: Any = None
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    # -- config ---------------------------------------------------------------------------
+
+    def cfg(self, dotted: str) -> Any:
+        """A value of the resolved config by dotted key, e.g. ``"network.dims"``.
+
+        Raises
+        ------
+        RunDirError
+            Naming ``config.yaml`` and the key.
+        """
+        node: Any = self.config
+        for i, part in enumerate(dotted.split(".")):
+            if not isinstance(node, dict) or part not in node:
+                where = ".".join(dotted.split(".")[:i]) or "<top level>"
+                have = sorted(node) if isinstance(node, dict) else type(node).__name__
+                raise RunDirError(
+                    f"{self.path / CONFIG}: missing key {dotted!r} (no {part!r} in {where}; "
+                    f"it has {have})"
+                )
+            node = node[part]
+        return node
+
+    @property
+    def name(self) -> str:
+        """Config ``name``."""
+        return str(self.cfg("name"))
+
+    @property
+    def seed(self) -> int:
+        """Config ``seed``."""
+        return int(self.cfg("seed"))
+
+    @property
+    def dims(self) -> list[int]:
+        """Layer sizes ``network.dims``."""
+        return [int(d) for d in self.cfg("network.dims")]
+
+    @property
+    def n_hidden(self) -> int:
+        """Number of hidden layers."""
+        return len(self.dims) - 2
+
+    @property
+    def n_epochs(self) -> int:
+        """Configured ``protocol.n_epochs``."""
+        return int(self.cfg("protocol.n_epochs"))
+
+    @property
+    def records_per_sample(self) -> int:
+        """``recording.records_per_sample``."""
+        return int(self.cfg("recording.records_per_sample"))
+
+    @property
+    def dataset(self) -> str:
+        """``dataset.name``."""
+        return str(self.cfg("dataset.name"))
+
+    @property
+    def feedback(self) -> str:
+        """``network.feedback``."""
+        return str(self.cfg("network.feedback"))
+
+    def metric(self, key: str) -> Any:
+        """A value of ``metrics.json`` (RunDirError naming the file and key if absent)."""
+        if key not in self.metrics:
+            raise RunDirError(f"{self.path / METRICS}: missing key {key!r}")
+        return self.metrics[key]
+
+    # -- recordings -----------------------------------------------------------------------
+
+    @property
+    def recordings_path(self) -> Path:
+        """``<run>/recordings.zarr``."""
+        return self.path / RECORDINGS
+
+    def _zarr(self) -> Any:
+        if self._group is None:
+            import zarr
+
+            if not self.recordings_path.is_dir():
+                raise FileNotFoundError(f"{self.recordings_path}: no recordings")
+            self._group = zarr.open_group(self.recordings_path, mode="r")
+        return self._group
+
+    def variables(self, stage: str) -> list[str]:
+        """Recorded arrays of a stage (``[]`` if the stage was not recorded)."""
+        group = self._zarr()
+        if stage not in group:
+            return []
+        return sorted(group[stage].array_keys())
+
+    def has(self, stage: str, var: str) -> bool:
+        """Whether ``<stage>/<var>`` was recorded."""
+        return var in self.variables(stage)
+
+    def array(self, stage: str, var: str) -> Any:
+        """The zarr array ``<stage>/<var>`` (opened lazily, not read).
+
+        Parameters
+        ----------
+        stage
+            ``"validation"``, ``"test"``, ``"training"`` or ``"weights"``.
+        var
+            ``"<owner>.<variable>"``, e.g. ``"output.v_brev"`` or ``"fb_1.g"``.
+
+        Raises
+        ------
+        RunDirError
+            Naming the recordings and listing the arrays that exist.
+        """
+        group = self._zarr()
+        key = f"{stage}/{var}"
+        if key not in group:
+            stages = sorted(group.group_keys())
+            have = self.variables(stage) if stage in stages else f"no stage; stages: {stages}"
+            raise RunDirError(f"{self.recordings_path}: no array {key!r} ({stage}: {have})")
+        return group[key]
+
+    def read(self, stage: str, var: str) -> np.ndarray:
+        """Read ``<stage>/<var>`` whole."""
+        return np.asarray(self.array(stage, var)[...])
+
+    def attrs(self, stage: str, var: str) -> dict[str, Any]:
+        """The attributes of ``<stage>/<var>`` (units, dt, records_per_sample, ...)."""
+        return dict(self.array(stage, var).attrs)
+
+
+def read_run(path: str | Path) -> Run:
+    """Open a run directory.
+
+    Parameters
+    ----------
+    path
+        The run directory (holding ``config.yaml``).
+
+    Returns
+    -------
+    Run
+
+    Raises
+    ------
+    FileNotFoundError
+        If the directory or its ``config.yaml`` is missing.
+    ValueError
+        If ``config.yaml`` or a JSON file cannot be parsed.
+    """
+    path = Path(path)
+    config_path = path / CONFIG
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{path}: not a run directory (no {CONFIG})")
+    try:
+        config = yaml.safe_load(config_path.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"{config_path}: not valid YAML: {err}") from None
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"{config_path}: expected a mapping (the resolved config), got "
+            f"{type(config).__name__}" + (" (an original-code config?)" if config else "")
+        )
+    metrics = _read_json(path / METRICS, required=False)
+    if not metrics:
+        logger.warning("%s: no %s (run not past its first epoch?)", path, METRICS)
+    return Run(
+        path,
+        config,
+        metrics,
+        _read_json(path / STATUS, required=False),
+        _read_json(path / ENVIRONMENT, required=False),
+    )
+
+
+def is_original_run_dir(path: str | Path) -> bool:
+    """Whether ``path`` is a run of the original code (list ``config.yaml`` + HDF5 file).
+
+    Only the first bytes of ``config.yaml`` are read: the original dumps ``[meta, net]``, so
+    the document starts with a top-level sequence item.
+    """
+    path = Path(path)
+    if not any((path / n).is_file() for n in H5_NAMES) or not (path / CONFIG).is_file():
+        return False
+    with open(path / CONFIG, encoding="utf-8", errors="replace") as f:
+        head = f.read(4096)
+    for line in head.splitlines():
+        if line.strip() and not line.lstrip().startswith(("#", "---", "%")):
+            return line.startswith("- ") or line == "-"
+    return False
+
+
+def _strip_seed(name: str) -> str:
+    return _SEED_SUFFIX.sub("", name) or name
+
+
+def _original_entry(path: Path) -> tuple[str, int, OriginalRun]:
+    orun = read_original_run(path)
+    name = orun.meta.get("name") or re.sub(r"_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d$", "", path.name)
+    seed = orun.meta.get("numpy_seed")
+    if not isinstance(seed, int):
+        found = re.search(r"_seed_?(\d+)", str(name))
+        seed = int(found.group(1)) if found else -1
+    return f"original:{_strip_seed(str(name))}", int(seed), orun
+
+
+def _sweep_members(sweep_dir: Path) -> dict[str, str]:
+    """Member name -> variant label from ``sweep.yaml`` (seed suffix removed from the name)."""
+    path = sweep_dir / SWEEP
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict) or not isinstance(data.get("members"), list):
+        raise RunDirError(f"{path}: missing key 'members' (a list)")
+    out = {}
+    for i, m in enumerate(data["members"]):
+        if not isinstance(m, dict) or "name" not in m:
+            raise RunDirError(f"{path}: members[{i}] has no 'name'")
+        out[str(m["name"])] = _strip_seed(str(m["name"])) or str(m.get("variant"))
+    return out
+
+
+def _variant_of(run: Run, variant_by: str | None) -> str:
+    if variant_by in (None, "name"):
+        return _strip_seed(run.name)
+    if variant_by == "feedback":
+        return run.feedback
+    return str(run.cfg(variant_by))
+
+
+def read_sweep(
+    paths: str | Path | Sequence[str | Path], variant_by: str | None = None
+) -> list[tuple[str, int, Run | OriginalRun]]:
+    """Open the runs of a sweep: a sweep directory, or a list of run directories.
+
+    Parameters
+    ----------
+    paths
+        A sweep directory (with ``sweep.yaml``), or run directories (ours or of the original
+        code; a sweep directory in the list is expanded).
+    variant_by
+        How runs are grouped into variants. ``None`` (default): members of a sweep directory
+        by their member name without the ``_seed<N>`` suffix (the sweep's variant plus grid
+        point); other runs by their config ``name`` without that suffix, or by
+        ``network.feedback`` when all names agree but the feedback modes differ. ``"name"``,
+        ``"feedback"`` or any dotted config key force that grouping. Original runs are always
+        ``"original:<name>"``.
+
+    Returns
+    -------
+    list of (variant, seed, run)
+        In the order given (sweep members in ``sweep.yaml`` order); missing sweep members are
+        skipped with a warning.
+    """
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    entries: list[tuple[str | None, int, Run | OriginalRun]] = []
+    for p in (Path(x) for x in paths):
+        if (p / SWEEP).is_file():
+            for member, variant in _sweep_members(p).items():
+                d = p / "members" / member
+                if not (d / CONFIG).is_file():
+                    logger.warning("%s: member %s has no run directory; skipped", p, member)
+                    continue
+                run = read_run(d)
+                label = variant if variant_by is None else _variant_of(run, variant_by)
+                entries.append((label, run.seed, run))
+        elif is_original_run_dir(p):
+            entries.append(_original_entry(p))
+        else:
+            run = read_run(p)
+            sweep_dir = p.parent.parent
+            label = None
+            if variant_by is None and p.parent.name == "members" and (sweep_dir / SWEEP).is_file():
+                label = _sweep_members(sweep_dir).get(p.name)
+            elif variant_by is not None:
+                label = _variant_of(run, variant_by)
+            entries.append((label, run.seed, run))
+    _label_by_default(entries)
+    return [(str(v), s, r) for v, s, r in entries]
+
+
+def _label_by_default(entries: list[tuple[str | None, int, Run | OriginalRun]]) -> None:
+    """Fill in unlabelled runs: by name, or by feedback where the names do not tell them apart."""
+    todo = [i for i, (v, _, _) in enumerate(entries) if v is None]
+    names = {i: _strip_seed(entries[i][2].name) for i in todo}
+    labels = names
+    if len(set(names.values())) == 1:
+        feedbacks = {i: entries[i][2].feedback for i in todo}
+        if len(set(feedbacks.values())) > 1:
+            labels = feedbacks
+    for i in todo:
+        entries[i] = (labels[i], entries[i][1], entries[i][2])

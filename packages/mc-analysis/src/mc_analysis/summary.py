@@ -1,0 +1,351 @@
+"""Summaries recomputed from a run's recordings, and statistics over the runs of a sweep.
+
+Everything here returns plain data (dicts of lists and floats, JSON-ready after
+:func:`mc_analysis.tables.jsonable`); no plotting. The numbers are computed with
+:mod:`mc_analysis.metrics` from ``recordings.zarr``, exactly as the experiment computes the
+values it writes to ``metrics.json`` (:func:`compare_with_metrics` checks that they agree):
+
+* validation accuracy, RMSE and MAE per validation (``n_epochs + 1`` values, index 0 = the
+  untrained network), test accuracy, RMSE and MAE, confusion matrices;
+* per hidden layer ``l``: the alignment angle [deg] between ``fb_l`` and ``ff_{l+1}^T`` at the
+  start and after every epoch (from ``weights/*.g``), and the self-prediction diagnostics
+  mean ``|W_ff(l+1) - W_p2i(l)|`` and mean ``|B_l + W_i2p(l)|``.
+
+Entries of a recording that were never written (all NaN: an unfinished run) are left out at
+the end; an entry with some non-finite values (a failed run) gives nan.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from mc_analysis import metrics as M
+from mc_analysis.original import OriginalRun
+from mc_analysis.rundir import Run
+
+__all__ = [
+    "compare_with_metrics",
+    "original_summary",
+    "run_summary",
+    "summarize",
+    "sweep_summary",
+]
+
+logger = logging.getLogger(__name__)
+OUTPUT, TEACHER, INPUT = "output.v_brev", "teacher.rate", "input.rate"
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def written_entries(a: np.ndarray) -> int:
+    """Number of entries (first axis) up to the last one holding any finite value."""
+    flat = np.isfinite(np.asarray(a, dtype=np.float64).reshape(a.shape[0], -1)).any(axis=1)
+    idx = np.flatnonzero(flat)
+    return int(idx[-1]) + 1 if idx.size else 0
+
+
+def stored_records_per_sample(run: Run, stage: str, var: str) -> int:
+    """``recording.records_per_sample``, checked against the array's attribute."""
+    rps = run.records_per_sample
+    stored = run.attrs(stage, var).get("records_per_sample")
+    if stored is not None and int(stored) != rps:
+        raise ValueError(
+            f"{run.recordings_path}: {stage}/{var} has records_per_sample = {stored} but "
+            f"{run.path / 'config.yaml'} says recording.records_per_sample = {rps}"
+        )
+    return rps
+
+
+def _stage_scores(run: Run, stage: str) -> list[dict[str, Any]]:
+    """Accuracy, RMSE, MAE and confusion of every written entry of a stage."""
+    if not (run.has(stage, OUTPUT) and run.has(stage, TEACHER)):
+        logger.info("%s: no %s/%s and %s recorded", run.path, stage, OUTPUT, TEACHER)
+        return []
+    rps = stored_records_per_sample(run, stage, OUTPUT)
+    v, t = run.read(stage, OUTPUT), run.read(stage, TEACHER)
+    n_classes = v.shape[-1]
+    scores = []
+    for e in range(written_entries(v)):
+        if not (np.all(np.isfinite(v[e])) and np.all(np.isfinite(t[e]))):
+            nan = float("nan")
+            scores.append({"accuracy": nan, "rmse": nan, "mae": nan, "confusion": None})
+            continue
+        pred = M.predictions(v[e], rps)
+        conf = M.per_class_counts(pred, M.labels_from_teacher(t[e], rps), n_classes)
+        scores.append(
+            {
+                "accuracy": M.accuracy(v[e], t[e], rps),
+                "rmse": M.rmse(v[e], t[e]),
+                "mae": M.mae(v[e], t[e]),
+                "confusion": conf.tolist(),
+            }
+        )
+    return scores
+
+
+def _weight_diagnostics(run: Run) -> tuple[dict, dict, str | None]:
+    """Angles and self-prediction errors per layer and weight snapshot."""
+    angles: dict[str, list[float]] = {}
+    selfpred: dict[str, dict[str, list[float]]] = {}
+    names = {"ff", "fb", "p2i", "i2p"}
+    for layer in range(1, run.n_hidden + 1):
+        need = {"ff": f"ff_{layer + 1}.g", "fb": f"fb_{layer}.g"}
+        need |= {"p2i": f"p2i_{layer}.g", "i2p": f"i2p_{layer}.g"}
+        have = {k for k in names if run.has("weights", need[k])}
+        if not {"ff", "fb"} <= have:
+            continue
+        w = {k: run.read("weights", need[k]) for k in have}
+        n = min(written_entries(a) for a in w.values())
+        # one 2-D call per snapshot, as the experiment does, so the float64 sums agree exactly
+        angles[f"fb_{layer}"] = [float(M.alignment_angle(w["ff"][e], w["fb"][e])) for e in range(n)]
+        if {"p2i", "i2p"} <= have:
+            sp = [M.self_prediction_errors(w["ff"][e], w["p2i"][e], w["fb"][e], w["i2p"][e])
+                  for e in range(n)]  # fmt: skip
+            selfpred[f"layer_{layer}"] = {
+                "ff_minus_p2i": [s["ff_p2i_mean_abs"] for s in sp],
+                "fb_plus_i2p": [s["fb_i2p_mean_abs"] for s in sp],
+                "ff_minus_p2i_max": [s["ff_p2i_max_abs"] for s in sp],
+                "fb_plus_i2p_max": [s["fb_i2p_max_abs"] for s in sp],
+            }
+    if angles:
+        return angles, selfpred, "recordings"
+    if run.metrics.get("angles"):
+        logger.info("%s: no weights recorded; angles taken from metrics.json", run.path)
+        return dict(run.metrics["angles"]), dict(run.metrics.get("self_prediction", {})), "metrics"
+    return {}, {}, None
+
+
+# ------------------------------------------------------------------------------- runs
+
+
+def run_summary(run: Run) -> dict[str, Any]:
+    """Summary of one run, recomputed from its recordings.
+
+    Parameters
+    ----------
+    run
+        From :func:`mc_analysis.rundir.read_run`.
+
+    Returns
+    -------
+    dict
+        ``kind`` ("run"), ``path``, ``name``, ``seed``, ``dataset``, ``feedback``, ``dims``,
+        ``n_epochs``, ``records_per_sample``, ``status``, ``epochs``; ``validation_accuracy``
+        [%], ``validation_rmse``, ``validation_mae`` (lists, one per validation),
+        ``validation_confusion`` (of the last one); ``test_accuracy`` [%], ``test_rmse``,
+        ``test_mae``, ``test_confusion`` (None without a test); ``angles``
+        ``{"fb_l": [deg per snapshot]}`` and ``angle_epoch`` (the epochs they belong to);
+        ``self_prediction`` ``{"layer_l": {"ff_minus_p2i": [...], "fb_plus_i2p": [...], ...}}``;
+        ``angles_source`` ("recordings", "metrics" when no weights were recorded, or None).
+    """
+    val = _stage_scores(run, "validation")
+    test = _stage_scores(run, "test")
+    angles, selfpred, source = _weight_diagnostics(run)
+    t0 = test[0] if test else {}
+    return {
+        "kind": "run",
+        "path": str(run.path),
+        "name": run.name,
+        "seed": run.seed,
+        "dataset": run.dataset,
+        "feedback": run.feedback,
+        "dims": run.dims,
+        "n_epochs": run.n_epochs,
+        "records_per_sample": run.records_per_sample,
+        "status": run.status.get("state", "unknown"),
+        "epochs": list(range(len(val))),
+        "validation_accuracy": [s["accuracy"] for s in val],
+        "validation_rmse": [s["rmse"] for s in val],
+        "validation_mae": [s["mae"] for s in val],
+        "validation_confusion": val[-1]["confusion"] if val else None,
+        "test_accuracy": t0.get("accuracy"),
+        "test_rmse": t0.get("rmse"),
+        "test_mae": t0.get("mae"),
+        "test_confusion": t0.get("confusion"),
+        "angles": angles,
+        "angle_epoch": {k: [float(e) for e in range(len(v))] for k, v in angles.items()},
+        "angles_source": source,
+        "self_prediction": selfpred,
+    }
+
+
+def original_summary(run: OriginalRun) -> dict[str, Any]:
+    """Summary of a run of the original code, in the layout of :func:`run_summary`.
+
+    Validation and test accuracy come from :meth:`OriginalRun.validation_accuracy` and
+    :meth:`~OriginalRun.test_accuracy`. Angles are the original's, over windows of training
+    records (:meth:`OriginalRun.angles`); ``angle_epoch`` places each window at its centre in
+    units of training epochs. Missing recordings leave the entry empty (logged).
+    """
+    bk = run.bookkeeping
+    dims = run.dims()
+    out: dict[str, Any] = {"kind": "original", "path": str(run.run_dir), "dims": dims}
+    out["name"] = str(run.meta.get("name", run.run_dir.name))
+    out["seed"] = run.meta.get("numpy_seed")
+    out["n_epochs"] = bk.n_epochs
+    out["records_per_sample"] = bk.records_per_sample
+    acc = run.validation_accuracy()
+    out["epochs"] = list(range(len(acc)))
+    out["validation_accuracy"] = acc.tolist()
+    out["validation_rmse"] = run.validation_rmse().tolist()
+    try:
+        out["test_accuracy"] = run.test_accuracy()
+    except KeyError as err:
+        logger.warning("%s: no test accuracy: %s", run.run_dir, err)
+        out["test_accuracy"] = None
+    out["angles"], out["angle_epoch"] = {}, {}
+    for layer in range(1, len(dims) - 1):
+        try:
+            a, ws = run.angles(layer)
+        except (KeyError, ValueError) as err:
+            logger.warning("%s: no angles for layer %d: %s", run.run_dir, layer, err)
+            continue
+        centres = (np.arange(a.size) + 0.5) * ws / max(1, bk.training_rows)
+        out["angles"][f"fb_{layer}"] = a.tolist()
+        out["angle_epoch"][f"fb_{layer}"] = centres.tolist()
+    return out
+
+
+def summarize(run: Run | OriginalRun | Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`run_summary` or :func:`original_summary`; a summary dict is passed through."""
+    if isinstance(run, Mapping):
+        return dict(run)
+    if isinstance(run, OriginalRun):
+        return original_summary(run)
+    return run_summary(run)
+
+
+def compare_with_metrics(
+    summary: Mapping[str, Any], metrics: Mapping[str, Any], atol: float = 1e-9
+) -> list[str]:
+    """Differences between a run summary and the run's ``metrics.json``.
+
+    Compares validation accuracy/RMSE/MAE, test accuracy/RMSE, angles and self-prediction
+    values that both hold. Returns one message per disagreement beyond ``atol`` (``[]`` if
+    they agree).
+    """
+    pairs: list[tuple[str, Any, Any]] = []
+    for key in ("validation_accuracy", "validation_rmse", "validation_mae"):
+        pairs.append((key, summary.get(key), metrics.get(key)))
+    for key in ("test_accuracy", "test_rmse"):
+        pairs.append((key, summary.get(key), metrics.get(key)))
+    for key, vals in (metrics.get("angles") or {}).items():
+        pairs.append((f"angles.{key}", summary.get("angles", {}).get(key), vals))
+    for layer, d in (metrics.get("self_prediction") or {}).items():
+        for key, vals in d.items():
+            mine = summary.get("self_prediction", {}).get(layer, {}).get(key)
+            pairs.append((f"self_prediction.{layer}.{key}", mine, vals))
+    problems = []
+    for key, a, b in pairs:
+        if b is None:
+            continue
+        a_arr = np.asarray(a if a is not None else np.nan, dtype=np.float64)
+        b_arr = np.asarray(b, dtype=np.float64)
+        if a_arr.shape != b_arr.shape:
+            problems.append(f"{key}: recomputed shape {a_arr.shape} != metrics {b_arr.shape}")
+        elif not np.allclose(a_arr, b_arr, rtol=0.0, atol=atol, equal_nan=True):
+            diff = np.nanmax(np.abs(a_arr - b_arr)) if a_arr.size else 0.0
+            problems.append(f"{key}: recomputed differs from metrics.json by up to {diff:.3g}")
+    return problems
+
+
+# ------------------------------------------------------------------------------ sweeps
+
+
+def _stats(x: np.ndarray, axis: int | None = None) -> dict[str, Any]:
+    """n, mean, std (ddof=0, NumPy's default), min, max over finite values."""
+    x = np.asarray(x, dtype=np.float64)
+    ok = np.isfinite(x)
+    n = ok.sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        filled = np.where(ok, x, 0.0)
+        mean = filled.sum(axis=axis) / n
+        var = np.where(ok, x - (mean if axis is None else np.expand_dims(mean, axis)), 0.0) ** 2
+        std = np.sqrt(var.sum(axis=axis) / n)
+        lo = np.where(n > 0, np.where(ok, x, np.inf).min(axis=axis), np.nan)
+        hi = np.where(n > 0, np.where(ok, x, -np.inf).max(axis=axis), np.nan)
+    out = {"n": n, "mean": mean, "std": std, "min": lo, "max": hi}
+    return {k: np.asarray(v).tolist() for k, v in out.items()}
+
+
+def _pad(rows: Sequence[Sequence[float | None]]) -> np.ndarray:
+    width = max((len(r) for r in rows), default=0)
+    out = np.full((len(rows), width), np.nan)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = [np.nan if v is None else v for v in r]
+    return out
+
+
+def _last_finite(row: np.ndarray) -> float:
+    ok = np.flatnonzero(np.isfinite(row))
+    return float(row[ok[-1]]) if ok.size else float("nan")
+
+
+def _variant_summary(items: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    sums = [s for _, s in items]
+    acc = _pad([s.get("validation_accuracy") or [] for s in sums])
+    test = _pad([[s.get("test_accuracy")] for s in sums])[:, 0]
+    out: dict[str, Any] = {
+        "n_runs": len(items),
+        "seeds": [seed for seed, _ in items],
+        "runs": [s.get("path") for s in sums],
+        "kind": sums[0].get("kind", "run"),
+        "epochs": list(range(acc.shape[1])),
+        "validation_accuracy": {**_stats(acc, axis=0), "per_seed": acc.tolist()},
+        "final_validation_accuracy": {
+            **_stats(np.array([_last_finite(r) for r in acc])),
+            "per_seed": [_last_finite(r) for r in acc],
+        },
+        "test_accuracy": {**_stats(test), "per_seed": test.tolist()},
+        "angles": {},
+        "final_angle": {},
+    }
+    layers = sorted({k for s in sums for k in (s.get("angles") or {})})
+    for layer in layers:
+        ang = _pad([(s.get("angles") or {}).get(layer, []) for s in sums])
+        xs = [(s.get("angle_epoch") or {}).get(layer, []) for s in sums]
+        x = max(xs, key=len) if xs else []
+        finals = np.array([_last_finite(r) for r in ang])
+        out["angles"][layer] = {"epoch": list(x), **_stats(ang, axis=0), "per_seed": ang.tolist()}
+        out["final_angle"][layer] = {**_stats(finals), "per_seed": finals.tolist()}
+    return out
+
+
+def sweep_summary(
+    runs: Sequence[tuple[str, int, Run | OriginalRun | Mapping[str, Any]]],
+) -> dict[str, Any]:
+    """Statistics over seeds, per variant.
+
+    Parameters
+    ----------
+    runs
+        ``(variant, seed, run)`` as from :func:`mc_analysis.rundir.read_sweep`; ``run`` may
+        also be a summary from :func:`summarize`.
+
+    Returns
+    -------
+    dict
+        ``variants``: ``{variant: {...}}`` in order of first appearance, each with
+        ``n_runs``, ``seeds``, ``runs``, ``epochs``; ``validation_accuracy`` (``n``, ``mean``,
+        ``std``, ``min``, ``max`` per epoch over the seeds that have the epoch, and
+        ``per_seed``); ``final_validation_accuracy`` and ``test_accuracy`` (the same over
+        seeds, ``per_seed`` with nan for a missing test); ``angles``
+        ``{"fb_l": {"epoch", "mean", "std", ..., "per_seed"}}`` and ``final_angle``. Standard
+        deviations are population ones (ddof = 0, as ``numpy.std``). ``runs``: the run
+        summaries, in input order, each with its ``variant``.
+    """
+    groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    all_runs = []
+    for variant, seed, run in runs:
+        s = summarize(run)
+        groups.setdefault(variant, []).append((seed, s))
+        all_runs.append({"variant": variant, **s})
+    return {
+        "variants": {v: _variant_summary(items) for v, items in groups.items()},
+        "runs": all_runs,
+    }

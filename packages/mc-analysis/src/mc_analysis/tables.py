@@ -1,0 +1,164 @@
+"""Tables from sweep summaries, and writers to CSV and JSON.
+
+The table functions turn :func:`mc_analysis.summary.sweep_summary` output into lists of
+rows (dicts with the same keys); :func:`write_csv` and :func:`write_json` put them on disk.
+JSON has no NaN: non-finite numbers are written as ``null``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "jsonable",
+    "table_angles",
+    "table_per_seed",
+    "table_test_accuracy",
+    "table_validation_accuracy",
+    "table_validation_per_seed",
+    "write_csv",
+    "write_json",
+]
+
+Row = dict[str, Any]
+
+
+def jsonable(obj: Any) -> Any:
+    """Plain JSON data: NumPy types to Python, tuples to lists, non-finite floats to None."""
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.bool_ | bool):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(obj: Any, path: str | Path) -> Path:
+    """Write ``jsonable(obj)`` to ``path`` (indented, strict JSON)."""
+    path = Path(path)
+    path.write_text(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
+    return path
+
+
+def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
+    """Write rows (dicts; the columns of the first row) as CSV; nan and None become empty."""
+    path = Path(path)
+    fields = list(rows[0]) if rows else []
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(row.get(k)) for k in fields})
+    return path
+
+
+def _cell(v: Any) -> Any:
+    v = jsonable(v)
+    if v is None:
+        return ""
+    return repr(v) if isinstance(v, float) else v
+
+
+def table_test_accuracy(sweep: Mapping[str, Any]) -> list[Row]:
+    """Per variant: test accuracy [%] over seeds (n, mean, std, min, max)."""
+    rows = []
+    for variant, v in sweep["variants"].items():
+        t = v["test_accuracy"]
+        rows.append(
+            {
+                "variant": variant,
+                "n": t["n"],
+                "mean": t["mean"],
+                "std": t["std"],
+                "min": t["min"],
+                "max": t["max"],
+            }
+        )
+    return rows
+
+
+def table_validation_accuracy(sweep: Mapping[str, Any]) -> list[Row]:
+    """Per variant and epoch: validation accuracy [%] over seeds (mean, std, n, min, max)."""
+    rows = []
+    for variant, v in sweep["variants"].items():
+        a = v["validation_accuracy"]
+        for i, epoch in enumerate(v["epochs"]):
+            rows.append(
+                {
+                    "variant": variant,
+                    "epoch": epoch,
+                    "mean": a["mean"][i],
+                    "std": a["std"][i],
+                    "n": a["n"][i],
+                    "min": a["min"][i],
+                    "max": a["max"][i],
+                }
+            )
+    return rows
+
+
+def table_per_seed(sweep: Mapping[str, Any]) -> list[Row]:
+    """One row per run: variant, seed, test and final validation accuracy, final angles."""
+    layers = sorted({k for v in sweep["variants"].values() for k in v["final_angle"]})
+    rows = []
+    for variant, v in sweep["variants"].items():
+        for i, seed in enumerate(v["seeds"]):
+            row = {
+                "variant": variant,
+                "seed": seed,
+                "test_accuracy": v["test_accuracy"]["per_seed"][i],
+                "final_validation_accuracy": v["final_validation_accuracy"]["per_seed"][i],
+            }
+            for layer in layers:
+                fa = v["final_angle"].get(layer)
+                row[f"final_angle_{layer}"] = fa["per_seed"][i] if fa else None
+            row["run"] = v["runs"][i]
+            rows.append(row)
+    return rows
+
+
+def table_validation_per_seed(sweep: Mapping[str, Any]) -> list[Row]:
+    """Long format: variant, seed, epoch, validation accuracy [%]."""
+    rows = []
+    for variant, v in sweep["variants"].items():
+        for seed, acc in zip(v["seeds"], v["validation_accuracy"]["per_seed"], strict=True):
+            for epoch, a in zip(v["epochs"], acc, strict=True):
+                rows.append({"variant": variant, "seed": seed, "epoch": epoch, "accuracy": a})
+    return rows
+
+
+def table_angles(sweep: Mapping[str, Any]) -> list[Row]:
+    """Per variant, layer and epoch: alignment angle [deg] over seeds (mean, std, n)."""
+    rows = []
+    for variant, v in sweep["variants"].items():
+        for layer, a in v["angles"].items():
+            for i, epoch in enumerate(a["epoch"]):
+                if i >= len(a["mean"]):
+                    break
+                rows.append(
+                    {
+                        "variant": variant,
+                        "layer": layer,
+                        "epoch": epoch,
+                        "mean": a["mean"][i],
+                        "std": a["std"][i],
+                        "n": a["n"][i],
+                    }
+                )
+    return rows

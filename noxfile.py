@@ -1,6 +1,6 @@
 """Test, lint and benchmark sessions for the monorepo.
 
-``nox`` runs ``lint`` and ``tests``; ``nox -s models`` (``network``, ``experiments``,
+``nox`` runs ``lint``, ``tests`` and ``pipeline`` (the DVC smoke round trip); ``nox -s models`` (``network``, ``experiments``,
 ``analysis``) tests one package in isolation; ``nox -s bench`` runs the benchmarks.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "pipeline"]
 nox.options.reuse_existing_virtualenvs = True
 
 PKG = {
@@ -66,6 +66,13 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def pipeline(session: nox.Session) -> None:
+    """Run the DVC pipeline on the smoke profile, push, delete, pull and compare."""
+    session.install("-r", "requirements.txt", "dvc>=3.50")
+    session.run("python", "tests/pipeline/dvc_roundtrip.py")
 
 
 @nox.session

@@ -111,3 +111,22 @@ def test_batched_seeds_equal_lone_runs(cfg, tmp_path):
     a, b = _arrays(runs[1]), _arrays(lone)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_unavailable_backend_falls_back_with_warning(tiny_dict, tmp_path, caplog):
+    from mc_network import register_backend
+
+    register_backend("nowhere", "mc_network.backends.reference:ReferenceSimulation",
+                     lambda: "it exists nowhere (test)")
+    tiny_dict["protocol"]["n_epochs"] = 0
+    tiny_dict["backend"] = {"name": "nowhere", "fallback": "reference"}
+    cfg = config_from_dict(tiny_dict, source="fallback.yaml")
+    (run,) = train(cfg, tmp_path, quiet=True)
+    env = json.loads((run.path / "environment.json").read_text())
+    assert env["backend"]["name"] == "reference" and env["backend"]["requested"] == "nowhere"
+    assert "falling back to the 'reference' backend" in caplog.text
+    tiny_dict["backend"] = {"name": "nowhere"}
+    from mc_network import BackendUnavailable
+
+    with pytest.raises(BackendUnavailable, match="it exists nowhere"):
+        train(config_from_dict(tiny_dict, source="x.yaml"), tmp_path, quiet=True)

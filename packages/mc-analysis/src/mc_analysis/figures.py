@@ -148,6 +148,14 @@ def _integer_epochs(ax: Any, x: Any) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def _stage_title(data: Mapping[str, Any]) -> str:
+    """Title: ``validation after N epochs`` (validation entry N) or the stage name."""
+    if data["stage"] == "validation":
+        n = int(data["entry"])
+        return f"validation after {n} epoch{'' if n == 1 else 's'}"
+    return str(data["stage"])
+
+
 def _layer(key: str) -> int:
     """``"fb_1"`` or ``"layer_1"`` -> 1."""
     return int(key.rsplit("_", 1)[-1])
@@ -246,7 +254,7 @@ def plot_output_traces(traces: Mapping[str, Any], ax: Any = None) -> Any:
     for s in np.asarray(traces["sample_starts"])[1:]:
         ax.axvline(s, color="0.8", lw=0.6, zorder=0)
     ax.set(xlabel="time [steps]", ylabel="rate / v_brev [model units]")
-    ax.set_title(f"{traces['stage']} {traces['entry']}: teacher (solid), output (dashed)")
+    ax.set_title(f"{_stage_title(traces)}: teacher (solid), output (dashed)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), ncols=1)
     return ax
 
@@ -267,7 +275,7 @@ def plot_decision_map(points: Mapping[str, Any], ax: Any = None) -> Any:
         ax.scatter([], [], s=14, color="0.3", marker="x", lw=0.9, label="misclassified")
     ax.set(xlabel="input x [rate]", ylabel="input y [rate]", aspect="equal")
     ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
-    ax.set_title(f"{points['stage']} {points['entry']}: accuracy {points['accuracy']:.1f} %")
+    ax.set_title(f"{_stage_title(points)}: accuracy {points['accuracy']:.1f} %")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=1.2)
     return ax
 

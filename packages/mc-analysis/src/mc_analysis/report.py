@@ -95,7 +95,7 @@ def make_run_report(
                 f"decision_map_{stem}",
                 lambda s=stage: F.plot_decision_map(decision_points(run, s, -1)),
             )
-    logger.info("%s: report written to %s", run.path, out)
+    logger.debug("%s: report written to %s", run.path, out)
     return out
 
 
@@ -152,5 +152,5 @@ def make_sweep_report(
     for layer in layers:
         _figure(out, f"sweep_angle_{layer}",
                 lambda lay=layer: F.plot_sweep_angles(sweep, lay, colors=colors))  # fmt: skip
-    logger.info("sweep report of %d runs written to %s", len(entries), out)
+    logger.debug("sweep report of %d runs written to %s", len(entries), out)
     return out

@@ -248,8 +248,10 @@ def compare_with_metrics(
         b_arr = np.asarray(b, dtype=np.float64)
         if a_arr.shape != b_arr.shape:
             problems.append(f"{key}: recomputed shape {a_arr.shape} != metrics {b_arr.shape}")
+        elif np.any(np.isnan(a_arr) != np.isnan(b_arr)):
+            problems.append(f"{key}: recomputed {a} but metrics.json has {b}")
         elif not np.allclose(a_arr, b_arr, rtol=0.0, atol=atol, equal_nan=True):
-            diff = np.nanmax(np.abs(a_arr - b_arr)) if a_arr.size else 0.0
+            diff = np.nanmax(np.abs(a_arr - b_arr))
             problems.append(f"{key}: recomputed differs from metrics.json by up to {diff:.3g}")
     return problems
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from mc_experiments.config import ConfigError, load_config, parse_overrides
+from mc_experiments.datasets import DatasetError
 
 __all__ = ["get_parser", "main"]
 
@@ -22,7 +23,6 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mc-run", description="Train and evaluate dendritic microcircuit networks."
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train one config (a new run directory)")
     t.add_argument("config", type=Path, help="YAML config (ours or an original config)")
@@ -45,6 +45,11 @@ def get_parser() -> argparse.ArgumentParser:
     s.add_argument("--dir", type=Path, help="exact sweep directory (an existing one continues)")
     s.add_argument("--profile", help="apply one of the sweep file's named profiles")
     s.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    d = sub.add_parser("data", help="obtain and verify a dataset (pipeline step)")
+    d.add_argument("dataset", choices=("mnist", "yinyang"))
+    d.add_argument("--out", type=Path, required=True, help="target directory")
+    d.add_argument("--config", type=Path, help="yinyang: the config whose splits to write")
+    d.add_argument("--from", dest="source", type=Path, help="mnist: a local copy to verify")
     v = sub.add_parser("validate", help="check a config or sweep without running it")
     v.add_argument("config", type=Path)
     v.add_argument("--set", action="append", metavar="KEY=VALUE", default=[])
@@ -87,6 +92,17 @@ def main(argv: list[str] | None = None) -> int:
                     f"{cfg.protocol.n_epochs} epochs)"
                 )
             return 0
+        if args.command == "data":
+            from mc_experiments import prepare
+
+            if args.dataset == "mnist":
+                path = prepare.prepare_mnist(args.out, args.source)
+            else:
+                if args.config is None:
+                    raise ConfigError("mc-run data yinyang: --config is required")
+                path = prepare.prepare_yinyang(_load(args.config, []), args.out)
+            print(f"data ready: {path}")  # noqa: T201
+            return 0
         if args.command == "train":
             from mc_experiments.runner import train
 
@@ -109,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             path = run_sweep(sw, args.out, quiet=quiet, directory=args.dir)
             print(f"sweep directory: {path}")  # noqa: T201
             return 0
-    except (ConfigError, FileNotFoundError) as err:
+    except (ConfigError, DatasetError, FileNotFoundError) as err:
         log.error("%s", err)
         return 2
     except KeyboardInterrupt:

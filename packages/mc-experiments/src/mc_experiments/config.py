@@ -98,10 +98,17 @@ class RecordingConfig:
 
 @dataclass(frozen=True)
 class BackendConfig:
-    """Which backend runs the network. ``name: null`` picks the embedded default."""
+    """Which backend runs the network.
+
+    ``name: null`` picks the embedded default (``compiled`` when numba is installed, else
+    ``reference``). ``options`` go to the backend (e.g. ``device: cuda`` for ``genn``).
+    ``fallback`` names a backend to use, with a warning, when the requested one is not
+    available on this machine (e.g. ``genn`` on CUDA without a GPU).
+    """
 
     name: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    fallback: str | None = None
 
 
 @dataclass(frozen=True)

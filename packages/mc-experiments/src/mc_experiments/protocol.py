@@ -26,7 +26,14 @@ from mc_analysis import metrics as M
 from mc_experiments.config import Config
 from mc_experiments.data import StageData, load_stage_data
 from mc_experiments.storage import RunDir
-from mc_network import FeedbackMode, RecordPlan, build_network, default_backend, run_streams
+from mc_network import (
+    BackendUnavailable,
+    FeedbackMode,
+    RecordPlan,
+    build_network,
+    default_backend,
+    run_streams,
+)
 
 __all__ = ["Experiment", "Member", "RunFailed"]
 
@@ -113,16 +120,22 @@ class Experiment:
         self.spec = self.cfg.network
         self.backend = self.cfg.backend.name or default_backend()
         self.progress = progress
-        self.sim = build_network(
-            self.spec,
-            seeds=[m.config.seed for m in members],
-            backend=self.backend,
-            **dict(self.cfg.backend.options),
-        )
+        self.sim = self._build([m.config.seed for m in members])
         sps = self.spec.steps_per_sample
         self.every = sps // self.cfg.recording.records_per_sample
         self._done = 0
         self._total = 0
+
+    def _build(self, seeds: list[int]):
+        bc = self.cfg.backend
+        try:
+            return build_network(self.spec, seeds=seeds, backend=self.backend, **dict(bc.options))
+        except BackendUnavailable as err:
+            if not bc.fallback:
+                raise
+            log.warning("%s; falling back to the %r backend", err, bc.fallback)
+            self.backend = bc.fallback
+            return build_network(self.spec, seeds=seeds, backend=bc.fallback)
 
     # ------------------------------------------------------------------ helpers
     def _stack(self, stage: str, what: str) -> np.ndarray:

@@ -56,10 +56,10 @@ def _run_log(paths: Sequence[Path]):
             h.close()
 
 
-def _backend_info(cfg: Config) -> dict:
-    name = cfg.backend.name or default_backend()
+def _backend_info(cfg: Config, used: str) -> dict:
     return {
-        "name": name,
+        "name": used,
+        "requested": cfg.backend.name or default_backend(),
         "options": dict(cfg.backend.options),
         "available": {k: v is None for k, v in available_backends().items()},
     }
@@ -87,10 +87,12 @@ def run_group(
     if not resumable:
         for cfg, run in zip(configs, runs, strict=True):
             run.write_config(cfg.to_dict())
-            run.write_environment(_backend_info(cfg))
     with _run_log([r.path for r in runs]):
         members = [Member(cfg, run) for cfg, run in zip(configs, runs, strict=True)]
         exp = Experiment(members, progress=progress)
+        if not resumable:
+            for cfg, run in zip(configs, runs, strict=True):
+                run.write_environment(_backend_info(cfg, exp.backend))
         start = exp.restore(checkpoints) if resumable else 0
         if start:
             log.info("resuming %d member(s) at epoch %d", len(runs), start)

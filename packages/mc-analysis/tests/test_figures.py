@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import EVERY, N_VAL, RPS, make_sweep
+
+from mc_analysis import figures as F
+from mc_analysis.rundir import read_run, read_sweep
+from mc_analysis.summary import run_summary, sweep_summary
+from mc_analysis.traces import decision_points, output_traces
+
+matplotlib = pytest.importorskip("matplotlib")
+
+
+def _rc_snapshot():
+    rc = matplotlib.rcParams
+    return {k: rc._get(k) for k in rc}  # _get: no backend resolution on "backend"
+
+
+def _run_in_subprocess(code):
+    res = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def test_import_does_not_touch_matplotlib():
+    out = _run_in_subprocess(
+        """
+        import sys
+        import mc_analysis, mc_analysis.report, mc_analysis.cli
+        assert "matplotlib" not in sys.modules, "mc_analysis imports matplotlib eagerly"
+        import matplotlib
+        rc = matplotlib.rcParams
+        before = {k: rc._get(k) for k in rc}
+        backend = rc._get_backend_or_none()
+        import mc_analysis.figures
+        assert {k: rc._get(k) for k in rc} == before
+        assert rc._get_backend_or_none() == backend
+        assert "matplotlib.pyplot" not in sys.modules
+        print("ok")
+        """
+    )
+    assert out.strip() == "ok"
+
+
+def test_reports_work_headless_without_pyplot(tmp_path):
+    make_sweep(tmp_path / "sw")
+    out = _run_in_subprocess(
+        f"""
+        import os, sys
+        os.environ.pop("DISPLAY", None)
+        import matplotlib
+        rc = matplotlib.rcParams
+        before = {{k: rc._get(k) for k in rc}}
+        backend = rc._get_backend_or_none()
+        from mc_analysis import make_run_report, make_sweep_report
+        make_run_report({str(tmp_path / "sw" / "members" / "pal_seed1")!r})
+        make_sweep_report({str(tmp_path / "sw")!r})
+        assert {{k: rc._get(k) for k in rc}} == before
+        assert rc._get_backend_or_none() == backend
+        assert "matplotlib.pyplot" not in sys.modules
+        print("ok")
+        """
+    )
+    assert out.strip() == "ok"
+    assert (tmp_path / "sw" / "report" / "sweep_test_accuracy.png").is_file()
+
+
+@pytest.fixture
+def data(run_dir):
+    d, expected = run_dir
+    run = read_run(d)
+    return {
+        "summary": run_summary(run),
+        "traces": output_traces(run, "validation", -1, 1, 3),
+        "points": decision_points(run, "validation", -1),
+        "expected": expected,
+    }
+
+
+def test_trace_and_point_data(data):
+    tr, pts, exp = data["traces"], data["points"], data["expected"]
+    assert tr["entry"] == 2 and tr["output"].shape == (3 * RPS, 3) == tr["teacher"].shape
+    np.testing.assert_array_equal(tr["time"], np.arange(RPS, 4 * RPS) * EVERY)
+    np.testing.assert_array_equal(tr["sample_starts"], [100, 200, 300])
+    # x, y = means of input.rate[:, 0] and [:, 1] over records 1..4 (record 0 is misleading)
+    np.testing.assert_allclose(np.c_[pts["x"], pts["y"]], exp["xy_valid_last"], atol=1e-6)
+    assert pts["x"].shape == (N_VAL,)
+    assert pts["accuracy"] == exp["validation_accuracy"][-1]
+    assert 100 * np.mean(pts["predicted"] == pts["labels"]) == pts["accuracy"]
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "xlabel", "ylabel_part"),
+    [
+        ("plot_validation_accuracy", "summary", "epoch", "accuracy [%]"),
+        ("plot_validation_rmse", "summary", "epoch", "RMSE"),
+        ("plot_angles", "summary", "epoch", "angle [deg]"),
+        ("plot_self_prediction", "summary", "epoch", "[weight units]"),
+        ("plot_output_traces", "traces", "time [steps]", "v_brev"),
+        ("plot_decision_map", "points", "input x [rate]", "input y [rate]"),
+    ],
+)
+def test_run_figures_have_labelled_axes(data, name, key, xlabel, ylabel_part):
+    from matplotlib.figure import Figure
+
+    before = _rc_snapshot()
+    ax = getattr(F, name)(data[key])
+    assert isinstance(ax.figure, Figure)
+    assert ax.get_xlabel() == xlabel
+    assert ylabel_part in ax.get_ylabel()
+    assert ax.lines or ax.collections
+    assert _rc_snapshot() == before
+
+
+def test_plot_into_given_axes_and_save(data, tmp_path):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 2.5))
+    ax1, ax2 = fig.subplots(1, 2)
+    assert F.plot_validation_accuracy(data["summary"], ax=ax1) is ax1
+    assert F.plot_angles(data["summary"], ax=ax2) is ax2
+    np.testing.assert_array_equal(ax1.lines[0].get_ydata(), data["expected"]["validation_accuracy"])
+    paths = F.save_figure(fig, tmp_path / "figs", "two_panels")
+    assert [p.name for p in paths] == ["two_panels.png", "two_panels.pdf"]
+    assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_variant_colors():
+    colors = F.variant_colors(["x", "fa", "pal", "y", "x", "transpose", "noise_control"])
+    assert colors["pal"] == F.VARIANT_COLORS["pal"] and colors["fa"] == F.VARIANT_COLORS["fa"]
+    assert colors["transpose"] == F.VARIANT_COLORS["transpose"]
+    assert colors["noise_control"] == F.VARIANT_COLORS["bw_eta_zero"]
+    assert (colors["x"], colors["y"]) == F.FALLBACK_COLORS[:2]
+    assert len(set(F.VARIANT_COLORS.values())) == len(F.VARIANT_COLORS) - 1  # one shared pair
+    assert not set(F.FALLBACK_COLORS) & set(F.VARIANT_COLORS.values())
+
+
+def test_sweep_figures(tmp_path):
+    from matplotlib.colors import to_hex
+
+    make_sweep(tmp_path / "sw")
+    sweep = sweep_summary(read_sweep(tmp_path / "sw"))
+    ax = F.plot_sweep_validation_accuracy(sweep)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "validation accuracy [%]")
+    means = {ln.get_label().split(" ")[0]: ln for ln in ax.lines if "(n=" in ln.get_label()}
+    assert set(means) == {"pal", "fa"}
+    for variant, line in means.items():
+        assert to_hex(line.get_color()) == to_hex(F.VARIANT_COLORS[variant])
+        np.testing.assert_allclose(
+            line.get_ydata(), sweep["variants"][variant]["validation_accuracy"]["mean"]
+        )
+    n_seed_lines = sum(v["n_runs"] for v in sweep["variants"].values())
+    assert len(ax.lines) == n_seed_lines + len(means)
+
+    ax = F.plot_sweep_test_accuracy(sweep)
+    assert ax.get_ylabel() == "test accuracy [%]"
+    dots = [c for c in ax.collections if c.get_offsets().shape[0] > 1]
+    assert [len(c.get_offsets()) for c in dots] == [3, 2]
+    assert to_hex(dots[0].get_facecolor()[0]) == to_hex(F.VARIANT_COLORS["pal"])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["pal", "fa"]
+
+    ax = F.plot_sweep_angles(sweep, "fb_1")
+    assert ax.get_xlabel() == "epoch" and "[deg]" in ax.get_ylabel()

@@ -6,7 +6,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import EVERY, N_VAL, RPS, make_sweep
+from analysis_builders import EVERY, N_VAL, RPS, make_sweep
 
 from mc_analysis import figures as F
 from mc_analysis.rundir import read_run, read_sweep

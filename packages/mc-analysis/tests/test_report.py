@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 import zarr
-from conftest import N_EPOCHS, SWEEP_MEMBERS, make_original_run, make_run, make_sweep
+from analysis_builders import N_EPOCHS, SWEEP_MEMBERS, make_original_run, make_run, make_sweep
 
 from mc_analysis import metrics as M
 from mc_analysis.cli import get_parser, main

@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from mc_network.backends._codegen import (
+from mc_network.backends._codegen import PLAYERS, kernel_module
+from mc_network.backends._kernels import (
+    ACTIVATION_CODES,
     COUNTERS,
-    PLAYERS,
     POP_PARAMS,
     PROJ_PARAMS,
     float_vars,
-    kernel_module,
 )
 from mc_network.backends.base import ProgressFn, Simulation, StageInputs
 from mc_network.models import (
@@ -75,7 +75,7 @@ class CompiledSimulation(Simulation):
     def __init__(self, spec, seeds, weights=None) -> None:
         super().__init__(spec, seeds, weights)
         topo, b, dt, dtype = self.topology, self.batch_size, spec.dt, self.dtype
-        self._kernel = kernel_module(topo, spec.activation, spec.le_active, spec.dtype)
+        self._kernel = kernel_module(topo, spec.dtype)
         mod = self._kernel
         params = np.zeros(mod.N_PARAMS, dtype=dtype)
         iparams: list[int] = []
@@ -184,7 +184,8 @@ class CompiledSimulation(Simulation):
         starts = list(range(0, n_steps, chunk))
         fixed = (self._ns, self._gw, self._dw, self._ct, self._params, self._iparams)
         fixed += (self._learn_flags, x, t, order)
-        flags = (bool(learning), bool(teaching), bool(noisy))
+        flags = (bool(learning), bool(teaching), bool(noisy), bool(self.spec.le_active))
+        flags += (ACTIVATION_CODES[self.spec.activation],)
         run_member = self._kernel.run_member
 
         def compute(b: int, k0: int, n: int, xi: np.ndarray, r0: int) -> None:
@@ -205,7 +206,9 @@ class CompiledSimulation(Simulation):
 
         try:
             if noisy:
-                run_all([(self._draw, b, bufs[0], staging, min(chunk, n_steps)) for b in range(bsz)])
+                run_all(
+                    [(self._draw, b, bufs[0], staging, min(chunk, n_steps)) for b in range(bsz)]
+                )
             for c, k0 in enumerate(starts):
                 n = min(chunk, n_steps - k0)
                 r0, r1 = -(-k0 // plan.every), -(-(k0 + n) // plan.every)

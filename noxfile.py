@@ -1,7 +1,8 @@
 """Test, lint and benchmark sessions for the monorepo.
 
-``nox`` runs ``lint``, ``tests`` and ``pipeline`` (the DVC smoke round trip); ``nox -s models`` (``network``, ``experiments``,
-``analysis``) tests one package in isolation; ``nox -s bench`` runs the benchmarks.
+``nox`` runs ``lint``, ``tests`` and ``pipeline`` (the DVC smoke round trip);
+``nox -s models`` (``network``, ``experiments``, ``analysis``) tests one package in
+isolation; ``nox -s bench`` runs the benchmarks.
 """
 
 from __future__ import annotations

@@ -17,15 +17,27 @@ def test_mc_network_installs_with_numpy_only(tmp_path):
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
     res = subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", str(ROOT / "packages" / "mc-models"),
-         str(ROOT / "packages" / "mc-network")],
-        capture_output=True, text=True,
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            str(ROOT / "packages" / "mc-models"),
+            str(ROOT / "packages" / "mc-network"),
+        ],
+        capture_output=True,
+        text=True,
     )
     if res.returncode != 0 and "Could not find a version" in res.stderr:
         pytest.skip(f"no package index reachable: {res.stderr[-300:]}")
     assert res.returncode == 0, res.stderr
-    listed = subprocess.run([str(py), "-m", "pip", "list", "--format", "json"],
-                            capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        [str(py), "-m", "pip", "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     names = {p["name"].lower() for p in json.loads(listed)} - {"pip", "setuptools", "wheel"}
     assert names == {"numpy", "mc-models", "mc-network"}
     code = (

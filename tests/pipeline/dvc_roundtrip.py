@@ -21,8 +21,14 @@ from pathlib import Path
 
 log = logging.getLogger("dvc_roundtrip")
 ROOT = Path(__file__).resolve().parents[2]
-OUTPUTS = ("data/yinyang", "data/mnist", "results/sweeps/yinyang", "results/sweeps/mnist",
-           "paper/yinyang", "paper/mnist")
+OUTPUTS = (
+    "data/yinyang",
+    "data/mnist",
+    "results/sweeps/yinyang",
+    "results/sweeps/mnist",
+    "paper/yinyang",
+    "paper/mnist",
+)
 SUMMARIES = ("paper/yinyang/summary.json", "paper/mnist/summary.json")
 
 
@@ -36,10 +42,16 @@ def sh(*cmd: str, cwd: Path, env: dict | None = None) -> str:
 
 
 def copy_repo(dst: Path) -> None:
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
-        check=True,
-    ).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for f in filter(None, files):
         src = ROOT / f
         if src.is_file():
@@ -52,9 +64,14 @@ def main() -> int:
     mnist = os.environ.get("MC_MNIST_DIR") or str(ROOT.parent / "shared" / "data" / "mnist")
     if not Path(mnist).is_dir():
         raise SystemExit(f"MNIST not found: set MC_MNIST_DIR (looked in {mnist})")
-    env = {**os.environ, "MC_MNIST_DIR": str(Path(mnist).resolve()),
-           "GIT_AUTHOR_NAME": "ci", "GIT_AUTHOR_EMAIL": "ci@localhost",
-           "GIT_COMMITTER_NAME": "ci", "GIT_COMMITTER_EMAIL": "ci@localhost"}
+    env = {
+        **os.environ,
+        "MC_MNIST_DIR": str(Path(mnist).resolve()),
+        "GIT_AUTHOR_NAME": "ci",
+        "GIT_AUTHOR_EMAIL": "ci@localhost",
+        "GIT_COMMITTER_NAME": "ci",
+        "GIT_COMMITTER_EMAIL": "ci@localhost",
+    }
     with tempfile.TemporaryDirectory(prefix="mc-pipeline-") as tmp:
         repo, remote = Path(tmp) / "repo", Path(tmp) / "remote"
         copy_repo(repo)
@@ -77,8 +94,7 @@ def main() -> int:
                 raise SystemExit(f"pulled {s} differs from the computed one")
         # the analysis works on pulled runs exactly as on fresh ones
         again = Path(tmp) / "again"
-        sh("mc-analyze", "sweep", "results/sweeps/yinyang", "--out", str(again), cwd=repo,
-           env=env)
+        sh("mc-analyze", "sweep", "results/sweeps/yinyang", "--out", str(again), cwd=repo, env=env)
         if not filecmp.cmp(again / "summary.json", repo / SUMMARIES[0], shallow=False):
             raise SystemExit("the analysis of the pulled runs differs from the archived summary")
         status = sh("dvc", "repro", cwd=repo, env=env)

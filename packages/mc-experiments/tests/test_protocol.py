@@ -116,8 +116,11 @@ def test_batched_seeds_equal_lone_runs(cfg, tmp_path):
 def test_unavailable_backend_falls_back_with_warning(tiny_dict, tmp_path, caplog):
     from mc_network import register_backend
 
-    register_backend("nowhere", "mc_network.backends.reference:ReferenceSimulation",
-                     lambda: "it exists nowhere (test)")
+    register_backend(
+        "nowhere",
+        "mc_network.backends.reference:ReferenceSimulation",
+        lambda: "it exists nowhere (test)",
+    )
     tiny_dict["protocol"]["n_epochs"] = 0
     tiny_dict["backend"] = {"name": "nowhere", "fallback": "reference"}
     cfg = config_from_dict(tiny_dict, source="fallback.yaml")

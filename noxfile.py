@@ -28,7 +28,7 @@ LOCAL_DEPS = {
 EXTRAS = {
     "models": "[test]",
     "network": "[test,compiled]",
-    "experiments": "[test,compiled]",
+    "experiments": "[test,compiled,dask]",
     "analysis": "[test]",
 }
 

@@ -45,6 +45,37 @@ def get_parser() -> argparse.ArgumentParser:
     s.add_argument("--dir", type=Path, help="exact sweep directory (an existing one continues)")
     s.add_argument("--profile", help="apply one of the sweep file's named profiles")
     s.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    s.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="local: groups one after the other here (default); dask: on a Dask cluster",
+    )
+    where = s.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="dask: a running scheduler, e.g. tcp://host:8786"
+    )
+    where.add_argument(
+        "--cluster",
+        choices=("local", "slurm", "pbs"),
+        help="dask: start a cluster (default local; slurm/pbs need --cluster-config)",
+    )
+    s.add_argument(
+        "--workers", type=int, metavar="N", help="dask: local workers, or SLURM/PBS jobs"
+    )
+    s.add_argument(
+        "--cluster-config",
+        type=Path,
+        metavar="FILE",
+        help="dask: SLURM/PBS cluster YAML (see configs/clusters/slurm.example.yaml)",
+    )
+    s.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        metavar="N",
+        help="dask: retries of a group that raised (each resumes from its checkpoint)",
+    )
     d = sub.add_parser("data", help="obtain and verify a dataset (pipeline step)")
     d.add_argument("dataset", choices=("mnist", "yinyang"))
     d.add_argument("--out", type=Path, required=True, help="target directory")
@@ -83,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             from mc_experiments.sweep import load_sweep
 
             if _is_sweep(args.config):
-                sw = load_sweep(args.config)
+                sw = load_sweep(args.config, strict=True)
                 print(f"{args.config}: valid sweep, {len(sw.members)} members")  # noqa: T201
             else:
                 cfg = _load(args.config, args.set)
@@ -119,12 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"test accuracy: {run.read_metrics()['test_accuracy']:.2f} %")  # noqa: T201
             return 0
         if args.command == "sweep":
-            from mc_experiments.sweep import load_sweep, run_sweep
-
-            sw = load_sweep(args.sweep, profile=args.profile)
-            path = run_sweep(sw, args.out, quiet=quiet, directory=args.dir)
-            print(f"sweep directory: {path}")  # noqa: T201
-            return 0
+            return _sweep(args, quiet)
     except (ConfigError, DatasetError, FileNotFoundError) as err:
         log.error("%s", err)
         return 2
@@ -132,6 +158,34 @@ def main(argv: list[str] | None = None) -> int:
         log.error("interrupted; the run directory is consistent and can be resumed")
         return 130
     return 1
+
+
+def _sweep(args: argparse.Namespace, quiet: bool) -> int:
+    """``mc-run sweep``: invalid members are reported and the others run; 1 if any failed."""
+    from mc_experiments.executors import ExecutorUnavailable, run_sweep
+    from mc_experiments.sweep import load_sweep
+
+    if args.executor == "local" and (args.scheduler or args.cluster):
+        raise ConfigError("--scheduler and --cluster need --executor dask")
+    sw = load_sweep(args.sweep, profile=args.profile, strict=False)  # invalid: reported
+    try:
+        result = run_sweep(
+            sw,
+            args.out,
+            quiet=quiet,
+            directory=args.dir,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            cluster=args.cluster,
+            workers=args.workers,
+            cluster_config=args.cluster_config,
+            retries=args.retries,
+        )
+    except ExecutorUnavailable as err:
+        log.error("%s", err)
+        return 2
+    print(f"sweep directory: {result.directory}")  # noqa: T201
+    return 0 if result.ok else 1  # the failed members are listed in the log
 
 
 def _is_sweep(path: Path) -> bool:

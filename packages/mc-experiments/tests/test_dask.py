@@ -1,0 +1,181 @@
+"""The Dask executor on a loopback LocalCluster (reference backend, tiny configs)."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+import zarr
+
+distributed = pytest.importorskip("distributed")
+
+from mc_experiments.cli import main  # noqa: E402
+from mc_experiments.executors import dask_resources, run_sweep  # noqa: E402
+from mc_experiments.executors_dask import KILL_AFTER_CHECKPOINT_ENV  # noqa: E402
+from mc_experiments.storage import RunDir  # noqa: E402
+from mc_experiments.sweep import load_sweep  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def kill_request(tmp_path_factory):
+    return tmp_path_factory.mktemp("hook") / "kill-request"
+
+
+@pytest.fixture(scope="module")
+def cluster(kill_request):
+    """Two single-threaded worker processes; they (and restarted ones) see the test hook."""
+    old = os.environ.get(KILL_AFTER_CHECKPOINT_ENV)
+    os.environ[KILL_AFTER_CHECKPOINT_ENV] = str(kill_request)
+    try:
+        with distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            resources={"cores": 1},
+        ) as c:
+            yield c
+    finally:
+        if old is None:
+            os.environ.pop(KILL_AFTER_CHECKPOINT_ENV, None)
+        else:
+            os.environ[KILL_AFTER_CHECKPOINT_ENV] = old
+
+
+def _sweep_file(tmp_path, tiny_dict, n_epochs, seeds, variants, **extra):
+    tiny_dict["protocol"]["n_epochs"] = n_epochs
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(tiny_dict))
+    sweep = {"name": "mini", "base": "base.yaml", "seeds": seeds, "variants": variants, **extra}
+    p = tmp_path / "sweep.yaml"
+    p.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    return p
+
+
+def _arrays(path):
+    g = zarr.open_group(path / "recordings.zarr", mode="r")
+    return {f"{s}/{a}": g[s][a][...] for s in g.group_keys() for a in g[s].array_keys()}
+
+
+def _assert_same_run(a: Path, b: Path):
+    assert RunDir(a).read_metrics() == RunDir(b).read_metrics()
+    x, y = _arrays(a), _arrays(b)
+    assert x.keys() == y.keys() and x
+    for k in x:
+        np.testing.assert_array_equal(x[k], y[k], err_msg=k)
+
+
+def test_dask_sweep_equals_local(tmp_path, tiny_dict, cluster):
+    path = _sweep_file(
+        tmp_path,
+        tiny_dict,
+        n_epochs=1,
+        seeds=[4, 5],
+        variants={"pal": {}, "fa": {"network.feedback": "fa"}},
+        max_batch=1,
+        resources={"cores": 1},
+    )
+    sw = load_sweep(path)
+    assert dask_resources(sw.members[:1]) == {"cores": 1}
+    local = run_sweep(sw, directory=tmp_path / "local", quiet=True)
+    dask = run_sweep(
+        sw,
+        directory=tmp_path / "dask",
+        quiet=True,
+        executor="dask",
+        scheduler=cluster.scheduler_address,
+    )
+    assert local.ok and dask.ok
+    names = [m.name for m in sw.members]
+    assert list(dask.states) == names
+    assert sorted(p.name for p in (dask.directory / "members").iterdir()) == sorted(names)
+    for name in names:
+        assert RunDir(dask.directory / "members" / name).status()["state"] == "completed"
+        _assert_same_run(local.directory / "members" / name, dask.directory / "members" / name)
+
+
+def test_killed_worker_resumes_from_checkpoint(tmp_path, tiny_dict, cluster, kill_request):
+    path = _sweep_file(tmp_path, tiny_dict, n_epochs=3, seeds=[4], variants={"pal": {}})
+    sw = load_sweep(path)
+    assert sw.members[0].config.protocol.checkpoint_every == 1
+    reference = run_sweep(sw, directory=tmp_path / "uninterrupted", quiet=True)
+    kill_request.write_text("kill the first worker that writes a checkpoint\n")
+    result = run_sweep(
+        sw,
+        directory=tmp_path / "dask",
+        quiet=True,
+        executor="dask",
+        scheduler=cluster.scheduler_address,
+    )
+    assert not kill_request.exists(), "no worker was killed"
+    assert result.ok, result.failed
+    member = result.directory / "members" / "pal_seed4"
+    assert [p.name for p in (result.directory / "members").iterdir()] == ["pal_seed4"]
+    log_text = (member / "run.log").read_text()
+    # the first attempt died right after its checkpoint at epoch 1 ...
+    assert "killing this worker" in log_text and "checkpoint at epoch 1" in log_text
+    # ... and the rerun (another worker process) continued from that checkpoint
+    assert "resuming 1 member(s) at epoch 1" in log_text
+    assert log_text.index("killing this worker") < log_text.index("resuming 1 member(s)")
+    _assert_same_run(reference.directory / "members" / "pal_seed4", member)
+
+
+def test_broken_members_fail_alone_cli(tmp_path, tiny_dict, caplog):
+    path = _sweep_file(
+        tmp_path,
+        tiny_dict,
+        n_epochs=1,
+        seeds=[4],
+        variants={
+            "ok": {},
+            "badcfg": {"protocol.checkpoint_every": 0},  # invalid config: found at load time
+            "nobackend": {"backend.name": "no-such-backend"},  # raises on the worker
+        },
+    )
+    with pytest.raises(Exception, match="checkpoint_every"):
+        load_sweep(path)  # strict by default (and for `mc-run validate`)
+    assert main(["validate", str(path)]) == 2
+    d = tmp_path / "out"
+    args = ["sweep", str(path), "--dir", str(d), "--quiet", "--executor", "dask"]
+    rc = main([*args, "--cluster", "local", "--workers", "2", "--retries", "0"])
+    assert rc == 1
+    status = {p.name: RunDir(p).status() for p in (d / "members").iterdir()}
+    assert status["ok_seed4"]["state"] == "completed"
+    assert status["badcfg_seed4"]["state"] == "failed"
+    assert "invalid config" in status["badcfg_seed4"]["error"]
+    assert "checkpoint_every" in status["badcfg_seed4"]["error"]
+    assert status["nobackend_seed4"]["state"] == "failed"
+    assert "unknown backend 'no-such-backend'" in status["nobackend_seed4"]["error"]
+    assert (d / "members" / "ok_seed4" / "metrics.json").is_file()
+    assert "2 of 3 member(s) failed" in caplog.text
+    assert "badcfg_seed4: invalid config" in caplog.text
+    assert "nobackend_seed4: ValueError: unknown backend 'no-such-backend'" in caplog.text
+    assert json.loads((d / "members" / "ok_seed4" / "status.json").read_text())["state"] == (
+        "completed"
+    )
+
+
+def test_slurm_cluster_from_example_config(tmp_path):
+    pytest.importorskip("dask_jobqueue")
+    from dask_jobqueue import SLURMCluster
+
+    from mc_experiments.executors_dask import jobqueue_kwargs
+
+    example = REPO / "configs" / "clusters" / "slurm.example.yaml"
+    config = yaml.safe_load(example.read_text())
+    kwargs, scale = jobqueue_kwargs(config, workers=3)
+    assert scale == {"jobs": 3}
+    assert jobqueue_kwargs(config)[1] == {"jobs": config["jobs"]}
+    kwargs["scheduler_options"] = {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
+    kwargs["log_directory"] = str(tmp_path / "logs")
+    with SLURMCluster(**kwargs) as c:  # no sbatch needed to render the job script
+        script = c.job_script()
+    assert f"#SBATCH -A {config['account']}" in script
+    assert f"#SBATCH -p {config['queue']}" in script
+    assert f"#SBATCH -t {config['walltime']}" in script
+    assert "--resources" in script and "cores=1" in script
+    assert f"--nworkers {config['processes']}" in script and "--nthreads 1" in script

@@ -1,234 +1,383 @@
-"""Source generation for the compiled backend: one numba driver per network *structure*.
+"""Source generation for the compiled backend: one numba kernel per network *structure*.
 
-The structure is what the generated step sequence depends on: the populations and projections
-of the :class:`~mc_network.topology.Topology` (depth, bias) and the precision. Layer sizes,
-parameters, learning rates, the activation, the LE switch and the run switches are run-time
-arguments, so e.g. the Yin-Yang and MNIST networks of every feedback variant share a driver.
+The structure is what the generated loops depend on: the populations and projections of the
+:class:`~mc_network.topology.Topology` (depth, bias), the activation, the LE switch and the
+precision. Layer sizes, parameters, learning rates and the run switches are run-time
+arguments, so e.g. the Yin-Yang and MNIST networks of every feedback variant share a kernel.
 
-The driver binds the state of one batch member and runs a chunk of time steps, calling the
-per-model kernels of :mod:`mc_network.backends._kernels` (compiled once, inlined by LLVM) in
-the reference's order: every synapse group on the previous step's neuron state (weight update
-fused with the input sum), then every population. Its source is written to a cache directory
-under a name that is the hash of its text and imported from there, so numba's disk cache
-(``cache=True``) keeps the machine code between processes.
+The kernel runs a chunk of time steps of one batch member without the GIL. Each step follows
+the reference: every synapse group on the neuron state of the previous step (the weight update
+fused with the input sum: one pass over the matrix, the inner loop over the contiguous
+postsynaptic index, presynaptic terms added in ascending order from zero), then every
+population. Expressions are written exactly as in the NumPy step functions (same operands,
+same parenthesisation; the activation in float64 from the state's value, rounded once);
+``fastmath`` is off, so LLVM neither contracts to FMA nor reassociates.
+
+The apical noise of a step is drawn first, in the reference's order, from the member's
+PCG64 stream (:mod:`._pcg64`, inlined). The source is imported through
+:func:`._modcache.import_source`, so numba's disk cache keeps the machine code between
+processes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import logging
-import os
-import sys
-import tempfile
-import threading
 from pathlib import Path
 from types import ModuleType
 
-from mc_network.backends._kernels import POP_PARAMS, PROJ_PARAMS, float_vars
-from mc_network.topology import PopKind, ProjKind, Topology
+from mc_network.backends import _pcg64
+from mc_network.backends._layout import PLAYERS, POP_PARAMS, PROJ_PARAMS, float_vars
+from mc_network.backends._modcache import import_source
+from mc_network.topology import PopKind, Projection, ProjKind, Topology
 
-__all__ = ["PLAYERS", "driver_source", "kernel_module"]
+__all__ = ["kernel_module", "kernel_source"]
 
-log = logging.getLogger(__name__)
+_PCG64_DIGEST = hashlib.sha256(Path(_pcg64.__file__).read_bytes()).hexdigest()[:16]
 
-PLAYERS = (PopKind.INPUT, PopKind.TEACHER)
-_ARGS = (
-    "b, NS, GW, DW, CT, P, IP, LF, X, T, ORD, XI, REC, RI, k0, n, every, r0, sps, lag, "
-    "learning, teaching, noisy, le, code"
+ARGS = (
+    "b, NS, GW, DW, CT, P, IP, LF, X, T, ORD, RNG, REC, RI, k0, n, every, r0, sps, lag, "
+    "learning, teaching, noisy"
 )
+_JIT = "@njit(cache=True, nogil=True, error_model='numpy', fastmath=False)"
+_ACT = {  # float64 in, float64 out: the activations of mc_models.activations
+    "sigmoid": ["return 1.0 / (1.0 + math.exp(-x))"],
+    "soft_relu": [
+        "if x < -thr:",
+        "    return 0.0",
+        "if abs(x) < thr:",
+        "    return math.log(1.0 + math.exp(min(x, thr)))",
+        "return x",
+    ],
+    "sigmoid_stable": [
+        "if x < -thr:",
+        "    return 0.0",
+        "if x > thr:",
+        "    return 1.0",
+        "return 1.0 / (1.0 + math.exp(-x))",
+    ],
+}
+_RECORD = """
+{jit}
+def _get(src):
+    dst = np.empty(src.shape, src.dtype)
+    _put(dst, src)
+    return dst
 
 
-def _call(fn: str, *args: str, **kwargs: str) -> str:
-    return f"{fn}({', '.join([*args, *(f'{k}={v}' for k, v in kwargs.items())])})"
+{jit}
+def _put(dst, src):
+    for i in range(src.shape[0]):
+        for j in range(src.shape[1]):
+            dst[i, j] = src[i, j]
 
 
-def _synapse(topo: Topology, pj: int, proj, acc: str, w: int, d: int) -> str:
-    names = [p.name for p in topo.populations]
-    pre, post = f"v{names.index(proj.pre)}", f"v{names.index(proj.post)}"
-    if proj.kind is ProjKind.DOWN_TO_INTER:
-        return _call("one_to_one", acc, f"{pre}_v_brev", "True", "zero")
+{jit}
+def _record(ns, gw, dw, ctr, row, RI):
+    for e in range(RI.shape[0]):
+        kind, t, v, o, size = RI[e, 0], RI[e, 1], RI[e, 2], RI[e, 3], RI[e, 4]
+        if kind == 0:
+            src = ns[t][v]
+            for j in range(size):
+                row[o + j] = src[j]
+        elif kind == 3:
+            for j in range(size):
+                row[o + j] = DT(ctr[t, v])
+        else:
+            m = gw[t] if kind == 1 else dw[t]
+            for i in range(m.shape[0]):
+                for j in range(m.shape[1]):
+                    row[o + i * m.shape[1] + j] = m[i, j]
+"""
+
+
+class _Src:
+    """Lines of Python source with an indentation level."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.ind = 0
+
+    def __call__(self, *lines: str) -> None:
+        self.lines.extend("    " * self.ind + ln for ln in lines)
+
+    def block(self, head: str, *body: str) -> None:
+        self(head)
+        self.ind += 1
+        self(*body)
+        self.ind -= 1
+
+
+def _sum(acc: str, g: str, pre: str) -> tuple[str, ...]:
+    """Input sum without learning, ascending presynaptic order."""
+    return (
+        f"for i in range({g}.shape[0]):",
+        f"    r = {pre}_rate[i]",
+        f"    for j in range({g}.shape[1]):",
+        f"        {acc}[j] += {g}[i, j] * r",
+    )
+
+
+def _synapse(e: _Src, pj: int, proj: Projection, pre: str, post: str, acc: str, w: int, d: int):
+    e(f"# {proj.name}: {proj.pre} -> {proj.post}.{proj.target}")
+    if proj.kind is ProjKind.DOWN_TO_INTER:  # GeNN adds inSyn to a zeroed input: zero + x
+        e.block(f"for j in range({acc}.shape[0]):", f"{acc}[j] = zero + {pre}_v_brev[j]")
+        return
     if proj.kind is ProjKind.TEACHER:
-        return _call("one_to_one", acc, f"{pre}_rate", "teach", "zero")
-    learn = f"learn and lf{pj}"
+        e.block(
+            "if teach:", f"for j in range({acc}.shape[0]):", f"    {acc}[j] = zero + {pre}_rate[j]"
+        )
+        e.block("else:", f"for j in range({acc}.shape[0]):", f"    {acc}[j] = zero")
+        return
+    g, q = f"g{w}", f"q{pj}_"
+    e.block(f"for j in range({g}.shape[1]):", f"{acc}[j] = zero")
+    e(f"if learn and lf{pj}:")
+    e.ind += 1
     if proj.kind is ProjKind.FEEDBACK:
-        return _call(
-            "syn_feedback", f"g{w}", f"{pre}_rate", f"{pre}_rate_highpass", f"{post}_noise",
-            f"q{pj}_dt_eta", f"q{pj}_alpha", learn, acc, "zero",
-        )  # fmt: skip
-    post_b = {
-        ProjKind.FORWARD: f"{post}_rate_basal",
-        ProjKind.P2I: f"{post}_rate_dendrite",
-        ProjKind.I2P: f"{post}_v_apical",
-    }[proj.kind]
-    post_a = f"{post}_v_apical" if proj.kind is ProjKind.I2P else f"{post}_rate"
-    return _call(
-        "syn_delta", f"g{w}", f"d{d}", f"{pre}_rate", f"{pre}_rate_last", post_a, post_b,
-        f"q{pj}_dt_eta", f"q{pj}_h", learn, str(proj.kind is ProjKind.I2P), acc, "err", "zero",
-    )  # fmt: skip
+        e.block(
+            f"for i in range({g}.shape[0]):",
+            f"rh = {pre}_rate_highpass[i]",
+            f"r = {pre}_rate[i]",
+            f"for j in range({g}.shape[1]):",
+            f"    gg = {g}[i, j]",
+            f"    gn = gg + {q}dt_eta * ({post}_noise[j] * rh - {q}alpha * gg)",
+            f"    {g}[i, j] = gn",
+            f"    {acc}[j] += gn * r",
+        )
+    else:
+        if proj.kind is ProjKind.I2P:
+            err, target = f"-{post}_v_apical[j]", f"{q}dt_eta * (err[j] * rl)"
+        else:
+            pred = "rate_basal" if proj.kind is ProjKind.FORWARD else "rate_dendrite"
+            err, target = f"{q}dt_eta * ({post}_rate[j] - {post}_{pred}[j])", "err[j] * rl"
+        e.block(f"for j in range({g}.shape[1]):", f"err[j] = {err}")
+        e.block(
+            f"for i in range({g}.shape[0]):",
+            f"rl = {pre}_rate_last[i]",
+            f"r = {pre}_rate[i]",
+            f"for j in range({g}.shape[1]):",
+            f"    dd = d{d}[i, j]",
+            f"    gn = {g}[i, j] + dd",
+            f"    {g}[i, j] = gn",
+            f"    d{d}[i, j] = dd + {q}h * ({target} - dd)",
+            f"    {acc}[j] += gn * r",
+        )
+    e.ind -= 1
+    e.block("else:", *_sum(acc, g, pre))
 
 
-def _neuron(pi: int, pop, inputs: dict[str, str], player: int, xi: str) -> str:
-    params = {name: f"p{pi}_{name}" for name in POP_PARAMS[pop.kind]}
-    s = f"s{pi}"
-    if pop.kind in PLAYERS:
-        rates = "xb" if pop.kind is PopKind.INPUT else "tb"
-        period, mute = f"IP[{2 * player}]", f"IP[{2 * player + 1}]"
-        return _call("player", s, "ctr", str(player), rates, "ob", period, mute, **params)
-    if pop.kind is PopKind.BIAS:
-        return _call("bias", s, **params)
-    if pop.kind is PopKind.PYRAMIDAL:
-        up, down, inter = inputs["Isyn_up"], inputs["Isyn_down"], inputs["Isyn_inter"]
-        return _call("pyramidal", s, up, down, inter, xi, "le", "code", **params)
-    if pop.kind is PopKind.INTER:
-        pyr, down = inputs["Isyn_pyramidal"], inputs["Isyn_down"]
-        return _call("interneuron", s, pyr, down, "le", "code", **params)
-    up, target = inputs["Isyn_up"], inputs["Isyn_target"]
-    return _call("output", s, up, target, "teach", "le", "code", **params)
+def _soma(e: _Src, s: str, p: str, le_active: bool) -> None:
+    """``v_dot``, ``dv``, the Euler step of ``V`` and ``v_brev`` (LE or plain)."""
+    e(f"vd = {p}g_sum * (vs - V)", f"{s}_v_dot[j] = vd", f"dv = {p}dt * vd", f"{s}_dv[j] = dv")
+    if le_active:
+        e(f"vb = V + {p}tau_s * vd", f"{s}_V[j] = V + dv")
+    else:
+        e("vb = V + dv", f"{s}_V[j] = vb")
+    e(f"{s}_v_brev[j] = vb")
 
 
-def driver_source(topo: Topology, dtype: str) -> str:
-    """Python source of the driver module of a network structure.
+def _highpass(e: _Src, s: str, p: str) -> None:
+    e(
+        f"r = {s}_rate[j]",
+        f"hp = {s}_rate_highpass[j]",
+        f"{s}_rate_highpass[j] = hp + ((r - {s}_rate_last[j]) - {p}dt_hp * hp)",
+        f"{s}_rate_last[j] = r",
+    )
 
-    The module defines ``run_member(b, NS, GW, DW, CT, P, IP, LF, X, T, ORD, XI, REC, RI, k0,
-    n, every, r0, sps, lag, learning, teaching, noisy, le, code)``: ``n`` steps of batch
-    member ``b`` from stage step ``k0``, without the GIL (members run on threads of their
-    own). Parameter positions in ``P`` are module constants (``N{pop}_{name}``,
-    ``Q{proj}_{name}``) so that the caller fills ``P`` in the same layout.
+
+def _player(e: _Src, s: str, p: str, slot: int, rates: str) -> None:
+    e.block(f"for j in range({s}_rate.shape[0]):", f"{s}_rate_last[j] = {s}_rate[j]")
+    e.block(
+        f"if ctr[{slot}, 1] >= IP[{2 * slot}]:",
+        f"ctr[{slot}, 0] += 1",
+        f"ctr[{slot}, 1] = 0",
+        f"row = ob[ctr[{slot}, 0]]",
+        f"for j in range({s}_rate.shape[0]):",
+        f"    {s}_rate0[j] = {rates}[row, j]",
+    )
+    e(f"mute = ctr[{slot}, 1] < IP[{2 * slot + 1}]")
+    e.block(
+        f"for j in range({s}_rate.shape[0]):",
+        f"rl = {s}_rate_last[j]",
+        f"u = {p}base if mute else {s}_rate0[j]",
+        f"{s}_rate[j] = rl + {p}decay * (u - rl)",
+    )
+    e(f"ctr[{slot}, 1] += 1")
+
+
+def _neuron(e: _Src, pi: int, pop, inp: dict[str, str], slot: int, noff: str, le: bool):
+    s, p, kind = f"s{pi}", f"p{pi}_", pop.kind
+    e(f"# {pop.name} ({kind.value})")
+    if kind in PLAYERS:
+        _player(e, s, p, slot, "xb" if kind is PopKind.INPUT else "tb")
+        return
+    if kind is PopKind.BIAS:
+        e(f"{s}_rate[0] = {p}value", f"{s}_rate_last[0] = {p}value")
+        return
+    e(f"for j in range({s}_rate.shape[0]):")
+    e.ind += 1
+    e(f"V = {s}_V[j]")
+    if kind is PopKind.PYRAMIDAL:
+        e(
+            f"vbas = {inp['Isyn_up']}[j]",
+            f"va = {inp['Isyn_down']}[j] + {inp['Isyn_inter']}[j]",
+            f"{s}_v_basal[j] = vbas",
+            f"{s}_v_apical[j] = va",
+            f"nz = {s}_noise[j]",
+            f"nz = nz + {p}inv_tau_n * ({p}scale_noise * xi[{noff} + j] - {p}dt * nz)",
+            f"{s}_noise[j] = nz",
+        )
+        _highpass(e, s, p)
+        e(f"vs = ({p}gb * vbas + {p}ga * (va + nz)) * {p}tau_s", f"{s}_v_steady[j] = vs")
+        e(f"vp = {p}g_scale * vbas")
+        pred = "rate_basal"
+    elif kind is PopKind.INTER:
+        e(
+            f"{s}_rate_last[j] = {s}_rate[j]",
+            f"{s}_rate_dendrite_last[j] = {s}_rate_dendrite[j]",
+            f"vden = {inp['Isyn_pyramidal']}[j]",
+            f"vdown = {inp['Isyn_down']}[j]",
+            f"{s}_v_dendrite[j] = vden",
+            f"{s}_v_down[j] = vdown",
+            f"vs = ({p}gd * vden + {p}gsom * vdown) * {p}tau_s",
+            f"{s}_v_steady[j] = vs",
+            f"vp = {p}g_scale * vden",
+        )
+        pred = "rate_dendrite"
+    else:
+        e(
+            f"vbas = {inp['Isyn_up']}[j]",
+            f"vt = {inp['Isyn_target']}[j]",
+            f"{s}_v_basal[j] = vbas",
+            f"{s}_v_target[j] = vt",
+        )
+        _highpass(e, s, p)
+        e.block("if teach:", f"vs = ({p}gb * vbas + {p}gt * vt) / {p}den_t")
+        e.block("else:", f"vs = {p}gb * vbas / {p}den_n")
+        e(f"{s}_v_steady[j] = vs", f"vp = {p}g_scale * vbas")
+        pred = "rate_basal"
+    _soma(e, s, p, le)
+    e(f"{s}_rate[j] = DT(_act(np.float64(vb), {p}thr64))")
+    e(f"{s}_{pred}[j] = DT(_act(np.float64(vp), {p}thr64))")
+    e.ind -= 1
+
+
+def kernel_source(topo: Topology, activation: str, le_active: bool, dtype: str) -> str:
+    """Python source of the kernel module of a network structure.
+
+    The module defines ``run_member(b, NS, GW, DW, CT, P, IP, LF, X, T, ORD, RNG, REC, RI, k0,
+    n, every, r0, sps, lag, learning, teaching, noisy)``: ``n`` steps of batch member ``b``
+    from stage step ``k0``, without the GIL. Positions in ``P`` are module constants
+    (``N{population}_{name}``, ``Q{projection}_{name}``) so that the caller fills ``P`` in the
+    same layout.
     """
     pops, projs = topo.populations, topo.projections
-    out = [
+    names = [p.name for p in pops]
+    e = _Src()
+    e(
         '"""Generated by mc_network.backends._codegen for one network structure; do not edit."""',
+        "import math",
+        f"# {_PCG64_DIGEST}: _pcg64 is inlined, numba's cache does not track it",
         "import numpy as np",
         "from numba import njit",
-        "from mc_network.backends._kernels import (",
-        "    add_into, bias, interneuron, one_to_one, output, player, pyramidal, record,",
-        "    syn_delta, syn_feedback,",
-        ")",
+        "from mc_network.backends._pcg64 import fill_normal_f32",
         f"DT = np.{dtype}",
-    ]
+    )
     idx = 0
-    for pi, pop in enumerate(pops):
-        for name in POP_PARAMS[pop.kind]:
-            out.append(f"N{pi}_{name} = {idx}")
-            idx += 1
-    for pj, proj in enumerate(projs):
-        for name in PROJ_PARAMS[proj.kind]:
-            out.append(f"Q{pj}_{name} = {idx}")
-            idx += 1
-    out += [f"N_PARAMS = {idx}", "", ""]
-    out += ["@njit(cache=True, nogil=True, error_model='numpy', fastmath=False)"]
-    out += [f"def run_member({_ARGS}):"]
-    body = ["zero = DT(0.0)", "ctr = CT[b]", "xb, tb, ob = X[b], T[b], ORD[b]"]
+    for tag, items, table in (("N", pops, POP_PARAMS), ("Q", projs, PROJ_PARAMS)):
+        for i, item in enumerate(items):
+            for name in table[item.kind]:
+                e(f"{tag}{i}_{name} = {idx}")
+                idx += 1
+    e(f"N_PARAMS = {idx}", "", "", _JIT, "def _act(x, thr):")
+    e.ind += 1
+    e(*_ACT[activation])
+    e.ind -= 1
+    e(*_RECORD.format(jit=_JIT).split("\n"), "", _JIT, f"def run_member({ARGS}):")
+    e.ind += 1
+    # the member's state is copied in and out: private memory, no false sharing between
+    # threads that run neighbouring members
+    e(
+        "zero = DT(0.0)",
+        "ctr = _get(CT[b])",
+        "rng = RNG[b].copy()",
+        "xb, tb, ob = X[b], T[b], ORD[b]",
+    )
     inputs: dict[str, dict[str, str]] = {}
     for proj in projs:
-        pi = [p.name for p in pops].index(proj.post)
-        inputs.setdefault(proj.post, {})[proj.target] = f"in{pi}_{proj.target}"
+        inputs.setdefault(proj.post, {})[proj.target] = f"in{names.index(proj.post)}_{proj.target}"
     for pi, pop in enumerate(pops):
-        body.append(f"s{pi} = NS[{pi}][b]")
-        body += [f"v{pi}_{var} = s{pi}[{v}]" for v, var in enumerate(float_vars(pop.kind))]
-        body += [
-            f"{buf} = np.zeros(s{pi}.shape[1], DT)" for buf in inputs.get(pop.name, {}).values()
-        ]
-        body += [f"p{pi}_{name} = P[N{pi}_{name}]" for name in POP_PARAMS[pop.kind]]
+        e(f"s{pi} = _get(NS[{pi}][b])")
+        e(*(f"s{pi}_{var} = s{pi}[{v}]" for v, var in enumerate(float_vars(pop.kind))))
+        e(
+            *(
+                f"{buf} = np.zeros(s{pi}_rate.shape[0], DT)"
+                for buf in inputs.get(pop.name, {}).values()
+            )
+        )
+        e(*(f"p{pi}_{name} = P[N{pi}_{name}]" for name in POP_PARAMS[pop.kind]))
+        if "thr" in POP_PARAMS[pop.kind]:
+            e(f"p{pi}_thr64 = np.float64(p{pi}_thr)")
     weights = [p for p in projs if not p.one_to_one]
     deltas = [p for p in weights if p.has_delta]
-    body += [f"g{w} = GW[{w}][b]" for w in range(len(weights))]
-    body += [f"d{d} = DW[{d}][b]" for d in range(len(deltas))]
+    e(*(f"g{w} = _get(GW[{w}][b])" for w in range(len(weights))))
+    e(*(f"d{d} = _get(DW[{d}][b])" for d in range(len(deltas))))
+    for name, prefix, n in (
+        ("nsl", "s", len(pops)),
+        ("gwl", "g", len(weights)),
+        ("dwl", "d", len(deltas)),
+    ):
+        e(f"{name} = (" + "".join(f"{prefix}{i}, " for i in range(n)) + ")")
     for pj, proj in enumerate(projs):
-        body += [f"q{pj}_{name} = P[Q{pj}_{name}]" for name in PROJ_PARAMS[proj.kind]]
+        e(*(f"q{pj}_{name} = P[Q{pj}_{name}]" for name in PROJ_PARAMS[proj.kind]))
         if not proj.one_to_one:
-            body.append(f"lf{pj} = LF[{pj}] != 0")
-    body.append("nmax = max(" + ", ".join(f"s{pi}.shape[1]" for pi in range(len(pops))) + ")")
-    body += ["err = np.zeros(nmax, DT)", "tmp = np.zeros(nmax, DT)"]
+            e(f"lf{pj} = LF[{pj}] != 0")
+    e("err = np.zeros(max(" + ", ".join(f"s{i}_rate.shape[0]" for i in range(len(pops))) + "), DT)")
     pyr = [pi for pi, p in enumerate(pops) if p.kind is PopKind.PYRAMIDAL]
-    body.append("noff0 = 0")
-    body += [f"noff{a + 1} = noff{a} + s{pi}.shape[1]" for a, pi in enumerate(pyr[:-1])]
-    body.append("for kk in range(n):")
-    step = [
+    e("noff0 = 0", *(f"noff{a + 1} = noff{a} + s{pi}_rate.shape[0]" for a, pi in enumerate(pyr)))
+    e(f"xi = np.zeros(noff{len(pyr)}, DT)")
+    # the body of the step loop
+    step = _Src()
+    step.ind = 2
+    step(
         "k = k0 + kk",
         "in_lag = lag > 0 and (k % sps) < lag",
         "learn = learning and not in_lag",
         "teach = teaching and not in_lag",
-        "xrow = XI[b, kk if noisy else 0]",
-        "# synapse groups, on the neuron state of the previous step",
-    ]
+    )
+    # this step's noise: the reference's draws in its order (pyramidal layers bottom-up)
+    step.block("if noisy:", "fill_normal_f32(rng, xi)")
     seen: set[str] = set()
     for pj, proj in enumerate(projs):
         buf = inputs[proj.post][proj.target]
+        pre, post = f"s{names.index(proj.pre)}", f"s{names.index(proj.post)}"
         w = weights.index(proj) if proj in weights else -1
         d = deltas.index(proj) if proj in deltas else -1
         if buf in seen:  # a second group onto the same input: its own sum, then added
-            step.append(_synapse(topo, pj, proj, f"tmp[:{buf}.shape[0]]", w, d))
-            step.append(f"add_into({buf}, tmp[:{buf}.shape[0]])")
+            e(f"tmp{pj} = np.zeros({buf}.shape[0], DT)")
+            _synapse(step, pj, proj, pre, post, f"tmp{pj}", w, d)
+            step.block(f"for j in range({buf}.shape[0]):", f"{buf}[j] = {buf}[j] + tmp{pj}[j]")
         else:
-            step.append(_synapse(topo, pj, proj, buf, w, d))
+            _synapse(step, pj, proj, pre, post, buf, w, d)
         seen.add(buf)
-    step.append("# populations")
-    player = 0
+    slot = 0
     for pi, pop in enumerate(pops):
-        xi = ""
-        if pi in pyr:
-            a = pyr.index(pi)
-            xi = f"xrow[noff{a}:noff{a} + s{pi}.shape[1]]"
-        step.append(_neuron(pi, pop, inputs.get(pop.name, {}), player, xi))
-        player += pop.kind in PLAYERS
-    step += [
+        noff = f"noff{pyr.index(pi)}" if pi in pyr else ""
+        _neuron(step, pi, pop, inputs.get(pop.name, {}), slot, noff, le_active)
+        slot += pop.kind in PLAYERS
+    step.block(
         "if RI.shape[0] > 0 and k % every == 0:",
-        "    record(b, NS, GW, DW, CT, REC[b, k // every - r0], RI)",
-    ]
-    out += ["    " + ln for ln in body] + ["        " + ln for ln in step]
-    return "\n".join(out) + "\n"
+        "_record(nsl, gwl, dwl, ctr, REC[b, k // every - r0], RI)",
+    )
+    end = _Src()
+    end.ind = 1
+    end(*(f"_put(NS[{pi}][b], s{pi})" for pi in range(len(pops))))
+    end(*(f"_put(GW[{w}][b], g{w})" for w in range(len(weights))))
+    end(*(f"_put(DW[{d}][b], d{d})" for d in range(len(deltas))))
+    end("_put(CT[b], ctr)", "for i in range(rng.shape[0]):", "    RNG[b, i] = rng[i]")
+    e("for kk in range(n):")
+    return "\n".join(e.lines + step.lines + end.lines) + "\n"
 
 
-def _cache_dir() -> Path:
-    env = os.environ.get("MC_NETWORK_KERNEL_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "mc-network" / "kernels"
-
-
-_LOCK = threading.Lock()
-_MODULES: dict[str, ModuleType] = {}
-
-
-def _write(directory: Path, path: Path, source: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.read_text() != source:
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(source)
-        os.replace(tmp, path)
-    return path
-
-
-def kernel_module(topo: Topology, dtype: str) -> ModuleType:
-    """The imported driver module of a structure (generated and cached on first use).
-
-    The module file lives in ``$MC_NETWORK_KERNEL_DIR`` (default
-    ``~/.cache/mc-network/kernels``; a temporary directory if that is not writable) and is
-    named after the hash of its source, so numba's disk cache stays valid across processes.
-    """
-    source = driver_source(topo, dtype)
-    key = hashlib.sha256(source.encode()).hexdigest()[:20]
-    with _LOCK:
-        if key in _MODULES:
-            return _MODULES[key]
-        name = f"mc_kernel_{key}"
-        path = None
-        for directory in (_cache_dir(), Path(tempfile.gettempdir()) / "mc-network-kernels"):
-            try:
-                path = _write(directory, directory / f"{name}.py", source)
-                break
-            except OSError as err:
-                log.warning("kernel cache %s not writable (%s); trying another", directory, err)
-        if path is None:
-            raise OSError("no writable directory for the compiled kernels")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        log.debug("kernel module %s loaded from %s", name, path)
-        _MODULES[key] = module
-        return module
+def kernel_module(topo: Topology, activation: str, le_active: bool, dtype: str) -> ModuleType:
+    """The imported kernel module of a structure (generated, compiled and cached on first use)."""
+    return import_source(kernel_source(topo, activation, le_active, dtype), "mc_kernel_")

@@ -1,0 +1,83 @@
+"""Network time steps per second with plasticity on, for every available backend.
+
+The paper's networks (PAL: apical noise, B learns), learning and teaching on, 100 steps per
+sample: Yin-Yang 4-30-3 and MNIST 784-100-10, batch sizes 1, 10 and 30. Each round runs one
+stage of ``samples`` samples; ``extra_info`` holds the steps per round and member, the batch
+size (network steps per round = batch * steps) and the peak memory of the case. Run through
+``benchmarks/run.py`` (``nox -s bench``), which prints the table.
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from mc_network import available_backends, build_network, mnist_spec, yinyang_spec
+
+NETWORKS = {"yinyang": yinyang_spec, "mnist": mnist_spec}
+BATCHES = (1, 10, 30)
+OPTIONS = {"genn": {"device": "single_threaded_cpu"}}
+# samples per round (100 steps each), sized for about 0.1-1 s per round
+SAMPLES = {
+    "reference": {"yinyang": {1: 4, 10: 2, 30: 2}, "mnist": {1: 1, 10: 1, 30: 1}},
+    "compiled": {"yinyang": {1: 400, 10: 60, 30: 30}, "mnist": {1: 30, 10: 5, 30: 3}},
+    "genn": {"yinyang": {1: 100, 10: 10, 30: 5}, "mnist": {1: 10, 10: 2, 30: 1}},
+}
+ROUNDS = {"reference": 2, "compiled": 5, "genn": 3}
+BACKENDS = [name for name, why in available_backends().items() if why is None and name in SAMPLES]
+
+
+def _data(spec, n_samples: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    n_in, n_out = spec.dims[0], spec.dims[-1]
+    x = rng.uniform(0.0, 1.0, size=(n_samples, n_in)).astype(np.float32)
+    t = np.full((n_samples, n_out), 0.1, np.float32)
+    t[np.arange(n_samples), rng.integers(0, n_out, n_samples)] = 1.0
+    return x, t
+
+
+def _peak_memory(backend: str, spec, batch: int, x, t) -> dict[str, float]:
+    """Traced peak (build + one stage) and the process's resident high-water mark, in MiB.
+
+    The traced peak counts the Python and NumPy allocations of a second, already compiled
+    network (numba's own allocations inside the kernels are not traced); the resident
+    high-water mark is the whole process's so far (it only grows from case to case).
+    """
+    gc.collect()
+    tracemalloc.start()
+    net = build_network(spec, seeds=list(range(batch)), backend=backend, **OPTIONS.get(backend, {}))
+    net.run_stage(x, t, learning=True, teaching=True)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    net.close()
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"peak_traced_mib": peak / 2**20, "maxrss_mib": maxrss}
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("network", list(NETWORKS))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_steps_per_second(benchmark, backend: str, network: str, batch: int) -> None:
+    spec = NETWORKS[network]("pal")
+    n_samples = SAMPLES[backend][network][batch]
+    x, t = _data(spec, n_samples)
+    net = build_network(spec, seeds=list(range(batch)), backend=backend, **OPTIONS.get(backend, {}))
+    net.run_stage(x[:1], t[:1], learning=True, teaching=True)  # compile / warm up
+    benchmark.extra_info.update(_peak_memory(backend, spec, batch, x[:1], t[:1]))
+
+    def run() -> None:
+        net.run_stage(x, t, learning=True, teaching=True)
+
+    benchmark.extra_info.update(
+        backend=backend,
+        network=network,
+        batch=batch,
+        samples=n_samples,
+        steps=n_samples * spec.steps_per_sample,
+    )
+    benchmark.pedantic(run, rounds=ROUNDS[backend], iterations=1, warmup_rounds=1)
+    net.close()

@@ -15,8 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_quickstart_reaches_70_percent(tmp_path, capsys):
     if default_backend() != "compiled":
         pytest.skip("the quick start is sized for the compiled backend (numba not installed)")
-    assert main(["train", str(ROOT / "configs" / "quickstart.yaml"), "--out", str(tmp_path),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            ["train", str(ROOT / "configs" / "quickstart.yaml"), "--out", str(tmp_path), "--quiet"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "test accuracy:" in out and "run directory:" in out
     (run,) = tmp_path.iterdir()

@@ -17,7 +17,6 @@ import hashlib
 import http.client
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mc_experiments.datasets.base import Dataset, DatasetError, Split, check_count
+from mc_experiments.storage import atomic_write_bytes
 
 __all__ = [
     "DEFAULT_DIR",
@@ -366,20 +366,6 @@ def _fetch(url: str, timeout: float) -> bytes:
         return response.read()
 
 
-def _write_atomic(target: Path, payload: bytes) -> None:
-    """Write ``payload`` to a temporary file beside ``target``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _download_one(spec: MnistFile, mirrors: Sequence[str], timeout: float) -> bytes:
     """Fetch ``<name>.gz`` from the first mirror whose file passes the checks."""
     errors = []
@@ -458,7 +444,7 @@ def download_mnist(
             logger.info("%s is present and valid", present[0])
             continue
         payload = _download_one(spec, mirrors, timeout)
-        _write_atomic(root / f"{spec.name}.gz", payload)
+        atomic_write_bytes(root / f"{spec.name}.gz", payload)
         for path in bad:
             if path.suffix != ".gz":  # an invalid uncompressed copy would shadow the new file
                 path.unlink(missing_ok=True)

@@ -57,6 +57,7 @@ def test_neuron_code_uses_only_declared_names(model):
         | set(model.var_names)
         | set(model.additional_inputs)
         | {n for n, _ in model.extra_global_params}
+        | {v.name for v in model.genn_vars}
     )
     local = {"v_rate_b", "v_rate_d", "r"}
     unknown = _identifiers(model.sim_code) - declared - BUILTINS - local

@@ -152,6 +152,9 @@ class NeuronModel:
         Parameters switched at run time (GeNN dynamic parameters), e.g. the teaching switch.
     extra_global_params
         ``(name, type)`` pairs of GeNN extra global parameters.
+    genn_vars
+        Variables only the GeNN rendering has (e.g. where a batch member's resident data
+        starts); they are not part of the NumPy state.
     """
 
     name: str
@@ -163,6 +166,7 @@ class NeuronModel:
     sim_code: str
     dynamic_params: tuple[str, ...] = ()
     extra_global_params: tuple[tuple[str, str], ...] = ()
+    genn_vars: tuple[Var, ...] = ()
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -190,7 +194,7 @@ class NeuronModel:
             "class_name": self.name,
             "params": list(self.param_names),
             "derived_params": _genn_derived(self.derived),
-            "vars": [(v.name, v.type) for v in self.vars],
+            "vars": [(v.name, v.type) for v in (*self.vars, *self.genn_vars)],
             "sim_code": self.sim_code,
             "threshold_condition_code": None,
             "additional_input_vars": [(n, "scalar", 0.0) for n in self.additional_inputs],

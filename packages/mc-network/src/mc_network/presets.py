@@ -31,13 +31,13 @@ def paper_spec(dataset: str, feedback: FeedbackMode | str = "pal", **changes) ->
         eta_pi=(0.02,) if noisy else (0.0,),
         eta_down=(eta_down,) if mode is FeedbackMode.PAL else (0.0,),
     )
-    return NetworkSpec(
-        dims=dims,
-        feedback=mode,
-        pyramidal=PyramidalParams(sigma_noise=0.01 if noisy else 0.0),
-        plasticity=plasticity,
-        **changes,
-    )
+    kwargs = {
+        "dims": dims,
+        "feedback": mode,
+        "pyramidal": PyramidalParams(sigma_noise=0.01 if noisy else 0.0),
+        "plasticity": plasticity,
+    }
+    return NetworkSpec(**{**kwargs, **changes})
 
 
 def yinyang_spec(feedback: FeedbackMode | str = "pal", **changes) -> NetworkSpec:

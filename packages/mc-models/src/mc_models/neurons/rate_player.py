@@ -44,15 +44,28 @@ VARS = (
     Var("index", "position in the presentation order", "int", 0),
     Var("step_counter", "steps since the sample started", "int", 0),
 )
+# GeNN: ``rates`` holds every member's samples ([member][sample][neuron]) and ``order`` every
+# member's presentation order ([member][sample]); the per-neuron offsets say where the
+# member's data start (set by the backend at each stage).
+GENN_VARS = (
+    Var("order_base", "offset of this member's order (member * n_samples)", "unsigned int", 0),
+    Var(
+        "rate_base",
+        "offset of this neuron's first rate (member * n_samples * n + id)",
+        "unsigned int",
+        0,
+    ),
+    Var("stride", "neurons per sample (n)", "unsigned int", 1),
+)
 SIM_CODE = """\
 rate_last = rate;
-if (step_counter >= (int)period_steps) {
+if (step_counter >= period_steps) {
     index++;
     step_counter = 0;
-    rate0 = rates[((batch * n_samples) + order[(batch * n_samples) + index]) * num_neurons + id];
+    rate0 = rates[rate_base + (order[order_base + index] * stride)];
 }
 scalar r = rate0;
-if (step_counter < (int)mute_steps) { r = base_rate; }
+if (step_counter < mute_steps) { r = base_rate; }
 rate = rate_last + decay_step * (r - rate_last);
 step_counter++;
 """
@@ -68,11 +81,8 @@ def model() -> NeuronModel:
         vars=VARS,
         additional_inputs=(),
         sim_code=SIM_CODE,
-        extra_global_params=(
-            ("rates", "scalar*"),
-            ("order", "unsigned int*"),
-            ("n_samples", "unsigned int"),
-        ),
+        extra_global_params=(("rates", "scalar*"), ("order", "unsigned int*")),
+        genn_vars=GENN_VARS,
     )
 
 

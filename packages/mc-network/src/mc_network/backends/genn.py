@@ -294,9 +294,9 @@ class GeNNSimulation(Simulation):
 
     def _load_stage_data(self, stage: StageInputs, members: slice) -> None:
         n_s, nb = stage.n_samples, members.stop - members.start
-        for kind, name, data in (
-            (PopKind.INPUT, "input", stage.inputs),
-            (PopKind.TEACHER, "teacher", stage.teacher),
+        for name, data in (
+            ("input", stage.inputs),
+            ("teacher", stage.teacher),
         ):
             grp, n = self._pops[name], data.shape[2]
             rates = grp.extra_global_params["rates"]

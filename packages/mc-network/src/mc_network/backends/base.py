@@ -16,7 +16,7 @@ from mc_network.seeding import run_streams
 from mc_network.spec import NetworkSpec
 from mc_network.topology import PopKind, Topology, build_topology
 
-__all__ = ["Simulation", "StageInputs", "prepare_stage"]
+__all__ = ["HostArrays", "Simulation", "StageInputs", "prepare_stage"]
 
 ProgressFn = Callable[[int], None]
 
@@ -284,3 +284,42 @@ class Simulation(abc.ABC):
         w = self.get_weights()
         layers = range(1, self.spec.n_hidden + 1)
         self.set_weights({f"p2i_{k}": w[f"ff_{k + 1}"] for k in layers})
+
+
+class HostArrays:
+    """Weights and state kept as host arrays ``neurons[pop][var]``, ``synapses[proj][var]``.
+
+    Shared by the backends that hold their canonical state in NumPy arrays (the reference
+    backend; the GeNN backend, which pushes and pulls them around each stage).
+    """
+
+    neurons: dict[str, dict[str, np.ndarray]]
+    synapses: dict[str, dict[str, np.ndarray]]
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Copies of every weight matrix, ``name -> (B, n_pre, n_post)``."""
+        return {name: syn["g"].copy() for name, syn in self.synapses.items()}
+
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Set some or all weight matrices."""
+        for name, w in self._coerce_weights(weights).items():
+            self.synapses[name]["g"][...] = w
+
+    def _copy_arrays(self) -> dict[str, Any]:
+        return {
+            "neurons": {p: {k: v.copy() for k, v in s.items()} for p, s in self.neurons.items()},
+            "synapses": {p: {k: v.copy() for k, v in s.items()} for p, s in self.synapses.items()},
+        }
+
+    def _restore_arrays(self, state: Mapping[str, Any]) -> None:
+        for group, target in (("neurons", self.neurons), ("synapses", self.synapses)):
+            for owner, arrays in state[group].items():
+                if owner not in target:
+                    raise KeyError(f"state: unknown {group[:-1]} {owner!r}")
+                for k, v in arrays.items():
+                    if target[owner][k].shape != np.shape(v):
+                        raise ValueError(
+                            f"state[{group!r}][{owner!r}][{k!r}]: shape {np.shape(v)} != "
+                            f"{target[owner][k].shape}"
+                        )
+                    target[owner][k][...] = v

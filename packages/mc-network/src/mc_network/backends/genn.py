@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from mc_network.backends import BackendUnavailable
-from mc_network.backends.base import ProgressFn, Simulation, StageInputs
+from mc_network.backends.base import HostArrays, ProgressFn, Simulation, StageInputs
 from mc_network.models import neuron_model, neuron_params, synapse_model, synapse_params
 from mc_network.record import RecordPlan
 from mc_network.topology import PopKind, ProjKind
@@ -97,7 +97,7 @@ def _locked(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-class GeNNSimulation(Simulation):
+class GeNNSimulation(HostArrays, Simulation):
     """GeNN simulation (see the module docstring).
 
     Parameters
@@ -152,18 +152,18 @@ class GeNNSimulation(Simulation):
         self.key = cache_key(spec, device, self._nb, self._pg_version, optimize)
         self.code_dir = root / self.key
         b = self.batch_size
-        self._neurons: dict[str, dict[str, np.ndarray]] = {}
+        self.neurons: dict[str, dict[str, np.ndarray]] = {}
         for pop in self.topology.populations:
             st = neuron_model(spec, pop.kind).initial_state((b, pop.size), self.dtype)
-            self._neurons[pop.name] = st
-        self._synapses: dict[str, dict[str, np.ndarray]] = {}
+            self.neurons[pop.name] = st
+        self.synapses: dict[str, dict[str, np.ndarray]] = {}
         for proj in self.topology.projections:
             if proj.one_to_one:
                 continue
             syn = {"g": self._initial_weights[proj.name].copy()}
             if proj.has_delta:
                 syn["delta"] = np.zeros_like(syn["g"])
-            self._synapses[proj.name] = syn
+            self.synapses[proj.name] = syn
         self._capacity = 0
         self._model = None
         self._load(max(1, int(max_samples)))
@@ -256,25 +256,25 @@ class GeNNSimulation(Simulation):
 
     def _push(self, members: slice) -> None:
         for name, grp in self._pops.items():
-            for var, arr in self._neurons[name].items():
+            for var, arr in self.neurons[name].items():
                 grp.vars[var].view[...] = arr[members].reshape(grp.vars[var].view.shape)
                 grp.vars[var].push_to_device()
         for name, syn in self._syns.items():
-            if name not in self._synapses:
+            if name not in self.synapses:
                 continue
-            for var, arr in self._synapses[name].items():
+            for var, arr in self.synapses[name].items():
                 syn.vars[var].view[...] = arr[members].reshape(syn.vars[var].view.shape)
                 syn.vars[var].push_to_device()
 
     def _pull(self, members: slice) -> None:
         for name, grp in self._pops.items():
-            for var, arr in self._neurons[name].items():
+            for var, arr in self.neurons[name].items():
                 grp.vars[var].pull_from_device()
                 arr[members] = grp.vars[var].view.reshape(arr[members].shape)
         for name, syn in self._syns.items():
-            if name not in self._synapses:
+            if name not in self.synapses:
                 continue
-            for var, arr in self._synapses[name].items():
+            for var, arr in self.synapses[name].items():
                 syn.vars[var].pull_from_device()
                 arr[members] = syn.vars[var].view.reshape(arr[members].shape)
 
@@ -359,32 +359,13 @@ class GeNNSimulation(Simulation):
             self._pull(members)
 
     # ------------------------------------------------------------------ weights and state
-    def get_weights(self) -> dict[str, np.ndarray]:
-        """Copies of every weight matrix, ``name -> (B, n_pre, n_post)``."""
-        return {name: syn["g"].copy() for name, syn in self._synapses.items()}
-
-    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
-        """Set some or all weight matrices."""
-        for name, w in self._coerce_weights(weights).items():
-            self._synapses[name]["g"][...] = w
-
     def get_state(self) -> dict[str, Any]:
         """Neuron and synapse variables (GeNN's noise stream cannot be captured: ``None``)."""
-        return {
-            "neurons": {p: {k: v.copy() for k, v in s.items()} for p, s in self._neurons.items()},
-            "synapses": {p: {k: v.copy() for k, v in s.items()} for p, s in self._synapses.items()},
-            "noise_rng": [None] * self.batch_size,
-        }
+        return {**self._copy_arrays(), "noise_rng": [None] * self.batch_size}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore neuron and synapse variables (the noise stream continues as it is)."""
-        for group, target in (("neurons", self._neurons), ("synapses", self._synapses)):
-            for owner, arrays in state[group].items():
-                if owner not in target:
-                    raise KeyError(f"state: unknown {group[:-1]} {owner!r}")
-                for k, v in arrays.items():
-                    if k in target[owner]:
-                        target[owner][k][...] = v
+        self._restore_arrays(state)
 
     def close(self) -> None:
         """Unload the GeNN model."""

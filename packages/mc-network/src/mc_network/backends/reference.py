@@ -27,7 +27,7 @@ from mc_models.synapses import (
     presyn_sum,
     pyr_to_inter,
 )
-from mc_network.backends.base import ProgressFn, Simulation, StageInputs
+from mc_network.backends.base import HostArrays, ProgressFn, Simulation, StageInputs
 from mc_network.models import neuron_model, neuron_params, synapse_model, synapse_params
 from mc_network.record import RecordPlan
 from mc_network.topology import PopKind, ProjKind
@@ -42,7 +42,7 @@ _TARGET_FN = {
 _COUNTERS = ("index", "step_counter")
 
 
-class ReferenceSimulation(Simulation):
+class ReferenceSimulation(HostArrays, Simulation):
     """NumPy reference simulation (see the module docstring)."""
 
     backend_name = "reference"
@@ -197,36 +197,15 @@ class ReferenceSimulation(Simulation):
         return lambda: arrays[name]
 
     # ------------------------------------------------------------------ weights and state
-    def get_weights(self) -> dict[str, np.ndarray]:
-        """Copies of every weight matrix, ``name -> (B, n_pre, n_post)``."""
-        return {name: syn["g"].copy() for name, syn in self.synapses.items()}
-
-    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
-        """Set some or all weight matrices."""
-        for name, w in self._coerce_weights(weights).items():
-            self.synapses[name]["g"][...] = w
-
     def get_state(self) -> dict[str, Any]:
         """Neuron and synapse variables and the noise generators' states, as copies."""
-        return {
-            "neurons": {p: {k: v.copy() for k, v in s.items()} for p, s in self.neurons.items()},
-            "synapses": {p: {k: v.copy() for k, v in s.items()} for p, s in self.synapses.items()},
-            "noise_rng": [s.noise.bit_generator.state for s in self.streams],
-        }
+        state = self._copy_arrays()
+        state["noise_rng"] = [s.noise.bit_generator.state for s in self.streams]
+        return state
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore a state from :meth:`get_state`."""
-        for group, target in (("neurons", self.neurons), ("synapses", self.synapses)):
-            for owner, arrays in state[group].items():
-                if owner not in target:
-                    raise KeyError(f"state: unknown {group[:-1]} {owner!r}")
-                for k, v in arrays.items():
-                    if target[owner][k].shape != np.shape(v):
-                        raise ValueError(
-                            f"state[{group!r}][{owner!r}][{k!r}]: shape {np.shape(v)} != "
-                            f"{target[owner][k].shape}"
-                        )
-                    target[owner][k][...] = v
+        self._restore_arrays(state)
         rng_states = state["noise_rng"]
         if len(rng_states) != self.batch_size:
             raise ValueError(f"state: {len(rng_states)} noise streams for batch {self.batch_size}")

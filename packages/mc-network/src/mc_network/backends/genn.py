@@ -26,6 +26,7 @@ import logging
 import os
 from collections.abc import Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,25 @@ __all__ = ["GeNNSimulation", "cache_key"]
 log = logging.getLogger(__name__)
 DEVICES = ("single_threaded_cpu", "cuda")
 PLAYERS = (PopKind.INPUT, PopKind.TEACHER)
+
+
+@dataclass
+class _Loaded:
+    """A loaded GeNN model, shared by every simulation with the same cache key.
+
+    GeNN loads a model's generated library once per process, so two models built from the
+    same code would share (and free) the same memory. Simulations therefore share one
+    loaded model per key; each pushes its complete state before it runs a stage.
+    """
+
+    model: Any
+    pops: dict
+    syns: dict
+    capacity: int
+    users: int = 0
+
+
+_LOADED: dict[str, _Loaded] = {}
 
 
 def _pygenn():
@@ -164,15 +184,34 @@ class GeNNSimulation(HostArrays, Simulation):
             if proj.has_delta:
                 syn["delta"] = np.zeros_like(syn["g"])
             self.synapses[proj.name] = syn
-        self._capacity = 0
-        self._model = None
         self._load(max(1, int(max_samples)))
+        _LOADED[self.key].users += 1
+        self._closed = False
+
+    @property
+    def _model(self):
+        return _LOADED[self.key].model
+
+    @property
+    def _pops(self) -> dict:
+        return _LOADED[self.key].pops
+
+    @property
+    def _syns(self) -> dict:
+        return _LOADED[self.key].syns
+
+    @property
+    def _capacity(self) -> int:
+        return _LOADED[self.key].capacity
 
     # ------------------------------------------------------------------ build and load
     def _load(self, capacity: int) -> None:
         pg = self._pg
-        if self._model is not None:
-            self._model.unload()
+        current = _LOADED.get(self.key)
+        if current is not None and current.capacity >= capacity:
+            return
+        if current is not None:
+            current.model.unload()
         spec, topo = self.spec, self.topology
         prefs = {"optimize_code": True} if self.device != "cuda" and self.optimize else {}
         prec = "float" if self.dtype == np.float32 else "double"
@@ -181,7 +220,7 @@ class GeNNSimulation(HostArrays, Simulation):
         model.batch_size = self._nb
         seed = int(np.random.SeedSequence(list(self.seeds)).generate_state(1)[0])
         model.seed = seed or 1
-        self._pops, self._syns = {}, {}
+        pops, syns = {}, {}
         for pop in topo.populations:
             nm = neuron_model(spec, pop.kind)
             kw = dict(nm.genn_model_kwargs())
@@ -207,7 +246,7 @@ class GeNNSimulation(HostArrays, Simulation):
                 grp.extra_global_params["order"].set_init_values(
                     np.zeros(self._nb * capacity, dtype=np.uint32)
                 )
-            self._pops[pop.name] = grp
+            pops[pop.name] = grp
         access = pg.VarAccessMode.READ_ONLY
         for proj in topo.projections:
             sm = synapse_model(proj.kind)
@@ -221,7 +260,7 @@ class GeNNSimulation(HostArrays, Simulation):
             wvars = {"g": 1.0} if proj.one_to_one else {"g": 0.0, "delta": 0.0}
             if proj.one_to_one or not proj.has_delta:
                 wvars = {"g": wvars["g"]}
-            pre, post = self._pops[proj.pre], self._pops[proj.post]
+            pre, post = pops[proj.pre], pops[proj.post]
             wu = pg.init_weight_update(
                 snippet,
                 params,
@@ -239,12 +278,13 @@ class GeNNSimulation(HostArrays, Simulation):
             syn.post_target_var = proj.target
             for d in sm.dynamic_params:
                 syn.set_wu_param_dynamic(d)
-            self._syns[proj.name] = syn
+            syns[proj.name] = syn
         with _locked(self.code_dir.with_suffix(".lock")):
             self.code_dir.mkdir(parents=True, exist_ok=True)
             model.build(path_to_model=str(self.code_dir))
         model.load()
-        self._model, self._capacity = model, capacity
+        users = current.users if current is not None else 0
+        _LOADED[self.key] = _Loaded(model, pops, syns, capacity, users)
 
     # ------------------------------------------------------------------ device state
     def _members(self):
@@ -368,7 +408,13 @@ class GeNNSimulation(HostArrays, Simulation):
         self._restore_arrays(state)
 
     def close(self) -> None:
-        """Unload the GeNN model."""
-        if self._model is not None:
-            self._model.unload()
-            self._model = None
+        """Release this simulation's use of the shared GeNN model (unloaded with the last)."""
+        if self._closed:
+            return
+        self._closed = True
+        loaded = _LOADED.get(self.key)
+        if loaded is not None:
+            loaded.users -= 1
+            if loaded.users <= 0:
+                loaded.model.unload()
+                del _LOADED[self.key]

@@ -5,18 +5,24 @@ from pathlib import Path
 
 import pytest
 
-pygenn = pytest.importorskip("pygenn", reason="pygenn 5 is not installed")
+pytest.importorskip("pygenn", reason="pygenn 5 is not installed (see the README)")
 
-pytestmark = pytest.mark.gpu
+pytestmark = [pytest.mark.gpu, pytest.mark.genn]
 
 
 def test_cuda_smoke():
-    from pygenn.genn_model import backend_modules
+    from mc_network import BackendUnavailable
+    from mc_network.backends._genn_build import check_device
 
-    if "cuda" not in backend_modules:
-        pytest.skip("pygenn was built without the CUDA backend (no GPU here)")
+    try:
+        check_device("cuda")
+    except BackendUnavailable as err:
+        pytest.skip(str(err))
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-    import cuda_smoke
+    try:
+        import cuda_smoke
+    finally:
+        sys.path.pop(0)
 
-    res = cuda_smoke.run(batch=4, samples=10)
+    res = cuda_smoke.run(batch=4, samples=12)
     assert res["network_steps_per_s"] > 0

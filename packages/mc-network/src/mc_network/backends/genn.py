@@ -1,120 +1,76 @@
 """The GeNN backend: pygenn 5 code generation, single-threaded CPU or CUDA.
 
-Every population and synapse group is rendered from the mc-models definitions. A whole
-stage runs with its input and teacher rates resident on the device (array extra global
-parameters holding every sample of the stage and every member's presentation order, read
-by the rate players); learning and teaching are dynamic parameters. In the step loop Python
-only calls ``step_time()`` and pulls the variables a record plan asks for.
+Every population and synapse group is rendered from the mc-models definitions (see
+:mod:`mc_network.backends._genn_build`). A whole stage runs with its input and teacher rates
+resident on the device: array extra global parameters hold every sample of the stage and
+every member's presentation order, and the rate players index them. Learning and teaching
+are GeNN dynamic parameters. In the step loop Python only calls ``step_time()``, pulls the
+variables a record plan asks for every ``plan.every`` steps, and switches learning and
+teaching off and on around the learning-lag window when ``player.learning_lag > 0``.
 
-Batching: on CUDA the members are one GeNN model with ``batch_size = B`` (per-member
-weights and states). The single-threaded CPU backend allows batch size 1 only, so the
-members run one after another through one loaded model, each member's state swapped in and
-out per stage.
+Resident stage data: the players' arrays are allocated for ``max_samples`` samples (a
+constructor hint, default 1). A larger stage unloads the model and loads it again with room
+for that stage; the generated code does not depend on the size, so this rebuild compiles
+nothing. Pass the largest stage's size as ``max_samples`` to avoid it.
 
-Generated code goes to a cache directory keyed by the model's content (spec, every code
-string, pygenn version, device, batch size, precision): ``$MC_GENN_CACHE`` or
-``~/.cache/mc-network/genn/<hash>``, never the current directory; a file lock keeps
-concurrent builds of the same model apart. GeNN's noise stream cannot be saved: a
-checkpoint of this backend restores every variable and weight but not the noise sequence.
+Batching: on CUDA the members are one GeNN model with ``batch_size = B`` (every neuron and
+weight variable duplicated per member). GeNN's single-threaded CPU backend allows batch size
+1 only, so there the members run one after another through one loaded model, each member's
+state (and noise generator) swapped in and out around each stage.
+
+Noise: on the CPU backend (64-bit Linux) each member's OU noise comes from its own
+generator, seeded from the member's run seed and saved in :meth:`GeNNSimulation.get_state`
+(see :mod:`mc_network.backends._genn_rng`): a batch member draws the noise it draws alone,
+and a checkpoint continues bit for bit. On CUDA (and on the CPU elsewhere or with
+``MC_GENN_HOST_RNG=0``) GeNN's generators are seeded once from all members' seeds, compiled
+into the code (so part of the cache key when the noise is on); they cannot be saved, so
+``noise_rng`` is ``None`` per member and a checkpoint restores everything except the noise
+stream; simulations of one process that share a loaded model share its stream. The noise is
+GeNN's own (``gennrand_normal``), statistically but not sample-wise equal to the NumPy
+backends' noise.
+
+Code cache: the generated code goes to ``<root>/<key>/``, ``root`` being ``cache_dir``,
+``$MC_GENN_CACHE`` or ``~/.cache/mc-network/genn``, never the current directory; ``key``
+hashes everything that determines the code (:func:`cache_key`); a file lock keeps
+concurrent builds of one key apart.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import copy
 import logging
 import os
 from collections.abc import Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mc_network.backends import BackendUnavailable
+from mc_network.backends import _genn_rng
+from mc_network.backends._genn_build import (
+    LOADED,
+    Loaded,
+    build_and_load,
+    cache_key,
+    cache_root,
+    check_device,
+    import_pygenn,
+)
 from mc_network.backends.base import HostArrays, ProgressFn, Simulation, StageInputs
-from mc_network.models import neuron_model, neuron_params, synapse_model, synapse_params
+from mc_network.models import neuron_model
 from mc_network.record import RecordPlan
-from mc_network.topology import PopKind, ProjKind
+from mc_network.topology import ProjKind
 
 __all__ = ["GeNNSimulation", "cache_key"]
 
 log = logging.getLogger(__name__)
-DEVICES = ("single_threaded_cpu", "cuda")
-PLAYERS = (PopKind.INPUT, PopKind.TEACHER)
+_COUNTERS = ("index", "step_counter")  # one value per member in the host state (as reference)
+_NOISE_TAG = 0x47454E4E  # spawn-key word of the GeNN noise stream ("GENN")
 
 
-@dataclass
-class _Loaded:
-    """A loaded GeNN model, shared by every simulation with the same cache key.
-
-    GeNN loads a model's generated library once per process, so two models built from the
-    same code would share (and free) the same memory. Simulations therefore share one
-    loaded model per key; each pushes its complete state before it runs a stage.
-    """
-
-    model: Any
-    pops: dict
-    syns: dict
-    capacity: int
-    users: int = 0
-
-
-_LOADED: dict[str, _Loaded] = {}
-
-
-def _pygenn():
-    """Import pygenn 5 or raise :class:`BackendUnavailable` saying what to do."""
-    hint = (
-        "build pygenn 5 from GeNN's sources (https://github.com/genn-team/genn, a 5.x "
-        "release; see the mc-network README)"
-    )
-    try:
-        import pygenn
-    except ImportError as err:
-        raise BackendUnavailable(f"backend 'genn' needs pygenn: {err}; {hint}") from None
-    try:
-        ver = version("pygenn")
-    except PackageNotFoundError:
-        ver = getattr(pygenn, "__version__", "0")
-    if int(str(ver).split(".")[0]) < 5:
-        raise BackendUnavailable(f"backend 'genn' needs pygenn >= 5.0, found {ver}; {hint}")
-    return pygenn, ver
-
-
-def cache_key(spec, device: str, batch: int, pygenn_version: str, optimize: bool) -> str:
-    """Content hash of everything that determines the generated code."""
-    from mc_network.topology import build_topology
-
-    topo = build_topology(spec)
-    codes = []
-    for pop in topo.populations:
-        kw = neuron_model(spec, pop.kind).genn_model_kwargs()
-        codes.append([kw["class_name"], kw["sim_code"], kw["vars"], kw["params"]])
-    for proj in topo.projections:
-        kw = synapse_model(proj.kind).genn_model_kwargs()
-        codes.append([kw["class_name"], kw["synapse_dynamics_code"], kw["vars"]])
-    blob = json.dumps(
-        [spec.to_dict(), codes, device, batch, pygenn_version, optimize],
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-@contextmanager
-def _locked(path: Path):
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def _fill(v, values, nb: int) -> None:
+    """Write ``values`` (broadcast to ``(nb, per-member size)``) into a variable and push it."""
+    v.view[...] = np.broadcast_to(values, (nb, v.view.size // nb)).reshape(v.view.shape)
+    v.push_to_device()
 
 
 class GeNNSimulation(HostArrays, Simulation):
@@ -122,14 +78,21 @@ class GeNNSimulation(HostArrays, Simulation):
 
     Parameters
     ----------
+    spec, seeds, weights
+        As for every backend (:class:`~mc_network.backends.base.Simulation`).
     device
         ``"single_threaded_cpu"`` or ``"cuda"``.
     cache_dir
         Root of the code cache (default ``$MC_GENN_CACHE`` or ``~/.cache/mc-network/genn``).
     optimize
-        Compile the CPU code with optimisation (``optimize_code=True``).
+        Compile the CPU code with ``optimize_code=True`` (``-O3 -ffast-math``).
     max_samples
         Room for this many samples per stage on the device (grown on demand).
+
+    Raises
+    ------
+    BackendUnavailable
+        pygenn is missing or older than 5.0, or the device cannot be used here.
     """
 
     backend_name = "genn"
@@ -145,36 +108,32 @@ class GeNNSimulation(HostArrays, Simulation):
         max_samples: int = 1,
     ) -> None:
         super().__init__(spec, seeds, weights)
-        self._pg, self._pg_version = _pygenn()
-        if device not in DEVICES:
-            raise ValueError(f"device {device!r} is not valid; use one of {DEVICES}")
-        from pygenn.genn_model import backend_modules
-
-        if device not in backend_modules:
-            raise BackendUnavailable(
-                f"GeNN device {device!r} is not available: this pygenn was built with "
-                f"{sorted(backend_modules)} (for CUDA, build pygenn with CUDA_PATH set on a "
-                "machine with an NVIDIA GPU)"
-            )
-        self.device, self.optimize = device, optimize
-        self._nb = self.batch_size if device == "cuda" else 1
-        if device != "cuda" and self.batch_size > 1:
+        _, self._pg_version = import_pygenn()
+        check_device(device)
+        self.device, self.optimize = device, bool(optimize)
+        b = self.batch_size
+        self._nb = b if device == "cuda" else 1
+        if self._nb < b:
             log.info(
                 "GeNN %s runs batch size 1 only: the %d members run one after another",
                 device,
-                self.batch_size,
+                b,
             )
-        root = Path(
-            cache_dir
-            or os.environ.get("MC_GENN_CACHE")
-            or Path.home() / ".cache" / "mc-network" / "genn"
-        )
-        self.key = cache_key(spec, device, self._nb, self._pg_version, optimize)
-        self.code_dir = root / self.key
-        b = self.batch_size
+        self._swap_rng = device != "cuda" and _genn_rng.supported()
+        if self._swap_rng or not spec.noisy:
+            self._seed, key_seed = 1, None  # the compiled-in seed is not used
+        else:
+            word = np.random.SeedSequence(list(self.seeds)).generate_state(1)[0]
+            self._seed = key_seed = int(word) or 1
+        self._root = cache_root(cache_dir)
+        self.key = cache_key(spec, device, self._nb, self._pg_version, self.optimize, key_seed)
+        self.code_dir = self._root / self.key
         self.neurons: dict[str, dict[str, np.ndarray]] = {}
         for pop in self.topology.populations:
             st = neuron_model(spec, pop.kind).initial_state((b, pop.size), self.dtype)
+            for c in _COUNTERS:
+                if c in st:
+                    st[c] = np.zeros((b, 1), dtype=np.int32)
             self.neurons[pop.name] = st
         self.synapses: dict[str, dict[str, np.ndarray]] = {}
         for proj in self.topology.projections:
@@ -184,107 +143,48 @@ class GeNNSimulation(HostArrays, Simulation):
             if proj.has_delta:
                 syn["delta"] = np.zeros_like(syn["g"])
             self.synapses[proj.name] = syn
+        self._noise: list[dict[str, Any] | None] = [None] * b
+        if self._swap_rng:
+            for i, s in enumerate(self.streams):
+                ss = s.noise.bit_generator.seed_seq
+                child = np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, _NOISE_TAG))
+                self._noise[i] = _genn_rng.initial_state(child)
+        self._warned_rng = False
+        self._closed = True
         self._load(max(1, int(max_samples)))
-        _LOADED[self.key].users += 1
+        LOADED[self.key].users += 1
         self._closed = False
 
+    # ------------------------------------------------------------------ the loaded model
     @property
-    def _model(self):
-        return _LOADED[self.key].model
+    def _loaded(self) -> Loaded:
+        return LOADED[self.key]
 
-    @property
-    def _pops(self) -> dict:
-        return _LOADED[self.key].pops
-
-    @property
-    def _syns(self) -> dict:
-        return _LOADED[self.key].syns
-
-    @property
-    def _capacity(self) -> int:
-        return _LOADED[self.key].capacity
-
-    # ------------------------------------------------------------------ build and load
     def _load(self, capacity: int) -> None:
-        pg = self._pg
-        current = _LOADED.get(self.key)
+        current = LOADED.get(self.key)
         if current is not None and current.capacity >= capacity:
             return
         if current is not None:
+            log.info("GeNN: reloading with room for %d samples per stage", capacity)
             current.model.unload()
-        spec, topo = self.spec, self.topology
-        prefs = {"optimize_code": True} if self.device != "cuda" and self.optimize else {}
-        prec = "float" if self.dtype == np.float32 else "double"
-        model = pg.GeNNModel(prec, f"mc_{self.key[:12]}", backend=self.device, **prefs)
-        model.dt = spec.dt
-        model.batch_size = self._nb
-        seed = int(np.random.SeedSequence(list(self.seeds)).generate_state(1)[0])
-        model.seed = seed or 1
-        pops, syns = {}, {}
-        for pop in topo.populations:
-            nm = neuron_model(spec, pop.kind)
-            kw = dict(nm.genn_model_kwargs())
-            cls = kw.pop("class_name")
-            kw.pop("threshold_condition_code")
-            if not kw["extra_global_params"]:
-                kw.pop("extra_global_params")
-            snippet = pg.create_neuron_model(cls, **kw)
-            values = {
-                **{p.name: p.default for p in nm.params if p.default is not None},
-                **neuron_params(spec, pop),
-            }
-            params = {k: float(values[k]) for k in nm.param_names}
-            init = {v.name: v.init for v in (*nm.vars, *nm.genn_vars)}
-            grp = model.add_neuron_population(pop.name, pop.size, snippet, params, init)
-            for d in nm.dynamic_params:
-                grp.set_param_dynamic(d)
-            if pop.kind in PLAYERS:
-                n = pop.size
-                grp.extra_global_params["rates"].set_init_values(
-                    np.zeros(self._nb * capacity * n, dtype=self.dtype)
-                )
-                grp.extra_global_params["order"].set_init_values(
-                    np.zeros(self._nb * capacity, dtype=np.uint32)
-                )
-            pops[pop.name] = grp
-        access = pg.VarAccessMode.READ_ONLY
-        for proj in topo.projections:
-            sm = synapse_model(proj.kind)
-            kw = dict(sm.genn_model_kwargs())
-            cls = kw.pop("class_name")
-            kw["pre_neuron_var_refs"] = [(n, t, access) for n, t, _ in kw["pre_neuron_var_refs"]]
-            kw["post_neuron_var_refs"] = [(n, t, access) for n, t, _ in kw["post_neuron_var_refs"]]
-            snippet = pg.create_weight_update_model(cls, **kw)
-            values = {**{p.name: p.default for p in sm.params}, **synapse_params(spec, proj)}
-            params = {k: float(values[k]) for k in sm.param_names}
-            wvars = {"g": 1.0} if proj.one_to_one else {"g": 0.0, "delta": 0.0}
-            if proj.one_to_one or not proj.has_delta:
-                wvars = {"g": wvars["g"]}
-            pre, post = pops[proj.pre], pops[proj.post]
-            wu = pg.init_weight_update(
-                snippet,
-                params,
-                wvars,
-                pre_var_refs={ln: pg.create_var_ref(pre, v) for ln, v in sm.pre_refs},
-                post_var_refs={ln: pg.create_var_ref(post, v) for ln, v in sm.post_refs},
+        try:
+            loaded = build_and_load(
+                self.spec,
+                self.topology,
+                key=self.key,
+                root=self._root,
+                device=self.device,
+                batch=self._nb,
+                capacity=capacity,
+                seed=self._seed,
+                optimize=self.optimize,
+                host_rng=self._swap_rng,
             )
-            ps = pg.init_postsynaptic("DeltaCurr")
-            if proj.one_to_one:
-                syn = model.add_synapse_population(
-                    proj.name, "SPARSE", pre, post, wu, ps, pg.init_sparse_connectivity("OneToOne")
-                )
-            else:
-                syn = model.add_synapse_population(proj.name, "DENSE", pre, post, wu, ps)
-            syn.post_target_var = proj.target
-            for d in sm.dynamic_params:
-                syn.set_wu_param_dynamic(d)
-            syns[proj.name] = syn
-        with _locked(self.code_dir.with_suffix(".lock")):
-            self.code_dir.mkdir(parents=True, exist_ok=True)
-            model.build(path_to_model=str(self.code_dir))
-        model.load()
-        users = current.users if current is not None else 0
-        _LOADED[self.key] = _Loaded(model, pops, syns, capacity, users)
+        except BaseException:
+            LOADED.pop(self.key, None)  # the old model (if any) is unloaded already
+            raise
+        loaded.users = current.users if current is not None else 0
+        LOADED[self.key] = loaded
 
     # ------------------------------------------------------------------ device state
     def _members(self):
@@ -294,73 +194,66 @@ class GeNNSimulation(HostArrays, Simulation):
             for b in range(self.batch_size):
                 yield slice(b, b + 1)
 
+    def _groups(self):
+        ld = self._loaded
+        for name, arrays in self.neurons.items():
+            yield ld.pops[name], arrays
+        for name, arrays in self.synapses.items():
+            yield ld.syns[name], arrays
+
     def _push(self, members: slice) -> None:
-        for name, grp in self._pops.items():
-            for var, arr in self.neurons[name].items():
-                grp.vars[var].view[...] = arr[members].reshape(grp.vars[var].view.shape)
-                grp.vars[var].push_to_device()
-        for name, syn in self._syns.items():
-            if name not in self.synapses:
-                continue
-            for var, arr in self.synapses[name].items():
-                syn.vars[var].view[...] = arr[members].reshape(syn.vars[var].view.shape)
-                syn.vars[var].push_to_device()
+        nb = members.stop - members.start
+        for grp, arrays in self._groups():
+            for var, arr in arrays.items():
+                _fill(grp.vars[var], arr[members].reshape(nb, -1), nb)
+        if self._swap_rng:
+            self._loaded.host_rng.set(self._noise[members.start])
 
     def _pull(self, members: slice) -> None:
-        for name, grp in self._pops.items():
-            for var, arr in self.neurons[name].items():
-                grp.vars[var].pull_from_device()
-                arr[members] = grp.vars[var].view.reshape(arr[members].shape)
-        for name, syn in self._syns.items():
-            if name not in self.synapses:
-                continue
-            for var, arr in self.synapses[name].items():
-                syn.vars[var].pull_from_device()
-                arr[members] = syn.vars[var].view.reshape(arr[members].shape)
+        for grp, arrays in self._groups():
+            for var, arr in arrays.items():
+                v = grp.vars[var]
+                v.pull_from_device()
+                got = v.view.reshape(arr[members].shape[0], -1)
+                arr[members] = got[:, :1] if var in _COUNTERS else got.reshape(arr[members].shape)
+        if self._swap_rng:
+            self._noise[members.start] = self._loaded.host_rng.get()
 
     def _set_switches(self, learning: bool, teaching: bool) -> None:
+        ld = self._loaded
         for proj in self.topology.projections:
-            syn = self._syns[proj.name]
+            syn = ld.syns[proj.name]
             if proj.kind is ProjKind.TEACHER:
                 syn.set_dynamic_param_value("teaching", float(teaching))
             elif not proj.one_to_one:
-                on = (
-                    learning
-                    and proj.plastic
-                    and not (proj.kind is ProjKind.I2P and not self.spec.i2p_plastic)
-                )
+                on = learning and proj.plastic and proj.eta != 0
                 syn.set_dynamic_param_value("learning", float(on))
-        self._pops["output"].set_dynamic_param_value("teaching", float(teaching))
+        ld.pops["output"].set_dynamic_param_value("teaching", float(teaching))
 
     def _load_stage_data(self, stage: StageInputs, members: slice) -> None:
         n_s, nb = stage.n_samples, members.stop - members.start
-        for name, data in (
-            ("input", stage.inputs),
-            ("teacher", stage.teacher),
-        ):
-            grp, n = self._pops[name], data.shape[2]
-            rates = grp.extra_global_params["rates"]
-            rates.view[: nb * n_s * n] = data[members].reshape(-1)
-            rates.push_to_device()
-            order = grp.extra_global_params["order"]
-            order.view[: nb * n_s] = stage.order[members].reshape(-1).astype(np.uint32)
-            order.push_to_device()
-            first = data[members][np.arange(nb), stage.order[members, 0]]  # (nb, n)
+        order = stage.order[members]
+        for name, data in (("input", stage.inputs), ("teacher", stage.teacher)):
+            grp, n = self._loaded.pops[name], data.shape[2]
+            egp = grp.extra_global_params
+            egp["rates"].view[: nb * n_s * n] = data[members].reshape(-1)
+            egp["rates"].push_to_device()
+            egp["order"].view[: nb * n_s] = order.reshape(-1).astype(np.uint32)
+            egp["order"].push_to_device()
+            first = data[members][np.arange(nb), order[:, 0]]  # (nb, n)
             b_idx = np.arange(nb)[:, None]
-            setv = {
+            values = {
                 "rate": first,
                 "rate_last": first,
                 "rate0": first,
-                "index": np.zeros((nb, n)),
-                "step_counter": np.zeros((nb, n)),
-                "order_base": np.broadcast_to(b_idx * n_s, (nb, n)),
+                "index": 0,
+                "step_counter": 0,
+                "order_base": b_idx * n_s,
                 "rate_base": b_idx * n_s * n + np.arange(n)[None, :],
-                "stride": np.full((nb, n), n),
+                "stride": n,
             }
-            for var, val in setv.items():
-                v = grp.vars[var]
-                v.view[...] = np.asarray(val).reshape(v.view.shape)
-                v.push_to_device()
+            for var, val in values.items():
+                _fill(grp.vars[var], val, nb)
 
     # ------------------------------------------------------------------ a stage
     def _run(
@@ -372,11 +265,18 @@ class GeNNSimulation(HostArrays, Simulation):
         out: dict[str, np.ndarray],
         progress: ProgressFn | None,
     ) -> None:
-        if stage.n_samples > self._capacity:
+        if stage.n_samples > self._loaded.capacity:
             self._load(stage.n_samples)
-        sps = stage.steps_per_sample
+        model = self._loaded.model
+        sps, n_s, n_members = stage.steps_per_sample, stage.n_samples, self.batch_size
         lag = round(self.spec.player.learning_lag / self.spec.dt) if learning else 0
-        recorded = [(v, *v.split(".")) for v in plan.variables]
+        ld = self._loaded
+        recorded = []
+        for full in plan.variables:
+            owner, var = full.split(".")
+            grp = ld.pops[owner] if owner in ld.pops else ld.syns[owner]
+            recorded.append((full, grp.vars[var]))
+        reported = 0
         for members in self._members():
             self._push(members)
             self._load_stage_data(stage, members)
@@ -386,35 +286,59 @@ class GeNNSimulation(HostArrays, Simulation):
                     self._set_switches(False, False)
                 elif lag and k % sps == lag:
                     self._set_switches(learning, teaching)
-                self._model.step_time()
+                model.step_time()
                 if k % plan.every == 0:
                     r = k // plan.every
-                    for full, owner, var in recorded:
-                        grp = self._pops.get(owner) or self._syns[owner]
-                        grp.vars[var].pull_from_device()
+                    for full, v in recorded:
+                        v.pull_from_device()
                         dst = out[full][members, r]
-                        dst[...] = grp.vars[var].view.reshape(dst.shape)
-                if progress is not None and (k + 1) % sps == 0 and members.start == 0:
-                    progress((k + 1) // sps)
+                        dst[...] = v.view.reshape(dst.shape)
+                if progress is not None and (k + 1) % sps == 0:
+                    done = members.start * n_s + (k + 1) // sps * (members.stop - members.start)
+                    done //= n_members
+                    if done > reported:
+                        reported = done
+                        progress(done)
             self._pull(members)
 
     # ------------------------------------------------------------------ weights and state
     def get_state(self) -> dict[str, Any]:
-        """Neuron and synapse variables (GeNN's noise stream cannot be captured: ``None``)."""
-        return {**self._copy_arrays(), "noise_rng": [None] * self.batch_size}
+        """Neuron and synapse variables and each member's noise generator, as copies.
+
+        ``noise_rng`` holds one JSON-ready dict per member on the CPU backend and ``None``
+        per member on CUDA (GeNN's device generators cannot be saved).
+        """
+        return {**self._copy_arrays(), "noise_rng": copy.deepcopy(self._noise)}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
-        """Restore neuron and synapse variables (the noise stream continues as it is)."""
+        """Restore a state from :meth:`get_state`.
+
+        A ``noise_rng`` entry that is ``None`` or from another backend (or device) leaves
+        that member's noise stream where it is (logged once).
+        """
+        rng_states = state["noise_rng"]
+        if len(rng_states) != self.batch_size:
+            raise ValueError(f"state: {len(rng_states)} noise streams for batch {self.batch_size}")
         self._restore_arrays(state)
+        for b, st in enumerate(rng_states):
+            if self._swap_rng and isinstance(st, Mapping) and st.get("kind") == _genn_rng.KIND:
+                self._noise[b] = copy.deepcopy(dict(st))
+            elif not self._warned_rng:
+                self._warned_rng = True
+                log.warning(
+                    "GeNN (%s): the saved noise stream cannot be restored here; the noise "
+                    "continues from the current generator state",
+                    self.device,
+                )
 
     def close(self) -> None:
         """Release this simulation's use of the shared GeNN model (unloaded with the last)."""
         if self._closed:
             return
         self._closed = True
-        loaded = _LOADED.get(self.key)
+        loaded = LOADED.get(self.key)
         if loaded is not None:
             loaded.users -= 1
             if loaded.users <= 0:
                 loaded.model.unload()
-                del _LOADED[self.key]
+                del LOADED[self.key]

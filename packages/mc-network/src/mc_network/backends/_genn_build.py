@@ -1,0 +1,320 @@
+"""Rendering, caching, building and loading the models of the GeNN backend.
+
+pygenn is imported lazily (:func:`import_pygenn`), only by the GeNN backend. Every population
+and synapse group is rendered from the mc-models definitions: DENSE matrices for all-to-all
+projections, SPARSE with the ``OneToOne`` initialiser for the one-to-one ones (``fbi_*`` and
+the teacher), ``DeltaCurr`` postsynaptic models feeding each projection's target variable.
+
+The generated code goes to ``<root>/<key>/`` where ``key`` hashes everything that determines
+the code (:func:`cache_key`); a lock file ``<root>/<key>.lock`` keeps concurrent builds and
+loads of one key apart.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mc_network.backends import BackendUnavailable
+from mc_network.backends._genn_rng import HostRNG
+from mc_network.models import neuron_model, neuron_params, synapse_model, synapse_params
+from mc_network.topology import PopKind, Topology, build_topology
+
+__all__ = [
+    "DEVICES",
+    "LOADED",
+    "Loaded",
+    "build_and_load",
+    "cache_key",
+    "cache_root",
+    "check_device",
+    "import_pygenn",
+]
+
+log = logging.getLogger(__name__)
+DEVICES = ("single_threaded_cpu", "cuda")
+PLAYERS = (PopKind.INPUT, PopKind.TEACHER)
+_HINT = (
+    "build pygenn 5 from GeNN's sources (https://github.com/genn-team/genn, a 5.x release; "
+    "see the README)"
+)
+
+
+def import_pygenn() -> tuple[Any, str]:
+    """Import pygenn 5; returns ``(module, version)`` or raises :class:`BackendUnavailable`."""
+    try:
+        import pygenn
+    except ImportError as err:
+        raise BackendUnavailable(f"backend 'genn' needs pygenn: {err}; {_HINT}") from None
+    try:
+        ver = version("pygenn")
+    except PackageNotFoundError:
+        ver = str(getattr(pygenn, "__version__", "0"))
+    try:
+        major = int(ver.split(".")[0])
+    except ValueError:
+        major = 0
+    if major < 5:
+        raise BackendUnavailable(f"backend 'genn' needs pygenn >= 5.0, found {ver}; {_HINT}")
+    return pygenn, ver
+
+
+def _cuda_problem() -> str | None:
+    """Why no CUDA device can be used here (``None`` if one can)."""
+    name = "nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1"
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError as err:
+        return f"the NVIDIA driver library {name} cannot be loaded ({err}): no GPU or no driver"
+    rc = lib.cuInit(0)
+    if rc != 0:
+        return f"cuInit failed with CUDA error {rc}: no usable GPU"
+    n = ctypes.c_int(0)
+    rc = lib.cuDeviceGetCount(ctypes.byref(n))
+    if rc != 0 or n.value < 1:
+        return f"no CUDA device found (cuDeviceGetCount: error {rc}, {n.value} devices)"
+    return None
+
+
+def check_device(device: str) -> None:
+    """Raise ``ValueError`` for an unknown device, :class:`BackendUnavailable` if unusable."""
+    if device not in DEVICES:
+        raise ValueError(f"device {device!r} is not valid; use one of {DEVICES}")
+    from pygenn.genn_model import backend_modules
+
+    if device not in backend_modules:
+        raise BackendUnavailable(
+            f"GeNN device {device!r} is not available: this pygenn was built with "
+            f"{sorted(backend_modules)} only (for CUDA, build pygenn with CUDA_PATH set on a "
+            "machine with an NVIDIA GPU; see the README)"
+        )
+    if device == "cuda":
+        why = _cuda_problem()
+        if why is not None:
+            raise BackendUnavailable(f"GeNN device 'cuda' is not available: {why}")
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in values.items()}
+
+
+def _neuron_kwargs(spec, pop) -> dict[str, Any]:
+    """``create_neuron_model`` keyword arguments of a population (plain data)."""
+    kw = dict(neuron_model(spec, pop.kind).genn_model_kwargs())
+    kw.pop("threshold_condition_code")
+    if not kw["extra_global_params"]:
+        kw.pop("extra_global_params")
+    return kw
+
+
+def _synapse_kwargs(proj) -> dict[str, Any]:
+    """``create_weight_update_model`` keyword arguments of a projection (plain data)."""
+    kw = dict(synapse_model(proj.kind).genn_model_kwargs())
+    if not proj.one_to_one:
+        # A distinct comment per projection keeps GeNN from merging the groups: merged,
+        # their sizes and parameters become run-time fields that GCC must assume the weight
+        # stores alias, and the loops do not vectorise (784-100-10: 4 000 -> 8 000 steps/s).
+        kw["synapse_dynamics_code"] += f"// projection {proj.name}\n"
+    return kw
+
+
+def _describe(spec, topo: Topology) -> list[Any]:
+    """Plain data of every group in the order it is added: code, types, parameter values."""
+    out: list[Any] = []
+    for pop in topo.populations:
+        nm = neuron_model(spec, pop.kind)
+        kw = {k: v for k, v in _neuron_kwargs(spec, pop).items() if k != "derived_params"}
+        resolved = nm.resolve(neuron_params(spec, pop), spec.dt, np.float64)
+        inits = [(v.name, v.type, v.init) for v in (*nm.vars, *nm.genn_vars)]
+        out.append(["pop", pop.name, pop.size, kw, _plain(dict(resolved.values)), inits])
+        out.append(list(nm.dynamic_params))
+    for proj in topo.projections:
+        sm = synapse_model(proj.kind)
+        kw = {k: v for k, v in _synapse_kwargs(proj).items() if k != "derived_params"}
+        resolved = sm.resolve(synapse_params(spec, proj), spec.dt, np.float64)
+        out.append(
+            [
+                "syn",
+                proj.name,
+                proj.pre,
+                proj.post,
+                proj.target,
+                proj.one_to_one,
+                proj.has_delta,
+                kw,
+                [list(r) for r in (*sm.pre_refs, *sm.post_refs)],
+                _plain(dict(resolved.values)),
+                list(sm.dynamic_params),
+            ]
+        )
+    return out
+
+
+def cache_key(
+    spec,
+    device: str,
+    batch: int,
+    pygenn_version: str,
+    optimize: bool,
+    seed: int | None = None,
+) -> str:
+    """Content hash of everything that determines the generated code.
+
+    The spec, every rendered group (code strings, variables and their types, parameter and
+    derived-parameter values, references, dynamic parameters), the device, batch size,
+    pygenn version, the optimisation flag, and the GeNN seed where it is compiled into the
+    code (``seed``; ``None`` where the backend does not use it). Precision is in the spec.
+    """
+    topo = build_topology(spec)
+    blob = json.dumps(
+        [spec.to_dict(), _describe(spec, topo), device, batch, pygenn_version, optimize, seed],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def cache_root(cache_dir: str | os.PathLike | None) -> Path:
+    """The code cache root: ``cache_dir``, ``$MC_GENN_CACHE`` or ``~/.cache/mc-network/genn``."""
+    root = cache_dir or os.environ.get("MC_GENN_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "mc-network" / "genn"
+
+
+@contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (GeNN's CPU/CUDA builds are POSIX here)
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@dataclass
+class Loaded:
+    """A loaded GeNN model, shared by every simulation of one process with the same key.
+
+    GeNN's runtime ``dlopen``s the generated library, so two loads of one library in one
+    process would share (and free) the same globals. Simulations therefore share one loaded
+    model per key; each pushes its complete state before it runs a stage.
+    """
+
+    model: Any
+    pops: dict[str, Any]
+    syns: dict[str, Any]
+    capacity: int
+    host_rng: HostRNG | None
+    users: int = 0
+
+
+LOADED: dict[str, Loaded] = {}
+
+
+def build_and_load(
+    spec,
+    topo: Topology,
+    *,
+    key: str,
+    root: Path,
+    device: str,
+    batch: int,
+    capacity: int,
+    seed: int,
+    optimize: bool,
+    host_rng: bool,
+) -> Loaded:
+    """Create, build (or reuse the cached build of) and load the GeNN model of ``spec``.
+
+    ``capacity`` samples per stage (and batch member) fit the players' resident arrays.
+    ``host_rng``: attach a :class:`HostRNG` to the loaded CPU library.
+    """
+    import pygenn as pg
+
+    prefs = {"optimize_code": True} if device != "cuda" and optimize else {}
+    prec = "float" if np.dtype(spec.dtype) == np.float32 else "double"
+    name = f"mc_{key[:12]}"
+    model = pg.GeNNModel(prec, name, backend=device, **prefs)
+    model.dt = spec.dt
+    model.batch_size = batch
+    model.seed = seed
+    dtype = np.dtype(spec.dtype)
+    pops: dict[str, Any] = {}
+    for pop in topo.populations:
+        nm = neuron_model(spec, pop.kind)
+        kw = _neuron_kwargs(spec, pop)
+        cls = kw.pop("class_name")
+        snippet = pg.create_neuron_model(cls, **kw)
+        values = nm.resolve(neuron_params(spec, pop), spec.dt, np.float64)
+        params = {k: float(values[k]) for k in nm.param_names}
+        init = {v.name: v.init for v in (*nm.vars, *nm.genn_vars)}
+        grp = model.add_neuron_population(pop.name, pop.size, snippet, params, init)
+        for d in nm.dynamic_params:
+            grp.set_param_dynamic(d)
+        if pop.kind in PLAYERS:
+            egp = grp.extra_global_params
+            egp["rates"].set_init_values(np.zeros(batch * capacity * pop.size, dtype=dtype))
+            egp["order"].set_init_values(np.zeros(batch * capacity, dtype=np.uint32))
+        pops[pop.name] = grp
+    syns: dict[str, Any] = {}
+    read_only = pg.VarAccessMode.READ_ONLY
+    for proj in topo.projections:
+        sm = synapse_model(proj.kind)
+        kw = _synapse_kwargs(proj)
+        cls = kw.pop("class_name")
+        for refs in ("pre_neuron_var_refs", "post_neuron_var_refs"):
+            kw[refs] = [(n, t, read_only) for n, t, _ in kw[refs]]
+        snippet = pg.create_weight_update_model(cls, **kw)
+        values = sm.resolve(synapse_params(spec, proj), spec.dt, np.float64)
+        params = {k: float(values[k]) for k in sm.param_names}
+        wvars = {"g": 0.0, "delta": 0.0} if proj.has_delta else {"g": 0.0}
+        if proj.one_to_one:
+            wvars = {"g": 1.0}
+        pre, post = pops[proj.pre], pops[proj.post]
+        wu = pg.init_weight_update(
+            snippet,
+            params,
+            wvars,
+            pre_var_refs={ln: pg.create_var_ref(pre, v) for ln, v in sm.pre_refs},
+            post_var_refs={ln: pg.create_var_ref(post, v) for ln, v in sm.post_refs},
+        )
+        ps = pg.init_postsynaptic("DeltaCurr")
+        if proj.one_to_one:
+            conn = pg.init_sparse_connectivity("OneToOne")
+            syn = model.add_synapse_population(proj.name, "SPARSE", pre, post, wu, ps, conn)
+        else:
+            syn = model.add_synapse_population(proj.name, "DENSE", pre, post, wu, ps)
+        syn.post_target_var = proj.target
+        for d in sm.dynamic_params:
+            syn.set_wu_param_dynamic(d)
+        syns[proj.name] = syn
+    code_dir = root / key
+    with _locked(root / f"{key}.lock"):
+        code_dir.mkdir(parents=True, exist_ok=True)
+        log.info("GeNN: building (or reusing) %s on %s", code_dir, device)
+        model.build(path_to_model=str(code_dir))
+        model.load()
+    rng = None
+    if host_rng:
+        try:
+            rng = HostRNG(code_dir / f"{name}_CODE" / "librunner.so", double=prec == "double")
+        except RuntimeError as err:
+            model.unload()
+            raise BackendUnavailable(str(err)) from None
+    return Loaded(model, pops, syns, capacity, rng)

@@ -1,0 +1,82 @@
+"""The compiler command of GeNN CPU builds and its place in the code-cache key (no pygenn needed).
+
+The compilers here are small scripts that answer ``--version`` like GCC or like Clang.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from mc_network import yinyang_spec
+from mc_network.backends import _genn_build
+from mc_network.backends._genn_build import GCC_VECTOR_PARAMS, _compiler, cache_key, cxx_command
+
+CPU = "single_threaded_cpu"
+GCC_BANNER = "g++ (GCC) 12.2.0\nCopyright (C) 2022 Free Software Foundation, Inc.\n"
+CLANG_BANNER = "clang version 16.0.6\nTarget: x86_64-pc-linux-gnu\n"
+
+
+def _fake_compiler(tmp_path: Path, name: str, banner: str) -> str:
+    path = tmp_path / name
+    path.write_text(f"#!/bin/sh\ncat <<'EOF'\n{banner}EOF\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_detection():
+    _genn_build._is_gcc.cache_clear()
+    yield
+    _genn_build._is_gcc.cache_clear()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the fake compilers are shell scripts")
+def test_gcc_gets_the_vectoriser_parameter(tmp_path, monkeypatch):
+    gcc = _fake_compiler(tmp_path, "g++", GCC_BANNER)
+    monkeypatch.setenv("CXX", gcc)
+    assert cxx_command(CPU, optimize=True) == f"{gcc} --param vect-max-version-for-alias-checks=64"
+    assert GCC_VECTOR_PARAMS == ("--param", "vect-max-version-for-alias-checks=64")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the fake compilers are shell scripts")
+def test_other_compilers_cuda_and_unoptimised_builds_keep_genns_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("CXX", _fake_compiler(tmp_path, "g++", GCC_BANNER))
+    assert cxx_command("cuda", optimize=True) is None
+    assert cxx_command(CPU, optimize=False) is None
+    monkeypatch.setenv("CXX", _fake_compiler(tmp_path, "clang++", CLANG_BANNER))
+    assert cxx_command(CPU, optimize=True) is None
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    assert cxx_command(CPU, optimize=True) is None
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the fake compilers are shell scripts")
+def test_the_compiler_is_part_of_the_cache_key(tmp_path, monkeypatch):
+    spec = yinyang_spec("fa")
+    keys = {}
+    for name, banner in (("g++", GCC_BANNER), ("g++-13", GCC_BANNER), ("clang++", CLANG_BANNER)):
+        monkeypatch.setenv("CXX", _fake_compiler(tmp_path, name, banner))
+        keys[name] = cache_key(spec, CPU, 1, "5.4.0", True)
+        assert keys[name] == cache_key(spec, CPU, 1, "5.4.0", True)
+    assert len(set(keys.values())) == 3
+    # the compiler does not matter for CUDA code, nor for unoptimised CPU builds
+    cuda = {cache_key(spec, "cuda", 2, "5.4.0", True)}
+    monkeypatch.setenv("CXX", _fake_compiler(tmp_path, "g++", GCC_BANNER))
+    cuda.add(cache_key(spec, "cuda", 2, "5.4.0", True))
+    assert len(cuda) == 1
+
+
+def test_the_build_environment_is_restored(monkeypatch):
+    monkeypatch.setenv("CXX", "c++-before")
+    with _compiler("g++ --param x=1"):
+        assert os.environ["CXX"] == "g++ --param x=1"
+    assert os.environ["CXX"] == "c++-before"
+    monkeypatch.delenv("CXX")
+    with pytest.raises(RuntimeError), _compiler("g++"):
+        raise RuntimeError("build failed")
+    assert "CXX" not in os.environ
+    with _compiler(None):
+        assert "CXX" not in os.environ

@@ -266,6 +266,23 @@ def test_state_roundtrip_continues_bit_for_bit(pal_genn):
     assert np.abs(r1["fb_1.g"][:, -1] - r1["fb_1.g"][:, 0]).max() > 0  # PAL learned
 
 
+def test_unrestorable_noise_stream_is_logged_once_and_only_with_noise(cache, caplog):
+    # a checkpoint from CUDA (or from GeNN without host RNG management) has no noise streams
+    def restore_without_streams(spec):
+        net = build_network(spec, seeds=[5, 6], backend="genn", cache_dir=cache)
+        state = net.get_state()
+        state["noise_rng"] = [None, None]
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="mc_network.backends.genn"):
+            net.set_state(state)
+            net.set_state(state)
+        net.close()
+        return [r for r in caplog.records if "cannot be restored" in r.getMessage()]
+
+    assert len(restore_without_streams(yinyang_spec("pal"))) == 1
+    assert restore_without_streams(yinyang_spec("fa")) == []
+
+
 def test_compiled_in_seed_without_host_rng_management(monkeypatch, cache):
     # MC_GENN_HOST_RNG=0: GeNN seeds its generator once from the run seeds (compiled in,
     # so the seeds are part of the cache key); the noise stream is not part of the state
@@ -339,6 +356,30 @@ def test_cuda_unavailable_is_a_clear_error():
         build_network(yinyang_spec("fa"), seeds=1, backend="genn", device="cuda")
     with pytest.raises(ValueError, match="device 'gpu' is not valid"):
         build_network(yinyang_spec("fa"), seeds=1, backend="genn", device="gpu")
+
+
+def test_cuda_backend_that_does_not_load_says_why(monkeypatch):
+    # pygenn built with CUDA on a machine without the driver: its CUDA module fails to import
+    import importlib
+
+    from pygenn.genn_model import backend_modules
+
+    if "cuda" in backend_modules:
+        pytest.skip("pygenn's CUDA backend loads here")
+    real = importlib.import_module
+
+    def fake(name, *args, **kwargs):
+        if name == "pygenn.cuda_backend":
+            raise ImportError("libcuda.so.1: cannot open shared object file: No such file")
+        return real(name, *args, **kwargs)
+
+    with pytest.raises(BackendUnavailable, match="built with .'single_threaded_cpu'. only"):
+        _genn_build.check_device("cuda")
+    monkeypatch.setattr(importlib, "import_module", fake)
+    with pytest.raises(
+        BackendUnavailable, match="cuda backend is installed but does not load: libcuda.so.1"
+    ):
+        _genn_build.check_device("cuda")
 
 
 def test_missing_or_old_pygenn_is_a_clear_error(monkeypatch):

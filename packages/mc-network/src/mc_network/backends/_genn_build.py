@@ -81,13 +81,32 @@ def _cuda_problem() -> str | None:
         lib = ctypes.CDLL(name)
     except OSError as err:
         return f"the NVIDIA driver library {name} cannot be loaded ({err}): no GPU or no driver"
-    rc = lib.cuInit(0)
+    try:
+        cu_init, cu_count = lib.cuInit, lib.cuDeviceGetCount
+    except AttributeError as err:
+        return f"{name} is not a usable NVIDIA driver library ({err})"
+    rc = cu_init(0)
     if rc != 0:
         return f"cuInit failed with CUDA error {rc}: no usable GPU"
     n = ctypes.c_int(0)
-    rc = lib.cuDeviceGetCount(ctypes.byref(n))
+    rc = cu_count(ctypes.byref(n))
     if rc != 0 or n.value < 1:
         return f"no CUDA device found (cuDeviceGetCount: error {rc}, {n.value} devices)"
+    return None
+
+
+def _backend_import_error(device: str) -> str | None:
+    """Why pygenn's module of ``device`` does not import (``None``: it is not installed)."""
+    import importlib
+
+    try:
+        importlib.import_module(f"pygenn.{device}_backend")
+    except ModuleNotFoundError as err:
+        if err.name == f"pygenn.{device}_backend":
+            return None
+        return str(err)
+    except ImportError as err:  # e.g. the CUDA driver library is missing
+        return str(err)
     return None
 
 
@@ -98,11 +117,15 @@ def check_device(device: str) -> None:
     from pygenn.genn_model import backend_modules
 
     if device not in backend_modules:
-        raise BackendUnavailable(
-            f"GeNN device {device!r} is not available: this pygenn was built with "
-            f"{sorted(backend_modules)} only (for CUDA, build pygenn with CUDA_PATH set on a "
-            "machine with an NVIDIA GPU; see the README)"
-        )
+        why = _backend_import_error(device)
+        if why is None:
+            why = (
+                f"this pygenn was built with {sorted(backend_modules)} only (for CUDA, build "
+                "pygenn with CUDA_PATH set on a machine with an NVIDIA GPU; see the README)"
+            )
+        else:
+            why = f"pygenn's {device} backend is installed but does not load: {why}"
+        raise BackendUnavailable(f"GeNN device {device!r} is not available: {why}")
     if device == "cuda":
         why = _cuda_problem()
         if why is not None:

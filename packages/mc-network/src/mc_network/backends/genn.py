@@ -314,7 +314,7 @@ class GeNNSimulation(HostArrays, Simulation):
         """Restore a state from :meth:`get_state`.
 
         A ``noise_rng`` entry that is ``None`` or from another backend (or device) leaves
-        that member's noise stream where it is (logged once).
+        that member's noise stream where it is (logged once, if the network has noise).
         """
         rng_states = state["noise_rng"]
         if len(rng_states) != self.batch_size:
@@ -323,7 +323,7 @@ class GeNNSimulation(HostArrays, Simulation):
         for b, st in enumerate(rng_states):
             if self._swap_rng and isinstance(st, Mapping) and st.get("kind") == _genn_rng.KIND:
                 self._noise[b] = copy.deepcopy(dict(st))
-            elif not self._warned_rng:
+            elif self.spec.noisy and not self._warned_rng:
                 self._warned_rng = True
                 log.warning(
                     "GeNN (%s): the saved noise stream cannot be restored here; the noise "

@@ -1,10 +1,13 @@
-"""The compiler command of GeNN CPU builds and its place in the code-cache key (no pygenn needed).
+"""What the GeNN backend reads from its environment, tested without pygenn.
 
-The compilers here are small scripts that answer ``--version`` like GCC or like Clang.
+The compiler command of CPU builds and its place in the code-cache key (the compilers here are
+small scripts that answer ``--version`` like GCC or like Clang), and the reasons given when no
+CUDA device can be used (the NVIDIA driver library here is a stand-in object).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import stat
 from pathlib import Path
@@ -80,3 +83,44 @@ def test_the_build_environment_is_restored(monkeypatch):
     assert "CXX" not in os.environ
     with _compiler(None):
         assert "CXX" not in os.environ
+
+
+class _Driver:
+    """Stand-in for the NVIDIA driver library: ``cuInit`` and ``cuDeviceGetCount``."""
+
+    def __init__(self, init_rc: int = 0, count: int = 1, count_rc: int = 0) -> None:
+        self.init_rc, self.count, self.count_rc = init_rc, count, count_rc
+
+    def cuInit(self, flags):  # noqa: N802 - the driver's name
+        assert flags == 0
+        return self.init_rc
+
+    def cuDeviceGetCount(self, ref):  # noqa: N802 - the driver's name
+        ref._obj.value = self.count
+        return self.count_rc
+
+
+def _driver(monkeypatch, lib) -> str | None:
+    def cdll(name):
+        assert name in ("libcuda.so.1", "nvcuda.dll")
+        if isinstance(lib, Exception):
+            raise lib
+        return lib
+
+    monkeypatch.setattr(ctypes, "CDLL", cdll)
+    return _genn_build._cuda_problem()
+
+
+def test_reasons_why_no_cuda_device_can_be_used(monkeypatch):
+    missing = _driver(monkeypatch, OSError("libcuda.so.1: cannot open shared object file"))
+    assert "driver library libcuda.so.1 cannot be loaded" in missing
+    assert "no GPU or no driver" in missing
+    assert "not a usable NVIDIA driver library" in _driver(monkeypatch, object())
+    assert _driver(monkeypatch, _Driver(init_rc=100)) == (
+        "cuInit failed with CUDA error 100: no usable GPU"
+    )
+    assert _driver(monkeypatch, _Driver(count=0)) == (
+        "no CUDA device found (cuDeviceGetCount: error 0, 0 devices)"
+    )
+    assert "error 3" in _driver(monkeypatch, _Driver(count_rc=3))
+    assert _driver(monkeypatch, _Driver(count=2)) is None

@@ -133,3 +133,36 @@ def test_unavailable_backend_falls_back_with_warning(tiny_dict, tmp_path, caplog
 
     with pytest.raises(BackendUnavailable, match="it exists nowhere"):
         train(config_from_dict(tiny_dict, source="x.yaml"), tmp_path, quiet=True)
+
+
+def test_runs_with_equal_data_share_one_read_only_copy(tiny_dict):
+    cfg = config_from_dict(tiny_dict, source="tiny.yaml")  # dataset.seed 42
+    d1, d2 = load_stage_data(cfg), load_stage_data(cfg.with_seed(9))
+    for stage in ("validation", "training", "test"):
+        assert d1[stage].inputs is d2[stage].inputs and d1[stage].teacher is d2[stage].teacher
+    with pytest.raises(ValueError, match="read-only"):
+        d1["training"].inputs[0, 0] = 1.0
+    # without a dataset seed each run seed draws its own data set
+    del tiny_dict["dataset"]["seed"]
+    free = config_from_dict(tiny_dict, source="tiny.yaml")
+    e1, e2 = load_stage_data(free), load_stage_data(free.with_seed(9))
+    assert not np.array_equal(e1["training"].inputs, e2["training"].inputs)
+
+
+def test_batch_with_shared_data_passes_one_copy(cfg, tmp_path, monkeypatch):
+    from mc_network.backends.base import Simulation
+
+    shapes = []
+    real = Simulation.run_stage
+
+    def spy(self, inputs, teacher, *args, **kwargs):
+        shapes.append((np.shape(inputs), np.shape(teacher)))
+        return real(self, inputs, teacher, *args, **kwargs)
+
+    monkeypatch.setattr(Simulation, "run_stage", spy)
+    train(cfg, tmp_path, quiet=True, seeds=[5, 6])
+    assert shapes and all(len(x) == 2 and len(t) == 2 for x, t in shapes)
+    shapes.clear()
+    no_seed = dataclasses.replace(cfg, dataset=dataclasses.replace(cfg.dataset, seed=None))
+    train(no_seed, tmp_path / "own", quiet=True, seeds=[5, 6])
+    assert shapes and all(x[0] == 2 and len(x) == 3 for x, _ in shapes)

@@ -244,6 +244,18 @@ def test_cpu_batch_equals_lone_runs_with_noise(pal_genn, cache):
     assert not np.array_equal(r5["pyramidal_1.noise"], r6["pyramidal_1.noise"])
     for k in ("fb_1", "ff_1"):
         np.testing.assert_array_equal(batch.get_weights()[k][1], six.get_weights()[k][0])
+    # per-member rates and orders (more samples than before: the resident arrays grow)
+    xs = np.stack([x, x[::-1] * 0.5])
+    xs, ts = np.concatenate([xs, xs], axis=1), np.concatenate([t, t[::-1]])
+    order = np.stack([np.random.default_rng(s).permutation(12) for s in (1, 2)])
+    plan = RecordPlan(("output.v_brev", "input.rate", "ff_1.g"), every=11)
+    rb = batch.run_stage(xs, ts, order, learning=True, teaching=True, record=plan)
+    r5 = five.run_stage(xs[0], ts, order[0], learning=True, teaching=True, record=plan)
+    r6 = six.run_stage(xs[1], ts, order[1], learning=True, teaching=True, record=plan)
+    for k in plan.variables:
+        np.testing.assert_array_equal(rb[k][0], r5[k][0], err_msg=k)
+        np.testing.assert_array_equal(rb[k][1], r6[k][0], err_msg=k)
+    np.testing.assert_array_equal(rb["input.rate"][:, 10], xs[[0, 1], order[:, 1]])  # step 110
     five.close()
     six.close()
 

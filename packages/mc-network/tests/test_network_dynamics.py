@@ -13,6 +13,7 @@ from mc_network import (
     build_network,
     yinyang_spec,
 )
+from mc_network.backends.base import prepare_stage
 
 
 def test_pipeline_delays(backend, data):
@@ -207,3 +208,36 @@ def test_stage_input_errors(backend, data):
         net.run_stage(x, t, learning=False, teaching=False, steps_per_sample=50)
     with pytest.raises(ValueError, match="record 'output.foo'.*no variable 'foo'"):
         net.run_stage(x, t, learning=False, teaching=False, record=RecordPlan(("output.foo",)))
+
+
+def test_shared_rates_equal_the_same_rates_given_per_member(backend, data):
+    spec = yinyang_spec("pal")
+    x, t = data(5, 4, 3, seed=4)
+    rng = np.random.default_rng(2)
+    order = np.stack([rng.permutation(5) for _ in range(3)])
+    plan = RecordPlan(("output.v_brev", "input.rate", "teacher.rate", "fb_1.g"), every=9)
+    runs = []
+    for xs, ts in ((x, t), (np.stack([x] * 3), np.stack([t] * 3))):
+        net = build_network(spec, seeds=[4, 5, 6], backend=backend)
+        runs.append(net.run_stage(xs, ts, order, learning=True, teaching=True, record=plan))
+    for k in plan.variables:
+        np.testing.assert_array_equal(runs[0][k], runs[1][k], err_msg=k)
+    # every member played its own order of the one shared copy (no onset low-pass here:
+    # tau_0 = dt); record 12 is step 108, in the second sample
+    assert spec.player.tau_0 == spec.dt
+    played = runs[0]["input.rate"][:, 12]
+    np.testing.assert_array_equal(played, x[order[:, 1]])
+    assert len({tuple(r) for r in played}) == len(set(order[:, 1]))
+
+
+def test_shared_stage_rates_are_not_copied_per_member(data):
+    spec = yinyang_spec("fa")
+    x, t = data(6, 4, 3)
+    st = prepare_stage(spec, 30, x, t, None, None)
+    assert st.inputs.shape == (1, 6, 4) and st.teacher.shape == (1, 6, 3)
+    assert np.shares_memory(st.inputs, x) and np.shares_memory(st.teacher, t)
+    assert st.order.shape == (30, 6)
+    per_member = prepare_stage(spec, 2, np.stack([x, x]), t, None, None)
+    assert per_member.inputs.shape == (2, 6, 4) and per_member.teacher.shape == (1, 6, 3)
+    with pytest.raises(ValueError, match=r"inputs: expected shape \(n_samples, 4\) or \(3, "):
+        prepare_stage(spec, 3, np.stack([x, x]), t, None, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,22 +37,50 @@ def data_seed(cfg: Config) -> int:
     return int(run_streams(cfg.seed).data.integers(0, 2**31 - 1))
 
 
+class _Stages(dict):
+    """The stage data of one dataset config (a dict subclass, so it can be weakly cached)."""
+
+
+# Runs whose dataset sections and data seeds agree share one read-only copy of their stage
+# data (a batched sweep of seeds holds one MNIST, not one per member); the copy is freed when
+# no run holds it any more.
+_SHARED: weakref.WeakValueDictionary[tuple, _Stages] = weakref.WeakValueDictionary()
+
+
 def load_stage_data(cfg: Config) -> dict[str, StageData]:
-    """Load the config's dataset and encode the teacher with ``u_low``/``u_high``."""
+    """Load the config's dataset and encode the teacher with ``u_low``/``u_high``.
+
+    Runs whose ``dataset`` sections and data seeds are equal get the same (read-only)
+    arrays, loaded once while any of them holds them.
+    """
+    ds = cfg.dataset
+    seed = None if ds.name == "mnist" else data_seed(cfg)
+    key = (repr(ds), seed)
+    stages = _SHARED.get(key)
+    if stages is None:
+        stages = _load(cfg, seed)
+        _SHARED[key] = stages
+    return stages
+
+
+def _load(cfg: Config, seed: int | None) -> _Stages:
     ds = cfg.dataset
     kwargs = {"n_train": ds.n_train, "n_valid": ds.n_valid, "n_test": ds.n_test}
     if ds.name == "yinyang":
-        dataset = load_dataset("yinyang", data_seed=data_seed(cfg), **kwargs)
+        dataset = load_dataset("yinyang", data_seed=seed, **kwargs)
     elif ds.name == "mnist":
         dataset = load_dataset("mnist", directory=ds.directory, **kwargs)
     else:
-        dataset = load_dataset("bars", noise_level=ds.noise_level, seed=data_seed(cfg), **kwargs)
+        dataset = load_dataset("bars", noise_level=ds.noise_level, seed=seed, **kwargs)
     splits = {"validation": dataset.valid, "training": dataset.train, "test": dataset.test}
-    return {
-        stage: StageData(
-            inputs=np.asarray(split.inputs, dtype=np.float32),
-            teacher=encode_teacher(split.labels, dataset.n_classes, ds.u_low, ds.u_high),
-            labels=np.asarray(split.labels),
+    stages = _Stages()
+    for stage, split in splits.items():
+        arrays = (
+            np.array(split.inputs, dtype=np.float32),
+            encode_teacher(split.labels, dataset.n_classes, ds.u_low, ds.u_high),
+            np.array(split.labels),
         )
-        for stage, split in splits.items()
-    }
+        for a in arrays:
+            a.flags.writeable = False
+        stages[stage] = StageData(*arrays)
+    return stages

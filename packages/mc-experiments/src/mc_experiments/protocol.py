@@ -139,7 +139,11 @@ class Experiment:
 
     # ------------------------------------------------------------------ helpers
     def _stack(self, stage: str, what: str) -> np.ndarray:
-        return np.stack([getattr(m.data[stage], what) for m in self.members])
+        """One member's ``(N, n)`` array if all members share it, else ``(B, N, n)``."""
+        arrays = [getattr(m.data[stage], what) for m in self.members]
+        if all(a is arrays[0] for a in arrays):
+            return arrays[0]
+        return np.stack(arrays)
 
     def _order(self, stage: str) -> np.ndarray:
         n = self.members[0].data[stage].n_samples

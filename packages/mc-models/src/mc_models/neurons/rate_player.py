@@ -97,15 +97,16 @@ def numpy_reset(s, first_rates) -> None:
 def numpy_step(s, rates, order, p) -> None:
     """One step for every batch member.
 
-    ``rates`` has shape (batch, n_samples, n), ``order`` (batch, n_samples). Every member
-    steps in lockstep, so the counters ``index`` and ``step_counter`` (shape (batch, 1)) hold
-    the same value in every row.
+    ``rates`` has shape (batch, n_samples, n), or (1, n_samples, n) when every member reads
+    the same samples; ``order`` has shape (batch, n_samples). Every member steps in lockstep,
+    so the counters ``index`` and ``step_counter`` (shape (batch, 1)) hold the same value in
+    every row.
     """
     s["rate_last"][...] = s["rate"]
     if s["step_counter"].flat[0] >= int(p.period_steps):
         s["index"] += 1
         s["step_counter"][...] = 0
-        b = np.arange(rates.shape[0])
+        b = np.arange(order.shape[0]) % rates.shape[0]
         s["rate0"][...] = rates[b, order[:, s["index"].flat[0]]]
     r = s["rate0"]
     if s["step_counter"].flat[0] < int(p.mute_steps):

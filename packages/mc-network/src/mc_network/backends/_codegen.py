@@ -300,7 +300,7 @@ def kernel_source(topo: Topology, activation: str, le_active: bool, dtype: str) 
         "zero = DT(0.0)",
         "ctr = _get(CT[b])",
         "rng = RNG[b].copy()",
-        "xb, tb, ob = X[b], T[b], ORD[b]",
+        "xb, tb, ob = X[b % X.shape[0]], T[b % T.shape[0]], ORD[b]",
     )
     inputs: dict[str, dict[str, str]] = {}
     for proj in projs:

@@ -302,6 +302,7 @@ class Loaded:
     pops: dict[str, Any]
     syns: dict[str, Any]
     capacity: int
+    copies: int
     host_rng: HostRNG | None
     users: int = 0
 
@@ -318,14 +319,16 @@ def build_and_load(
     device: str,
     batch: int,
     capacity: int,
+    copies: int,
     seed: int,
     optimize: bool,
     host_rng: bool,
 ) -> Loaded:
     """Create, build (or reuse the cached build of) and load the GeNN model of ``spec``.
 
-    ``capacity`` samples per stage (and batch member) fit the players' resident arrays.
-    ``host_rng``: attach a :class:`HostRNG` to the loaded CPU library.
+    The players' resident arrays hold ``copies`` (1 when the batch shares its stage data,
+    up to ``batch``) copies of the rates of ``capacity`` samples, and ``capacity`` order
+    entries per member. ``host_rng``: attach a :class:`HostRNG` to the loaded CPU library.
     """
     import pygenn as pg
 
@@ -351,7 +354,7 @@ def build_and_load(
             grp.set_param_dynamic(d)
         if pop.kind in PLAYERS:
             egp = grp.extra_global_params
-            egp["rates"].set_init_values(np.zeros(batch * capacity * pop.size, dtype=dtype))
+            egp["rates"].set_init_values(np.zeros(copies * capacity * pop.size, dtype=dtype))
             egp["order"].set_init_values(np.zeros(batch * capacity, dtype=np.uint32))
         pops[pop.name] = grp
     syns: dict[str, Any] = {}
@@ -400,4 +403,4 @@ def build_and_load(
         except RuntimeError as err:
             model.unload()
             raise BackendUnavailable(str(err)) from None
-    return Loaded(model, pops, syns, capacity, rng)
+    return Loaded(model, pops, syns, capacity, copies, rng)

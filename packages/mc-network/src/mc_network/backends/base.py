@@ -23,7 +23,12 @@ ProgressFn = Callable[[int], None]
 
 @dataclass(frozen=True)
 class StageInputs:
-    """Validated stage data with a batch axis: rates ``(B, N, n)``, order ``(B, N)``."""
+    """Validated stage data: rates ``(S, N, n)`` and presentation order ``(B, N)``.
+
+    ``S`` is 1 when one copy of the rates is shared by every member (the stage was given
+    ``(N, n)`` arrays; nothing is copied per member) or ``B`` when each member has its own.
+    Member ``b`` reads ``rates[b % S]``.
+    """
 
     inputs: np.ndarray
     teacher: np.ndarray
@@ -42,10 +47,11 @@ class StageInputs:
 
 
 def _batched(name: str, a: Any, batch: int, n: int, dtype: np.dtype) -> np.ndarray:
+    """``(1, N, n)`` for rates shared by the batch, ``(batch, N, n)`` for per-member rates."""
     a = np.asarray(a)
     if a.ndim == 2:
-        a = np.broadcast_to(a, (batch, *a.shape))
-    if a.ndim != 3 or a.shape[0] != batch or a.shape[2] != n:
+        a = a[None]
+    if a.ndim != 3 or a.shape[0] not in (1, batch) or a.shape[2] != n:
         raise ValueError(
             f"{name}: expected shape (n_samples, {n}) or ({batch}, n_samples, {n}), got {a.shape}"
         )
@@ -62,7 +68,7 @@ def prepare_stage(
     order: Any,
     steps_per_sample: int | None,
 ) -> StageInputs:
-    """Check shapes, broadcast to the batch, and check the pattern time against the spec."""
+    """Check shapes and the pattern time; shared ``(N, n)`` rates stay one copy (``S = 1``)."""
     dtype = np.dtype(spec.dtype)
     x = _batched("inputs", inputs, batch, spec.dims[0], dtype)
     t = _batched("teacher", teacher, batch, spec.dims[-1], dtype)

@@ -114,8 +114,9 @@ class CompiledSimulation(Simulation):
         for name, rates in (("input", x), ("teacher", t)):
             s, slot = self._ns[self._pop_index[name]], self._players[name]
             self._ct[:, slot, :] = 0
+            row = rates[b % rates.shape[0], first]  # rates shared by the batch: one copy
             for var in ("rate0", "rate", "rate_last"):
-                s[:, float_vars(self.topology.population(name).kind).index(var)] = rates[b, first]
+                s[:, float_vars(self.topology.population(name).kind).index(var)] = row
 
     def _record_layout(self, plan: RecordPlan) -> tuple[np.ndarray, list]:
         rows, where, off = [], [], 0

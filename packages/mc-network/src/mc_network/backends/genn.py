@@ -9,9 +9,11 @@ variables a record plan asks for every ``plan.every`` steps, and switches learni
 teaching off and on around the learning-lag window when ``player.learning_lag > 0``.
 
 Resident stage data: the players' arrays are allocated for ``max_samples`` samples (a
-constructor hint, default 1). A larger stage unloads the model and loads it again with room
-for that stage; the generated code does not depend on the size, so this rebuild compiles
-nothing. Pass the largest stage's size as ``max_samples`` to avoid it.
+constructor hint, default 1). Rates given as ``(N, n)`` (shared by the batch) are stored
+once; per-member rates ``(B, N, n)`` once per member. A larger stage (or the first
+per-member one) unloads the model and loads it again with room for it; the generated code
+does not depend on the size, so this rebuild compiles nothing. Pass the largest stage's
+size as ``max_samples`` to avoid it.
 
 Batching: on CUDA the members are one GeNN model with ``batch_size = B`` (every neuron and
 weight variable duplicated per member). GeNN's single-threaded CPU backend allows batch size
@@ -151,7 +153,7 @@ class GeNNSimulation(HostArrays, Simulation):
                 self._noise[i] = _genn_rng.initial_state(child)
         self._warned_rng = False
         self._closed = True
-        self._load(max(1, int(max_samples)))
+        self._load(max(1, int(max_samples)), 1)
         LOADED[self.key].users += 1
         self._closed = False
 
@@ -160,12 +162,18 @@ class GeNNSimulation(HostArrays, Simulation):
     def _loaded(self) -> Loaded:
         return LOADED[self.key]
 
-    def _load(self, capacity: int) -> None:
+    def _load(self, capacity: int, copies: int) -> None:
         current = LOADED.get(self.key)
-        if current is not None and current.capacity >= capacity:
-            return
         if current is not None:
-            log.info("GeNN: reloading with room for %d samples per stage", capacity)
+            if current.capacity >= capacity and current.copies >= copies:
+                return
+            capacity = max(capacity, current.capacity)
+            copies = max(copies, current.copies)
+            log.info(
+                "GeNN: reloading with room for %d samples per stage (%d copies of the rates)",
+                capacity,
+                copies,
+            )
             current.model.unload()
         try:
             loaded = build_and_load(
@@ -176,6 +184,7 @@ class GeNNSimulation(HostArrays, Simulation):
                 device=self.device,
                 batch=self._nb,
                 capacity=capacity,
+                copies=copies,
                 seed=self._seed,
                 optimize=self.optimize,
                 host_rng=self._swap_rng,
@@ -230,18 +239,26 @@ class GeNNSimulation(HostArrays, Simulation):
                 syn.set_dynamic_param_value("learning", float(on))
         ld.pops["output"].set_dynamic_param_value("teaching", float(teaching))
 
+    @staticmethod
+    def _copies(stage: StageInputs, nb: int) -> int:
+        """Copies of the rates the players hold: 1 if the batch shares them, else ``nb``."""
+        return 1 if stage.inputs.shape[0] == stage.teacher.shape[0] == 1 else nb
+
     def _load_stage_data(self, stage: StageInputs, members: slice) -> None:
         n_s, nb = stage.n_samples, members.stop - members.start
         order = stage.order[members]
+        b_idx = np.arange(nb)[:, None]
         for name, data in (("input", stage.inputs), ("teacher", stage.teacher)):
             grp, n = self._loaded.pops[name], data.shape[2]
+            # shared rates: one copy, every member reads it; else this group's members' rates
+            mine = data[:1] if data.shape[0] == 1 else data[members]
+            copy_of = b_idx * 0 if data.shape[0] == 1 else b_idx
             egp = grp.extra_global_params
-            egp["rates"].view[: nb * n_s * n] = data[members].reshape(-1)
+            egp["rates"].view[: mine.size] = mine.reshape(-1)
             egp["rates"].push_to_device()
             egp["order"].view[: nb * n_s] = order.reshape(-1).astype(np.uint32)
             egp["order"].push_to_device()
-            first = data[members][np.arange(nb), order[:, 0]]  # (nb, n)
-            b_idx = np.arange(nb)[:, None]
+            first = mine[copy_of[:, 0], order[:, 0]]  # (nb, n)
             values = {
                 "rate": first,
                 "rate_last": first,
@@ -249,7 +266,7 @@ class GeNNSimulation(HostArrays, Simulation):
                 "index": 0,
                 "step_counter": 0,
                 "order_base": b_idx * n_s,
-                "rate_base": b_idx * n_s * n + np.arange(n)[None, :],
+                "rate_base": copy_of * n_s * n + np.arange(n)[None, :],
                 "stride": n,
             }
             for var, val in values.items():
@@ -265,8 +282,7 @@ class GeNNSimulation(HostArrays, Simulation):
         out: dict[str, np.ndarray],
         progress: ProgressFn | None,
     ) -> None:
-        if stage.n_samples > self._loaded.capacity:
-            self._load(stage.n_samples)
+        self._load(stage.n_samples, self._copies(stage, self._nb))
         model = self._loaded.model
         sps, n_s, n_members = stage.steps_per_sample, stage.n_samples, self.batch_size
         lag = round(self.spec.player.learning_lag / self.spec.dt) if learning else 0

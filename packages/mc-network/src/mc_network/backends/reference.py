@@ -147,8 +147,9 @@ class ReferenceSimulation(HostArrays, Simulation):
     def _reset_players(self, stage: StageInputs) -> None:
         b = np.arange(self.batch_size)
         first = stage.order[:, 0]
-        rate_player.numpy_reset(self.neurons["input"], stage.inputs[b, first])
-        rate_player.numpy_reset(self.neurons["teacher"], stage.teacher[b, first])
+        x, t = stage.inputs, stage.teacher
+        rate_player.numpy_reset(self.neurons["input"], x[b % x.shape[0], first])
+        rate_player.numpy_reset(self.neurons["teacher"], t[b % t.shape[0], first])
 
     def _noise_chunk(self, n_steps: int) -> np.ndarray:
         if not self.spec.noisy:

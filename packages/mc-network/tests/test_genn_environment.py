@@ -86,18 +86,33 @@ def test_the_build_environment_is_restored(monkeypatch):
 
 
 class _Driver:
-    """Stand-in for the NVIDIA driver library: ``cuInit`` and ``cuDeviceGetCount``."""
+    """Stand-in for the NVIDIA driver library (the calls the backend makes, C semantics)."""
 
-    def __init__(self, init_rc: int = 0, count: int = 1, count_rc: int = 0) -> None:
-        self.init_rc, self.count, self.count_rc = init_rc, count, count_rc
+    def __init__(self, init_rc=0, count=1, count_rc=0, gpus=(("NVIDIA H200", 9, 0),)) -> None:
+        self.init_rc, self.count, self.count_rc, self.gpus = init_rc, count, count_rc, gpus
 
-    def cuInit(self, flags):  # noqa: N802 - the driver's name
+    def cuInit(self, flags):  # noqa: N802 - the driver's names
         assert flags == 0
         return self.init_rc
 
-    def cuDeviceGetCount(self, ref):  # noqa: N802 - the driver's name
+    def cuDeviceGetCount(self, ref):  # noqa: N802
         ref._obj.value = self.count
         return self.count_rc
+
+    def cuDeviceGet(self, ref, ordinal):  # noqa: N802
+        ref._obj.value = 100 + ordinal  # a handle, not the ordinal
+        return 0
+
+    def cuDeviceGetName(self, buf, size, dev):  # noqa: N802
+        name = self.gpus[dev.value - 100][0].encode()
+        assert len(name) < size == len(buf)
+        buf.value = name
+        return 0
+
+    def cuDeviceGetAttribute(self, ref, attribute, dev):  # noqa: N802
+        _, major, minor = self.gpus[dev.value - 100]
+        ref._obj.value = {75: major, 76: minor}[attribute]
+        return 0
 
 
 def _driver(monkeypatch, lib) -> str | None:
@@ -124,3 +139,28 @@ def test_reasons_why_no_cuda_device_can_be_used(monkeypatch):
     )
     assert "error 3" in _driver(monkeypatch, _Driver(count_rc=3))
     assert _driver(monkeypatch, _Driver(count=2)) is None
+
+
+def test_visible_gpus_are_part_of_the_cuda_cache_key(monkeypatch):
+    spec = yinyang_spec("fa")
+
+    def key(device, lib):
+        _driver(monkeypatch, lib)
+        return cache_key(spec, device, 2 if device == "cuda" else 1, "5.4.0", True)
+
+    a100 = _Driver(count=1, gpus=(("NVIDIA A100-SXM4-80GB", 8, 0),))
+    h200 = _Driver(count=1, gpus=(("NVIDIA H200", 9, 0),))
+    two = _Driver(count=2, gpus=(("NVIDIA H200", 9, 0), ("NVIDIA A100-SXM4-80GB", 8, 0)))
+    _driver(monkeypatch, two)
+    assert _genn_build.cuda_devices() == (
+        ("NVIDIA H200", 9, 0),
+        ("NVIDIA A100-SXM4-80GB", 8, 0),
+    )
+    cuda = {key("cuda", lib) for lib in (a100, h200, two)}
+    assert len(cuda) == 3
+    assert key("cuda", h200) == key("cuda", _Driver(count=1, gpus=(("NVIDIA H200", 9, 0),)))
+    # no driver, or one that fails: no devices, and the key stays computable
+    assert key("cuda", OSError("no driver")) == key("cuda", _Driver(init_rc=100))
+    assert _genn_build.cuda_devices() == ()
+    # the GPUs do not enter CPU keys
+    assert len({key("single_threaded_cpu", lib) for lib in (a100, h200, OSError("x"))}) == 1

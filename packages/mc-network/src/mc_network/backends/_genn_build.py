@@ -42,6 +42,7 @@ __all__ = [
     "cache_key",
     "cache_root",
     "check_device",
+    "cuda_devices",
     "cxx_command",
     "import_pygenn",
 ]
@@ -74,9 +75,42 @@ def import_pygenn() -> tuple[Any, str]:
     return pygenn, ver
 
 
+_DRIVER = "nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1"
+_CC_MAJOR, _CC_MINOR = 75, 76  # CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR / _MINOR
+
+
+def cuda_devices() -> tuple[tuple[str, int, int], ...]:
+    """Name and compute capability of every visible CUDA device; empty without a driver.
+
+    Part of the cache key of CUDA builds: GeNN compiles for the chosen device's architecture
+    but its own "model unchanged" check ignores it, so a code cache shared by nodes with
+    different GPUs (a cluster home directory) would otherwise load another GPU's build.
+    """
+    try:
+        lib = ctypes.CDLL(_DRIVER)
+        n = ctypes.c_int(0)
+        if lib.cuInit(0) != 0 or lib.cuDeviceGetCount(ctypes.byref(n)) != 0:
+            return ()
+        found = []
+        for i in range(n.value):
+            dev, major, minor = ctypes.c_int(0), ctypes.c_int(0), ctypes.c_int(0)
+            name = ctypes.create_string_buffer(256)
+            if (
+                lib.cuDeviceGet(ctypes.byref(dev), i) != 0
+                or lib.cuDeviceGetName(name, 256, dev) != 0
+                or lib.cuDeviceGetAttribute(ctypes.byref(major), _CC_MAJOR, dev) != 0
+                or lib.cuDeviceGetAttribute(ctypes.byref(minor), _CC_MINOR, dev) != 0
+            ):
+                return ()
+            found.append((name.value.decode(errors="replace"), major.value, minor.value))
+        return tuple(found)
+    except (OSError, AttributeError):
+        return ()
+
+
 def _cuda_problem() -> str | None:
     """Why no CUDA device can be used here (``None`` if one can)."""
-    name = "nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1"
+    name = _DRIVER
     try:
         lib = ctypes.CDLL(name)
     except OSError as err:
@@ -253,14 +287,17 @@ def cache_key(
     The spec, every rendered group (code strings, variables and their types, parameter and
     derived-parameter values, references, dynamic parameters), the device, batch size,
     pygenn version, the optimisation flag, and the GeNN seed where it is compiled into the
-    code (``seed``; ``None`` where the backend does not use it), and the compiler command
-    (:func:`cxx_command`). Precision is in the spec.
+    code (``seed``; ``None`` where the backend does not use it), the compiler command
+    (:func:`cxx_command`) and, for CUDA, the visible GPUs (:func:`cuda_devices`). Precision
+    is in the spec.
     """
     topo = build_topology(spec)
     cxx = cxx_command(device, optimize)
+    gpus = [list(d) for d in cuda_devices()] if device == "cuda" else []
     blob = json.dumps(
         [spec.to_dict(), _describe(spec, topo), device, batch, pygenn_version, optimize, seed]
-        + ([cxx] if cxx is not None else []),
+        + ([cxx] if cxx is not None else [])
+        + ([gpus] if gpus else []),
         sort_keys=True,
         default=str,
     )

@@ -59,6 +59,24 @@ def test_overrides(write_yaml, tiny_dict):
             r"network\.pyramidal\.g_leak: -1 must be a number >= 0",
         ),
         (lambda d: d.update(seed=-1), r"seed: expected a non-negative integer"),
+        (
+            lambda d: d["backend"].update(name="jax"),
+            r"config\.yaml: backend\.name: 'jax' is not a registered backend; use one of \[",
+        ),
+        (
+            lambda d: d["backend"].update(name="genn", fallback="numba"),
+            r"backend\.fallback: 'numba' is not a registered backend",
+        ),
+        (
+            lambda d: d["backend"].update(name="genn", options={"devcie": "cuda"}),
+            r"config\.yaml: backend\.options\.devcie: backend 'genn' has no such option; "
+            r"valid options: \['cache_dir', 'cuda_device', 'device'",
+        ),
+        (
+            lambda d: d["backend"].update(options={"device": "cuda"}),
+            r"backend\.options\.device: backend 'reference' has no such option; valid options: "
+            r"none",
+        ),
     ],
 )
 def test_bad_configs_name_file_and_key(write_yaml, tiny_dict, mutate, match):

@@ -133,7 +133,12 @@ def test_broken_members_fail_alone_cli(tmp_path, tiny_dict, caplog):
         variants={
             "ok": {},
             "badcfg": {"protocol.checkpoint_every": 0},  # invalid config: found at load time
-            "nobackend": {"backend.name": "no-such-backend"},  # raises on the worker
+            # valid, but fails on the worker: its data set is not there
+            "nodata": {
+                "network.preset": "mnist",
+                "dataset.name": "mnist",
+                "dataset.directory": str(tmp_path / "no-mnist-here"),
+            },
         },
     )
     with pytest.raises(Exception, match="checkpoint_every"):
@@ -148,12 +153,12 @@ def test_broken_members_fail_alone_cli(tmp_path, tiny_dict, caplog):
     assert status["badcfg_seed4"]["state"] == "failed"
     assert "invalid config" in status["badcfg_seed4"]["error"]
     assert "checkpoint_every" in status["badcfg_seed4"]["error"]
-    assert status["nobackend_seed4"]["state"] == "failed"
-    assert "unknown backend 'no-such-backend'" in status["nobackend_seed4"]["error"]
+    assert status["nodata_seed4"]["state"] == "failed"
+    assert "MNIST file(s) not found" in status["nodata_seed4"]["error"]
     assert (d / "members" / "ok_seed4" / "metrics.json").is_file()
     assert "2 of 3 member(s) failed" in caplog.text
     assert "badcfg_seed4: invalid config" in caplog.text
-    assert "nobackend_seed4: ValueError: unknown backend 'no-such-backend'" in caplog.text
+    assert "nodata_seed4: DatasetError: MNIST file(s) not found" in caplog.text
     assert json.loads((d / "members" / "ok_seed4" / "status.json").read_text())["state"] == (
         "completed"
     )

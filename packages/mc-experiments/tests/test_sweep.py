@@ -151,11 +151,15 @@ def test_local_executor_reports_invalid_members(broken_sweep, tmp_path, caplog):
     assert (tmp_path / "cli" / "members" / "ok_seed4" / "metrics.json").is_file()
     # a group that raises fails alone; the others run
     data = yaml.safe_load(broken_sweep.read_text())
-    data["variants"]["bad"] = {"backend.name": "no-such-backend"}
+    data["variants"]["bad"] = {  # a valid config whose data set is not there
+        "network.preset": "mnist",
+        "dataset.name": "mnist",
+        "dataset.directory": str(tmp_path / "no-mnist-here"),
+    }
     broken_sweep.write_text(yaml.safe_dump(data))
     result = run_sweep_ex(load_sweep(broken_sweep), directory=tmp_path / "e", quiet=True)
     assert list(result.failed) == ["bad_seed4"]
-    assert "ValueError: unknown backend 'no-such-backend'" in result.failed["bad_seed4"]
+    assert "DatasetError: MNIST file(s) not found" in result.failed["bad_seed4"]
     assert result.states["ok_seed4"]["state"] == "completed"
 
 

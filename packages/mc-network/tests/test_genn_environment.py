@@ -14,9 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from mc_network import yinyang_spec
+from mc_network import BackendUnavailable, yinyang_spec
 from mc_network.backends import _genn_build
-from mc_network.backends._genn_build import GCC_VECTOR_PARAMS, _compiler, cache_key, cxx_command
+from mc_network.backends._genn_build import (
+    GCC_VECTOR_PARAMS,
+    _compiler,
+    cache_key,
+    check_cuda_device,
+    cxx_command,
+)
 
 CPU = "single_threaded_cpu"
 GCC_BANNER = "g++ (GCC) 12.2.0\nCopyright (C) 2022 Free Software Foundation, Inc.\n"
@@ -164,3 +170,22 @@ def test_visible_gpus_are_part_of_the_cuda_cache_key(monkeypatch):
     assert _genn_build.cuda_devices() == ()
     # the GPUs do not enter CPU keys
     assert len({key("single_threaded_cpu", lib) for lib in (a100, h200, OSError("x"))}) == 1
+
+
+def test_cuda_device_option(monkeypatch):
+    _driver(monkeypatch, _Driver(count=2, gpus=(("NVIDIA H200", 9, 0), ("NVIDIA H200", 9, 0))))
+    check_cuda_device("cuda", None)
+    check_cuda_device("single_threaded_cpu", None)
+    check_cuda_device("cuda", 1)
+    with pytest.raises(ValueError, match="applies to device='cuda' only"):
+        check_cuda_device("single_threaded_cpu", 0)
+    for bad in (-1, True, 1.0, "0"):
+        with pytest.raises(ValueError, match="must be a GPU ordinal"):
+            check_cuda_device("cuda", bad)
+    with pytest.raises(BackendUnavailable, match=r"cuda_device=2: only 2 GPU\(s\) .*0: NVIDIA"):
+        check_cuda_device("cuda", 2)
+    spec = yinyang_spec("fa")
+    keys = {cache_key(spec, "cuda", 2, "5.4.0", True, cuda_device=d) for d in (None, 0, 1)}
+    assert len(keys) == 3
+    _driver(monkeypatch, OSError("no driver"))  # GPUs unknown: nothing to check against
+    check_cuda_device("cuda", 5)

@@ -2,7 +2,14 @@ import importlib.util
 
 import pytest
 
-from mc_network import BackendUnavailable, available_backends, build_network, yinyang_spec
+from mc_network import (
+    BackendUnavailable,
+    available_backends,
+    backend_options,
+    build_network,
+    register_backend,
+    yinyang_spec,
+)
 
 
 def test_unknown_backend_lists_registered_ones():
@@ -15,3 +22,50 @@ def test_genn_without_pygenn_says_how_to_install():
     assert "pygenn" in available_backends()["genn"]
     with pytest.raises(BackendUnavailable, match="pygenn.*not installed.*build pygenn 5"):
         build_network(yinyang_spec("fa"), seeds=1, backend="genn")
+
+
+def test_backend_options_come_from_the_backend_signature():
+    assert backend_options("reference") == {}
+    genn = backend_options("genn")  # readable without pygenn
+    assert genn == {
+        "device": "single_threaded_cpu",
+        "cache_dir": None,
+        "optimize": True,
+        "max_samples": 1,
+        "cuda_device": None,
+    }
+    with pytest.raises(ValueError, match="unknown backend 'jax'"):
+        backend_options("jax")
+
+
+def test_unknown_options_are_named_with_the_valid_ones():
+    spec = yinyang_spec("fa")
+    with pytest.raises(ValueError, match=r"'reference' has no option\(s\) \['device'\]; valid"):
+        build_network(spec, seeds=1, backend="reference", device="cuda")
+    # checked before availability: a typo is reported even where pygenn is missing
+    with pytest.raises(ValueError, match=r"no option\(s\) \['devcie'\]; valid options: \['cache"):
+        build_network(spec, seeds=1, backend="genn", devcie="cuda")
+
+
+def test_a_backend_taking_any_keyword_is_not_checked():
+    register_backend("any_options", "tests_any_options:AnyOptions")
+    try:
+        import sys
+        import types
+
+        from mc_network.backends.reference import ReferenceSimulation
+
+        class AnyOptions(ReferenceSimulation):
+            def __init__(self, spec, seeds, weights=None, **options):
+                super().__init__(spec, seeds, weights)
+                self.options = options
+
+        sys.modules["tests_any_options"] = types.SimpleNamespace(AnyOptions=AnyOptions)
+        assert backend_options("any_options") is None
+        net = build_network(yinyang_spec("fa"), seeds=1, backend="any_options", colour="blue")
+        assert net.options == {"colour": "blue"}
+    finally:
+        from mc_network.backends import _REGISTRY
+
+        _REGISTRY.pop("any_options", None)
+        sys.modules.pop("tests_any_options", None)

@@ -21,7 +21,14 @@ from typing import Any
 
 import yaml
 
-from mc_network import NetworkSpec, SpecError, paper_spec
+from mc_network import (
+    NetworkSpec,
+    SpecError,
+    available_backends,
+    backend_options,
+    default_backend,
+    paper_spec,
+)
 
 __all__ = [
     "BackendConfig",
@@ -272,12 +279,36 @@ def _check(cfg: Config) -> None:
         raise ConfigError(f"{src}: protocol.n_epochs: must be >= 0")
     if pr.checkpoint_every < 1:
         raise ConfigError(f"{src}: protocol.checkpoint_every: must be >= 1")
+    _check_backend(cfg)
     sps = cfg.network.steps_per_sample
     if rec.records_per_sample < 1 or sps % rec.records_per_sample:
         raise ConfigError(
             f"{src}: recording.records_per_sample: {rec.records_per_sample} must divide the "
             f"steps per sample ({sps} = network.player.t_pattern / network.dt)"
         )
+
+
+def _check_backend(cfg: Config) -> None:
+    """Backend names registered, options known to the backend (not whether it can run here)."""
+    src, bc = cfg.source, cfg.backend
+    registered = sorted(available_backends())
+    for key in ("name", "fallback"):
+        value = getattr(bc, key)
+        if value is not None and value not in registered:
+            raise ConfigError(
+                f"{src}: backend.{key}: {value!r} is not a registered backend; use one of "
+                f"{registered} (or null for the default)"
+            )
+    name = bc.name or default_backend()
+    valid = backend_options(name)
+    if valid is None:
+        return
+    for key in bc.options:
+        if key not in valid:
+            raise ConfigError(
+                f"{src}: backend.options.{key}: backend {name!r} has no such option; valid "
+                f"options: {sorted(valid) or 'none'}"
+            )
 
 
 def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Config:

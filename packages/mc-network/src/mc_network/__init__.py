@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from mc_network.backends import (
     BackendUnavailable,
     available_backends,
+    backend_options,
     build_network,
     default_backend,
     register_backend,
@@ -59,6 +60,7 @@ __all__ = [
     "Topology",
     "__version__",
     "available_backends",
+    "backend_options",
     "build_network",
     "build_topology",
     "mnist_spec",

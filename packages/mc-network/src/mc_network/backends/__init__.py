@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from mc_network.spec import NetworkSpec
 __all__ = [
     "BackendUnavailable",
     "available_backends",
+    "backend_options",
     "build_network",
     "default_backend",
     "register_backend",
@@ -68,6 +70,33 @@ def available_backends() -> dict[str, str | None]:
     return {name: entry.available() for name, entry in _REGISTRY.items()}
 
 
+def _factory(name: str) -> type[Simulation]:
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown backend {name!r}; registered backends: {sorted(_REGISTRY)}")
+    module, attr = _REGISTRY[name].factory.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+_COMMON = ("self", "spec", "seeds", "weights")
+
+
+def backend_options(name: str) -> dict[str, Any] | None:
+    """The options a backend takes (name -> default), read from its class's signature.
+
+    ``None`` if the backend accepts any keyword. Importing a backend's module does not need
+    its optional dependency (pygenn, numba), so this works where the backend cannot run.
+    """
+    params = inspect.signature(_factory(name).__init__).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {
+        p.name: p.default
+        for p in params
+        if p.name not in _COMMON
+        and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
+
+
 def default_backend() -> str:
     """The embedded default: ``compiled`` when numba is installed, else ``reference``."""
     return "compiled" if available_backends()["compiled"] is None else "reference"
@@ -99,10 +128,13 @@ def build_network(
     name = backend or default_backend()
     if name not in _REGISTRY:
         raise ValueError(f"unknown backend {name!r}; registered backends: {sorted(_REGISTRY)}")
-    entry = _REGISTRY[name]
-    why = entry.available()
+    valid = backend_options(name)
+    unknown = sorted(set(options) - set(valid)) if valid is not None else []
+    if unknown:
+        raise ValueError(
+            f"backend {name!r} has no option(s) {unknown}; valid options: {sorted(valid)}"
+        )
+    why = _REGISTRY[name].available()
     if why is not None:
         raise BackendUnavailable(f"backend {name!r} is not available: {why}")
-    module, attr = entry.factory.split(":")
-    cls = getattr(importlib.import_module(module), attr)
-    return cls(spec, seeds, weights=weights, **options)
+    return _factory(name)(spec, seeds, weights=weights, **options)

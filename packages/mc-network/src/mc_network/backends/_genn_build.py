@@ -41,6 +41,7 @@ __all__ = [
     "build_and_load",
     "cache_key",
     "cache_root",
+    "check_cuda_device",
     "check_device",
     "cuda_devices",
     "cxx_command",
@@ -218,6 +219,22 @@ def _compiler(cxx: str | None):
             os.environ["CXX"] = old
 
 
+def check_cuda_device(device: str, cuda_device: int | None) -> None:
+    """Check the ``cuda_device`` option: ``None``, or a visible GPU's ordinal on CUDA."""
+    if cuda_device is None:
+        return
+    if device != "cuda":
+        raise ValueError(f"cuda_device={cuda_device!r} applies to device='cuda' only")
+    if isinstance(cuda_device, bool) or not isinstance(cuda_device, int) or cuda_device < 0:
+        raise ValueError(f"cuda_device must be a GPU ordinal (0, 1, ...), got {cuda_device!r}")
+    gpus = cuda_devices()
+    if gpus and cuda_device >= len(gpus):
+        names = ", ".join(f"{i}: {g[0]}" for i, g in enumerate(gpus))
+        raise BackendUnavailable(
+            f"cuda_device={cuda_device}: only {len(gpus)} GPU(s) are visible here ({names})"
+        )
+
+
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
     return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in values.items()}
 
@@ -281,6 +298,7 @@ def cache_key(
     pygenn_version: str,
     optimize: bool,
     seed: int | None = None,
+    cuda_device: int | None = None,
 ) -> str:
     """Content hash of everything that determines the generated code.
 
@@ -288,8 +306,8 @@ def cache_key(
     derived-parameter values, references, dynamic parameters), the device, batch size,
     pygenn version, the optimisation flag, and the GeNN seed where it is compiled into the
     code (``seed``; ``None`` where the backend does not use it), the compiler command
-    (:func:`cxx_command`) and, for CUDA, the visible GPUs (:func:`cuda_devices`). Precision
-    is in the spec.
+    (:func:`cxx_command`) and, for CUDA, the visible GPUs (:func:`cuda_devices`) and the
+    chosen one (``cuda_device``, if set). Precision is in the spec.
     """
     topo = build_topology(spec)
     cxx = cxx_command(device, optimize)
@@ -297,7 +315,8 @@ def cache_key(
     blob = json.dumps(
         [spec.to_dict(), _describe(spec, topo), device, batch, pygenn_version, optimize, seed]
         + ([cxx] if cxx is not None else [])
-        + ([gpus] if gpus else []),
+        + ([gpus] if gpus else [])
+        + ([cuda_device] if cuda_device is not None else []),
         sort_keys=True,
         default=str,
     )
@@ -360,6 +379,7 @@ def build_and_load(
     seed: int,
     optimize: bool,
     host_rng: bool,
+    cuda_device: int | None = None,
 ) -> Loaded:
     """Create, build (or reuse the cached build of) and load the GeNN model of ``spec``.
 
@@ -369,7 +389,11 @@ def build_and_load(
     """
     import pygenn as pg
 
-    prefs = {"optimize_code": True} if device != "cuda" and optimize else {}
+    prefs: dict[str, Any] = {"optimize_code": True} if device != "cuda" and optimize else {}
+    if device == "cuda" and cuda_device is not None:
+        from pygenn.cuda_backend import DeviceSelect
+
+        prefs.update(device_select_method=DeviceSelect.MANUAL, manual_device_id=cuda_device)
     prec = "float" if np.dtype(spec.dtype) == np.float32 else "double"
     name = f"mc_{key[:12]}"
     model = pg.GeNNModel(prec, name, backend=device, **prefs)

@@ -54,6 +54,7 @@ from mc_network.backends._genn_build import (
     build_and_load,
     cache_key,
     cache_root,
+    check_cuda_device,
     check_device,
     import_pygenn,
 )
@@ -90,11 +91,17 @@ class GeNNSimulation(HostArrays, Simulation):
         Compile the CPU code with ``optimize_code=True`` (``-O3 -ffast-math``).
     max_samples
         Room for this many samples per stage on the device (grown on demand).
+    cuda_device
+        The GPU to run on (CUDA ordinal, after ``CUDA_VISIBLE_DEVICES``); default: GeNN
+        chooses the device with the best occupancy for the model. Set it (or give each
+        process its own ``CUDA_VISIBLE_DEVICES``) to spread processes over the GPUs of a node.
 
     Raises
     ------
     BackendUnavailable
         pygenn is missing or older than 5.0, or the device cannot be used here.
+    ValueError
+        An unknown device, or ``cuda_device`` that is not a GPU ordinal of a CUDA run.
     """
 
     backend_name = "genn"
@@ -108,11 +115,13 @@ class GeNNSimulation(HostArrays, Simulation):
         cache_dir: str | os.PathLike | None = None,
         optimize: bool = True,
         max_samples: int = 1,
+        cuda_device: int | None = None,
     ) -> None:
         super().__init__(spec, seeds, weights)
         _, self._pg_version = import_pygenn()
         check_device(device)
-        self.device, self.optimize = device, bool(optimize)
+        check_cuda_device(device, cuda_device)
+        self.device, self.optimize, self.cuda_device = device, bool(optimize), cuda_device
         b = self.batch_size
         self._nb = b if device == "cuda" else 1
         if self._nb < b:
@@ -128,7 +137,9 @@ class GeNNSimulation(HostArrays, Simulation):
             word = np.random.SeedSequence(list(self.seeds)).generate_state(1)[0]
             self._seed = key_seed = int(word) or 1
         self._root = cache_root(cache_dir)
-        self.key = cache_key(spec, device, self._nb, self._pg_version, self.optimize, key_seed)
+        self.key = cache_key(
+            spec, device, self._nb, self._pg_version, self.optimize, key_seed, cuda_device
+        )
         self.code_dir = self._root / self.key
         self.neurons: dict[str, dict[str, np.ndarray]] = {}
         for pop in self.topology.populations:
@@ -186,6 +197,7 @@ class GeNNSimulation(HostArrays, Simulation):
                 capacity=capacity,
                 copies=copies,
                 seed=self._seed,
+                cuda_device=self.cuda_device,
                 optimize=self.optimize,
                 host_rng=self._swap_rng,
             )

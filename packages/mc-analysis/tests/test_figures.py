@@ -11,7 +11,7 @@ from analysis_builders import EVERY, N_VAL, RPS, make_sweep
 from mc_analysis import figures as F
 from mc_analysis.rundir import read_run, read_sweep
 from mc_analysis.summary import run_summary, sweep_summary
-from mc_analysis.traces import decision_points, output_traces
+from mc_analysis.traces import decision_points, output_traces, spread_entries
 
 matplotlib = pytest.importorskip("matplotlib")
 
@@ -168,3 +168,34 @@ def test_sweep_figures(tmp_path):
 
     ax = F.plot_sweep_angles(sweep, "fb_1")
     assert ax.get_xlabel() == "epoch" and "[deg]" in ax.get_ylabel()
+
+
+def test_spread_entries():
+    assert spread_entries(0) == [] and spread_entries(5, 0) == []
+    assert spread_entries(1) == [0]
+    assert spread_entries(3) == [0, 1, 2]
+    assert spread_entries(61) == [0, 12, 24, 36, 48, 60]
+    assert spread_entries(10, 4) == [0, 3, 6, 9]
+    assert spread_entries(7, 1) == [6]
+    assert spread_entries(2, 6) == [0, 1]
+
+
+def test_decision_map_series_one_panel_per_entry(run_dir):
+    d, expected = run_dir
+    run = read_run(d)
+    entries = spread_entries(len(expected["validation_accuracy"]), 2)
+    assert entries == [0, len(expected["validation_accuracy"]) - 1]
+    before = _rc_snapshot()
+    ax = F.plot_decision_map_series([decision_points(run, "validation", e) for e in entries])
+    assert _rc_snapshot() == before
+    panels = [a for a in ax.figure.axes if a.axison]
+    assert len(panels) == 2
+    for a, e in zip(panels, entries, strict=True):
+        acc = expected["validation_accuracy"][e]
+        assert (
+            a.get_title()
+            == f"validation after {e} epoch{'' if e == 1 else 's'}: accuracy {acc:.1f} %"
+        )
+    assert panels[0].get_legend() is None and panels[1].get_legend() is not None
+    with pytest.raises(ValueError, match="no decision maps"):
+        F.plot_decision_map_series([])

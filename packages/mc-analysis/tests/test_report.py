@@ -26,6 +26,7 @@ RUN_FIGURES = (
     "output_vs_teacher_test",
     "decision_map_validation_last_epoch",
     "decision_map_test",
+    "decision_maps_over_epochs",
 )
 SWEEP_FIGURES = ("sweep_validation_accuracy", "sweep_test_accuracy", "sweep_angle_fb_1")
 SWEEP_TABLES = (

@@ -28,6 +28,7 @@ __all__ = [
     "new_axes",
     "plot_angles",
     "plot_decision_map",
+    "plot_decision_map_series",
     "plot_output_traces",
     "plot_self_prediction",
     "plot_sweep_angles",
@@ -278,6 +279,30 @@ def plot_decision_map(points: Mapping[str, Any], ax: Any = None) -> Any:
     ax.set_title(f"{_stage_title(points)}: accuracy {points['accuracy']:.1f} %")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=1.2)
     return ax
+
+
+@_styled
+def plot_decision_map_series(series: Sequence[Mapping[str, Any]], cols: int = 3) -> Any:
+    """Decision maps side by side (e.g. the validation after several epochs), ``cols`` per row.
+
+    Each panel as :func:`plot_decision_map`, the legend on the last one only. Returns the
+    first panel's Axes (its ``.figure`` holds them all).
+    """
+    from matplotlib.figure import Figure
+
+    if not series:
+        raise ValueError("no decision maps to plot")
+    cols = max(1, min(cols, len(series)))
+    rows = -(-len(series) // cols)
+    fig = Figure(figsize=(3.0 * cols + 1.6, 3.0 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for i, (ax, points) in enumerate(zip(axes, series, strict=False)):
+        plot_decision_map(points, ax=ax)
+        if i < len(series) - 1:
+            ax.get_legend().remove()
+    for ax in axes[len(series) :]:
+        ax.set_axis_off()
+    return axes[0]
 
 
 # ------------------------------------------------------------------------------ sweeps

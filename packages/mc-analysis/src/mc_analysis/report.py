@@ -5,8 +5,10 @@
 * ``summary.json``: :func:`mc_analysis.summary.run_summary`;
 * ``validation_accuracy``, ``validation_rmse``, ``angles``, ``self_prediction``,
   ``output_vs_teacher_validation_last_epoch``, ``output_vs_teacher_test`` and, for Yin-Yang,
-  ``decision_map_validation_last_epoch`` and ``decision_map_test``, each as PNG and PDF
-  (a figure is left out, with a log message, when its recordings are missing).
+  ``decision_map_validation_last_epoch``, ``decision_map_test`` and
+  ``decision_maps_over_epochs`` (the validation after up to six epochs, first and last
+  included), each as PNG and PDF (a figure is left out, with a log message, when its
+  recordings are missing).
 
 :func:`make_sweep_report` writes ``summary.json``
 (:func:`mc_analysis.summary.sweep_summary`), ``test_accuracy.csv``,
@@ -27,7 +29,7 @@ from mc_analysis import figures as F
 from mc_analysis import tables as T
 from mc_analysis.rundir import SWEEP, Run, read_run, read_sweep
 from mc_analysis.summary import compare_with_metrics, run_summary, sweep_summary
-from mc_analysis.traces import decision_points, output_traces
+from mc_analysis.traces import decision_points, output_traces, spread_entries
 
 __all__ = ["make_run_report", "make_sweep_report"]
 
@@ -95,6 +97,15 @@ def make_run_report(
                 f"decision_map_{stem}",
                 lambda s=stage: F.plot_decision_map(decision_points(run, s, -1)),
             )
+    n_valid = len(summary["validation_accuracy"])
+    if run.dataset == "yinyang" and n_valid > 1:
+        _figure(
+            out,
+            "decision_maps_over_epochs",
+            lambda: F.plot_decision_map_series(
+                [decision_points(run, "validation", e) for e in spread_entries(n_valid)]
+            ),
+        )
     logger.debug("%s: report written to %s", run.path, out)
     return out
 

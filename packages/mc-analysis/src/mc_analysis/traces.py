@@ -14,7 +14,7 @@ from mc_analysis import metrics as M
 from mc_analysis.rundir import Run
 from mc_analysis.summary import INPUT, OUTPUT, TEACHER, stored_records_per_sample, written_entries
 
-__all__ = ["decision_points", "output_traces"]
+__all__ = ["decision_points", "output_traces", "spread_entries"]
 
 
 def _entry(run: Run, stage: str, var: str, entry: int) -> tuple[Any, int]:
@@ -95,3 +95,16 @@ def decision_points(run: Run, stage: str = "validation", entry: int = -1) -> dic
         "accuracy": M.accuracy(v, t, rps),
         "n_classes": int(v.shape[-1]),
     }
+
+
+def spread_entries(n: int, k: int = 6) -> list[int]:
+    """Up to ``k`` of the entries ``0..n-1``, evenly spread, always the first and the last.
+
+    For the validation entries of a run: entry ``e`` is the validation after ``e`` epochs.
+    """
+    if n < 1 or k < 1:
+        return []
+    m = min(n, k)
+    if m == 1:
+        return [n - 1]
+    return sorted({round(i * (n - 1) / (m - 1)) for i in range(m)})

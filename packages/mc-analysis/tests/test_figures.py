@@ -169,6 +169,15 @@ def test_sweep_figures(tmp_path):
     ax = F.plot_sweep_angles(sweep, "fb_1")
     assert ax.get_xlabel() == "epoch" and "[deg]" in ax.get_ylabel()
 
+    ax = F.plot_sweep_validation_rmse(sweep)
+    assert ax.get_ylabel() == "validation RMSE output - teacher" and ax.get_yscale() == "log"
+    means = {ln.get_label().split(" ")[0]: ln for ln in ax.lines if "(n=" in ln.get_label()}
+    for variant, line in means.items():
+        np.testing.assert_allclose(
+            line.get_ydata(), sweep["variants"][variant]["validation_rmse"]["mean"]
+        )
+    assert len(ax.lines) == n_seed_lines + len(means)
+
 
 def test_spread_entries():
     assert spread_entries(0) == [] and spread_entries(5, 0) == []

@@ -28,10 +28,16 @@ RUN_FIGURES = (
     "decision_map_test",
     "decision_maps_over_epochs",
 )
-SWEEP_FIGURES = ("sweep_validation_accuracy", "sweep_test_accuracy", "sweep_angle_fb_1")
+SWEEP_FIGURES = (
+    "sweep_validation_accuracy",
+    "sweep_validation_rmse",
+    "sweep_test_accuracy",
+    "sweep_angle_fb_1",
+)
 SWEEP_TABLES = (
     "test_accuracy.csv",
     "validation_accuracy.csv",
+    "validation_rmse.csv",
     "angles.csv",
     "per_seed.csv",
     "validation_accuracy_per_seed.csv",
@@ -207,6 +213,10 @@ def test_sweep_summary_matches_numpy(tmp_path):
         assert v["test_accuracy"]["per_seed"] == test.tolist()
         assert v["final_angle"]["fb_1"]["mean"] == pytest.approx(final.mean(), rel=1e-13)
         assert v["final_angle"]["fb_1"]["std"] == pytest.approx(final.std(), rel=1e-10)
+        rmse = np.array([e["validation_rmse"] for e in exps])
+        np.testing.assert_allclose(v["validation_rmse"]["mean"], rmse.mean(axis=0), rtol=1e-14)
+        np.testing.assert_allclose(v["validation_rmse"]["std"], rmse.std(axis=0), atol=1e-14)
+        assert v["validation_rmse"]["per_seed"] == rmse.tolist()
 
 
 def test_sweep_summary_tolerates_missing_epochs_and_tests():
@@ -249,6 +259,12 @@ def test_sweep_report_files_and_tables(tmp_path):
     assert len(per_seed) == sum(len(r) for r in SWEEP_MEMBERS.values())
     assert {"variant", "seed", "test_accuracy", "final_angle_fb_1", "run"} <= set(per_seed[0])
     assert len(_csv(out / "validation_accuracy_per_seed.csv")) == len(per_seed) * 3
+    rmse_rows = _csv(out / "validation_rmse.csv")
+    for variant, exps in expected.items():
+        rmse = np.array([e["validation_rmse"] for e in exps])
+        rows = [r for r in rmse_rows if r["variant"] == variant]
+        assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+        np.testing.assert_allclose([float(r["mean"]) for r in rows], rmse.mean(axis=0))
 
 
 def test_sweep_report_needs_out_dir_for_a_list(tmp_path):

@@ -34,6 +34,7 @@ __all__ = [
     "plot_sweep_angles",
     "plot_sweep_test_accuracy",
     "plot_sweep_validation_accuracy",
+    "plot_sweep_validation_rmse",
     "plot_validation_accuracy",
     "plot_validation_rmse",
     "save_figure",
@@ -325,16 +326,32 @@ def plot_sweep_validation_accuracy(
     sweep: Mapping[str, Any], ax: Any = None, colors: Mapping[str, str] | None = None
 ) -> Any:
     """Validation accuracy [%] per variant: mean, mean ± std (shaded) and each seed (thin)."""
-    ax = _axes(ax)
+    ax = _sweep_curves(_axes(ax), sweep, "validation_accuracy", colors)
+    ax.set(ylabel="validation accuracy [%]", ylim=(0, 101))
+    ax.legend(loc="lower right")
+    return ax
+
+
+@_styled
+def plot_sweep_validation_rmse(
+    sweep: Mapping[str, Any], ax: Any = None, colors: Mapping[str, str] | None = None
+) -> Any:
+    """Validation RMSE output ``v_brev`` - teacher per variant (log scale): mean, ± std, seeds."""
+    ax = _sweep_curves(_axes(ax), sweep, "validation_rmse", colors)
+    ax.set(ylabel="validation RMSE output - teacher", yscale="log")
+    ax.legend(loc="upper right")
+    return ax
+
+
+def _sweep_curves(ax: Any, sweep: Mapping[str, Any], key: str, colors) -> Any:
     colors = _colors(sweep, colors)
     for variant, v in sweep["variants"].items():
         x = np.asarray(v["epochs"], dtype=np.float64)
-        for row in v["validation_accuracy"]["per_seed"]:
-            ax.plot(x, _arr(row), color=colors[variant], lw=0.5, alpha=0.4)
-        _band(ax, x, v["validation_accuracy"], colors[variant], variant)
-    ax.set(xlabel="epoch", ylabel="validation accuracy [%]", ylim=(0, 101))
+        for row in v[key]["per_seed"]:
+            ax.plot(x[: len(row)], _arr(row), color=colors[variant], lw=0.5, alpha=0.4)
+        _band(ax, x, v[key], colors[variant], variant)
+    ax.set(xlabel="epoch")
     _integer_epochs(ax, [e for v in sweep["variants"].values() for e in v["epochs"]])
-    ax.legend(loc="lower right")
     return ax
 
 

@@ -12,9 +12,10 @@
 
 :func:`make_sweep_report` writes ``summary.json``
 (:func:`mc_analysis.summary.sweep_summary`), ``test_accuracy.csv``,
-``validation_accuracy.csv``, ``angles.csv``, the per-seed tables ``per_seed.csv`` and
-``validation_accuracy_per_seed.csv``, and the figures ``sweep_validation_accuracy``,
-``sweep_test_accuracy`` and ``sweep_angle_fb_<l>``. Runs of the original code can be mixed
+``validation_accuracy.csv``, ``validation_rmse.csv``, ``angles.csv``, the per-seed tables
+``per_seed.csv`` and ``validation_accuracy_per_seed.csv``, and the figures
+``sweep_validation_accuracy``, ``sweep_validation_rmse``, ``sweep_test_accuracy`` and
+``sweep_angle_fb_<l>``. Runs of the original code can be mixed
 in; they appear as variant ``original:<name>``.
 """
 
@@ -151,6 +152,7 @@ def make_sweep_report(
     T.write_json(sweep, out / "summary.json")
     T.write_csv(T.table_test_accuracy(sweep), out / "test_accuracy.csv")
     T.write_csv(T.table_validation_accuracy(sweep), out / "validation_accuracy.csv")
+    T.write_csv(T.table_validation_accuracy(sweep, "validation_rmse"), out / "validation_rmse.csv")
     T.write_csv(T.table_angles(sweep), out / "angles.csv")
     T.write_csv(T.table_per_seed(sweep), out / "per_seed.csv")
     T.write_csv(T.table_validation_per_seed(sweep), out / "validation_accuracy_per_seed.csv")
@@ -158,6 +160,8 @@ def make_sweep_report(
     colors = F.variant_colors(sweep["variants"])
     _figure(out, "sweep_validation_accuracy",
             lambda: F.plot_sweep_validation_accuracy(sweep, colors=colors))  # fmt: skip
+    _figure(out, "sweep_validation_rmse",
+            lambda: F.plot_sweep_validation_rmse(sweep, colors=colors))  # fmt: skip
     _figure(out, "sweep_test_accuracy", lambda: F.plot_sweep_test_accuracy(sweep, colors=colors))
     layers = sorted({k for v in sweep["variants"].values() for k in v["angles"]})
     for layer in layers:

@@ -291,6 +291,7 @@ def _last_finite(row: np.ndarray) -> float:
 def _variant_summary(items: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
     sums = [s for _, s in items]
     acc = _pad([s.get("validation_accuracy") or [] for s in sums])
+    rmse = _pad([s.get("validation_rmse") or [] for s in sums])
     test = _pad([[s.get("test_accuracy")] for s in sums])[:, 0]
     out: dict[str, Any] = {
         "n_runs": len(items),
@@ -304,6 +305,7 @@ def _variant_summary(items: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
             "per_seed": [_last_finite(r) for r in acc],
         },
         "test_accuracy": {**_stats(test), "per_seed": test.tolist()},
+        "validation_rmse": {**_stats(rmse, axis=0), "per_seed": rmse.tolist()},
         "angles": {},
         "final_angle": {},
     }

@@ -93,11 +93,16 @@ def table_test_accuracy(sweep: Mapping[str, Any]) -> list[Row]:
     return rows
 
 
-def table_validation_accuracy(sweep: Mapping[str, Any]) -> list[Row]:
-    """Per variant and epoch: validation accuracy [%] over seeds (mean, std, n, min, max)."""
+def table_validation_accuracy(
+    sweep: Mapping[str, Any], metric: str = "validation_accuracy"
+) -> list[Row]:
+    """Per variant and epoch: a validation metric over seeds (mean, std, n, min, max).
+
+    ``metric``: ``validation_accuracy`` [%] (default) or ``validation_rmse``.
+    """
     rows = []
     for variant, v in sweep["variants"].items():
-        a = v["validation_accuracy"]
+        a = v[metric]
         for i, epoch in enumerate(v["epochs"]):
             rows.append(
                 {

@@ -1,5 +1,8 @@
 """Network time steps per second with plasticity on, for every available backend.
 
+Cases: `reference`, `compiled`, `genn` (single-threaded CPU) and, where GeNN can use a GPU,
+`genn-cuda`.
+
 The paper's networks (PAL: apical noise, B learns), learning and teaching on, 100 steps per
 sample: Yin-Yang 4-30-3 and MNIST 784-100-10, batch sizes 1, 10 and 30. Each round runs one
 stage of ``samples`` samples; ``extra_info`` holds the steps per round and member, the batch
@@ -20,15 +23,39 @@ from mc_network import available_backends, build_network, mnist_spec, yinyang_sp
 
 NETWORKS = {"yinyang": yinyang_spec, "mnist": mnist_spec}
 BATCHES = (1, 10, 30)
-OPTIONS = {"genn": {"device": "single_threaded_cpu"}}
+# case -> (backend, options); "genn-cuda" runs where GeNN's CUDA device can be used
+CASES = {
+    "reference": ("reference", {}),
+    "compiled": ("compiled", {}),
+    "genn": ("genn", {"device": "single_threaded_cpu"}),
+    "genn-cuda": ("genn", {"device": "cuda"}),
+}
 # samples per round (100 steps each), sized for about 0.1-1 s per round
 SAMPLES = {
     "reference": {"yinyang": {1: 4, 10: 2, 30: 2}, "mnist": {1: 1, 10: 1, 30: 1}},
     "compiled": {"yinyang": {1: 400, 10: 60, 30: 30}, "mnist": {1: 30, 10: 5, 30: 3}},
     "genn": {"yinyang": {1: 100, 10: 10, 30: 5}, "mnist": {1: 10, 10: 2, 30: 1}},
+    "genn-cuda": {"yinyang": {1: 20, 10: 20, 30: 20}, "mnist": {1: 20, 10: 20, 30: 20}},
 }
-ROUNDS = {"reference": 2, "compiled": 5, "genn": 3}
-BACKENDS = [name for name, why in available_backends().items() if why is None and name in SAMPLES]
+ROUNDS = {"reference": 2, "compiled": 5, "genn": 3, "genn-cuda": 3}
+
+
+def _usable(case: str) -> bool:
+    backend, options = CASES[case]
+    if available_backends()[backend] is not None:
+        return False
+    if options.get("device") == "cuda":
+        from mc_network.backends import BackendUnavailable
+        from mc_network.backends._genn_build import check_device
+
+        try:
+            check_device("cuda")
+        except BackendUnavailable:
+            return False
+    return True
+
+
+BACKENDS = [case for case in CASES if _usable(case)]
 
 
 def _data(spec, n_samples: int, seed: int = 0):
@@ -49,7 +76,8 @@ def _peak_memory(backend: str, spec, batch: int, x, t) -> dict[str, float]:
     """
     gc.collect()
     tracemalloc.start()
-    net = build_network(spec, seeds=list(range(batch)), backend=backend, **OPTIONS.get(backend, {}))
+    name, options = CASES[backend]
+    net = build_network(spec, seeds=list(range(batch)), backend=name, **options)
     net.run_stage(x, t, learning=True, teaching=True)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
@@ -65,7 +93,8 @@ def test_steps_per_second(benchmark, backend: str, network: str, batch: int) -> 
     spec = NETWORKS[network]("pal")
     n_samples = SAMPLES[backend][network][batch]
     x, t = _data(spec, n_samples)
-    net = build_network(spec, seeds=list(range(batch)), backend=backend, **OPTIONS.get(backend, {}))
+    name, options = CASES[backend]
+    net = build_network(spec, seeds=list(range(batch)), backend=name, **options)
     net.run_stage(x[:1], t[:1], learning=True, teaching=True)  # compile / warm up
     benchmark.extra_info.update(_peak_memory(backend, spec, batch, x[:1], t[:1]))
 

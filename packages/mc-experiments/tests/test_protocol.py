@@ -1,4 +1,5 @@
 import dataclasses
+import importlib.util
 import json
 
 import numpy as np
@@ -67,7 +68,17 @@ def test_runs_never_overwrite(cfg, tmp_path):
     assert a != b and a.parent == b.parent
 
 
-def test_resume_equals_uninterrupted(cfg, tmp_path):
+def _backend(name):
+    if name == "genn" and importlib.util.find_spec("pygenn") is None:
+        pytest.skip("pygenn 5 is not installed: the GeNN variant needs it (see the README)")
+    return name
+
+
+@pytest.mark.parametrize("backend", ["reference", "genn"])
+def test_resume_equals_uninterrupted(cfg, tmp_path, backend, monkeypatch):
+    # GeNN (CPU): each member's noise generator state is part of the checkpoint
+    monkeypatch.setenv("MC_GENN_CACHE", str(tmp_path / "genn-cache"))
+    cfg = dataclasses.replace(cfg, backend=dataclasses.replace(cfg.backend, name=_backend(backend)))
     (full,) = train(cfg, tmp_path / "full", quiet=True)
 
     calls = {"n": 0}
@@ -102,7 +113,10 @@ def test_resume_equals_uninterrupted(cfg, tmp_path):
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
-def test_batched_seeds_equal_lone_runs(cfg, tmp_path):
+@pytest.mark.parametrize("backend", ["reference", "genn"])
+def test_batched_seeds_equal_lone_runs(cfg, tmp_path, backend, monkeypatch):
+    monkeypatch.setenv("MC_GENN_CACHE", str(tmp_path / "genn-cache"))
+    cfg = dataclasses.replace(cfg, backend=dataclasses.replace(cfg.backend, name=_backend(backend)))
     runs = train(cfg, tmp_path / "batch", quiet=True, seeds=[5, 6])
     (lone,) = train(cfg.with_seed(6), tmp_path / "lone", quiet=True)
     mb, ml = runs[1].read_metrics(), lone.read_metrics()

@@ -18,7 +18,7 @@ from mc_network import BackendUnavailable, yinyang_spec
 from mc_network.backends import _genn_build
 from mc_network.backends._genn_build import (
     GCC_VECTOR_PARAMS,
-    _compiler,
+    _build_env,
     cache_key,
     check_cuda_device,
     cxx_command,
@@ -80,15 +80,19 @@ def test_the_compiler_is_part_of_the_cache_key(tmp_path, monkeypatch):
 
 def test_the_build_environment_is_restored(monkeypatch):
     monkeypatch.setenv("CXX", "c++-before")
-    with _compiler("g++ --param x=1"):
+    monkeypatch.setenv("MAKEFLAGS", "-j4")
+    with _build_env("g++ --param x=1"):
         assert os.environ["CXX"] == "g++ --param x=1"
-    assert os.environ["CXX"] == "c++-before"
+        assert os.environ["MAKEFLAGS"] == "-j4 -s --no-print-directory"
+    assert os.environ["CXX"] == "c++-before" and os.environ["MAKEFLAGS"] == "-j4"
     monkeypatch.delenv("CXX")
-    with pytest.raises(RuntimeError), _compiler("g++"):
+    monkeypatch.delenv("MAKEFLAGS")
+    with pytest.raises(RuntimeError), _build_env("g++"):
         raise RuntimeError("build failed")
-    assert "CXX" not in os.environ
-    with _compiler(None):
-        assert "CXX" not in os.environ
+    assert "CXX" not in os.environ and "MAKEFLAGS" not in os.environ
+    with _build_env(None):
+        assert "CXX" not in os.environ and os.environ["MAKEFLAGS"] == "-s --no-print-directory"
+    assert "MAKEFLAGS" not in os.environ
 
 
 class _Driver:

@@ -203,20 +203,29 @@ def cxx_command(device: str, optimize: bool) -> str | None:
 
 
 @contextmanager
-def _compiler(cxx: str | None):
-    """Run the block with ``$CXX`` set to ``cxx`` (GeNN's make inherits the environment)."""
-    if cxx is None:
-        yield
-        return
-    old = os.environ.get("CXX")
-    os.environ["CXX"] = cxx
+def _build_env(cxx: str | None):
+    """Set the environment GeNN's make inherits, and restore it afterwards.
+
+    ``$CXX`` becomes ``cxx`` (if given); ``-s --no-print-directory`` is added to
+    ``$MAKEFLAGS``, so that make prints only what the compiler says (warnings, errors), not
+    its directory and "nothing to be done" messages.
+    """
+    changes = {"MAKEFLAGS": " ".join(filter(None, [os.environ.get("MAKEFLAGS"), _QUIET_MAKE]))}
+    if cxx is not None:
+        changes["CXX"] = cxx
+    old = {k: os.environ.get(k) for k in changes}
+    os.environ.update(changes)
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("CXX", None)
-        else:
-            os.environ["CXX"] = old
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+_QUIET_MAKE = "-s --no-print-directory"
 
 
 def check_cuda_device(device: str, cuda_device: int | None) -> None:
@@ -452,7 +461,7 @@ def build_and_load(
         syns[proj.name] = syn
     code_dir = root / key
     cxx = cxx_command(device, optimize)
-    with _locked(root / f"{key}.lock"), _compiler(cxx):
+    with _locked(root / f"{key}.lock"), _build_env(cxx):
         code_dir.mkdir(parents=True, exist_ok=True)
         log.info("GeNN: building (or reusing) %s on %s", code_dir, device)
         model.build(path_to_model=str(code_dir))

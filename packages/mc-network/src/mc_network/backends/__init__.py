@@ -126,9 +126,7 @@ def build_network(
         Backend options (e.g. ``device="cuda"`` for GeNN).
     """
     name = backend or default_backend()
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown backend {name!r}; registered backends: {sorted(_REGISTRY)}")
-    valid = backend_options(name)
+    valid = backend_options(name)  # raises ValueError for an unknown backend
     unknown = sorted(set(options) - set(valid)) if valid is not None else []
     if unknown:
         raise ValueError(

@@ -80,6 +80,34 @@ _DRIVER = "nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1"
 _CC_MAJOR, _CC_MINOR = 75, 76  # CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR / _MINOR
 
 
+class _DriverProblem(Exception):
+    """The NVIDIA driver cannot be used (the message says why)."""
+
+
+def _open_driver() -> tuple[Any, int]:
+    """The initialised driver library and its number of visible devices (at least one)."""
+    try:
+        lib = ctypes.CDLL(_DRIVER)
+    except OSError as err:
+        raise _DriverProblem(
+            f"the NVIDIA driver library {_DRIVER} cannot be loaded ({err}): no GPU or no driver"
+        ) from None
+    try:
+        cu_init, cu_count = lib.cuInit, lib.cuDeviceGetCount
+    except AttributeError as err:
+        raise _DriverProblem(f"{_DRIVER} is not a usable NVIDIA driver library ({err})") from None
+    rc = cu_init(0)
+    if rc != 0:
+        raise _DriverProblem(f"cuInit failed with CUDA error {rc}: no usable GPU")
+    n = ctypes.c_int(0)
+    rc = cu_count(ctypes.byref(n))
+    if rc != 0 or n.value < 1:
+        raise _DriverProblem(
+            f"no CUDA device found (cuDeviceGetCount: error {rc}, {n.value} devices)"
+        )
+    return lib, n.value
+
+
 def cuda_devices() -> tuple[tuple[str, int, int], ...]:
     """Name and compute capability of every visible CUDA device; empty without a driver.
 
@@ -88,12 +116,9 @@ def cuda_devices() -> tuple[tuple[str, int, int], ...]:
     different GPUs (a cluster home directory) would otherwise load another GPU's build.
     """
     try:
-        lib = ctypes.CDLL(_DRIVER)
-        n = ctypes.c_int(0)
-        if lib.cuInit(0) != 0 or lib.cuDeviceGetCount(ctypes.byref(n)) != 0:
-            return ()
+        lib, count = _open_driver()
         found = []
-        for i in range(n.value):
+        for i in range(count):
             dev, major, minor = ctypes.c_int(0), ctypes.c_int(0), ctypes.c_int(0)
             name = ctypes.create_string_buffer(256)
             if (
@@ -105,28 +130,16 @@ def cuda_devices() -> tuple[tuple[str, int, int], ...]:
                 return ()
             found.append((name.value.decode(errors="replace"), major.value, minor.value))
         return tuple(found)
-    except (OSError, AttributeError):
+    except (_DriverProblem, AttributeError):
         return ()
 
 
 def _cuda_problem() -> str | None:
     """Why no CUDA device can be used here (``None`` if one can)."""
-    name = _DRIVER
     try:
-        lib = ctypes.CDLL(name)
-    except OSError as err:
-        return f"the NVIDIA driver library {name} cannot be loaded ({err}): no GPU or no driver"
-    try:
-        cu_init, cu_count = lib.cuInit, lib.cuDeviceGetCount
-    except AttributeError as err:
-        return f"{name} is not a usable NVIDIA driver library ({err})"
-    rc = cu_init(0)
-    if rc != 0:
-        return f"cuInit failed with CUDA error {rc}: no usable GPU"
-    n = ctypes.c_int(0)
-    rc = cu_count(ctypes.byref(n))
-    if rc != 0 or n.value < 1:
-        return f"no CUDA device found (cuDeviceGetCount: error {rc}, {n.value} devices)"
+        _open_driver()
+    except _DriverProblem as err:
+        return str(err)
     return None
 
 
@@ -202,6 +215,9 @@ def cxx_command(device: str, optimize: bool) -> str | None:
     return " ".join([cxx, *GCC_VECTOR_PARAMS])
 
 
+_QUIET_MAKE = "-s --no-print-directory"
+
+
 @contextmanager
 def _build_env(cxx: str | None):
     """Set the environment GeNN's make inherits, and restore it afterwards.
@@ -223,9 +239,6 @@ def _build_env(cxx: str | None):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-
-_QUIET_MAKE = "-s --no-print-directory"
 
 
 def check_cuda_device(device: str, cuda_device: int | None) -> None:

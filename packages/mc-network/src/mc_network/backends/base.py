@@ -40,6 +40,11 @@ class StageInputs:
         """Samples in the stage."""
         return self.order.shape[1]
 
+    def first_rates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each member's input and teacher rates of its first sample, ``(B, n)`` each."""
+        b, first = np.arange(self.order.shape[0]), self.order[:, 0]
+        return tuple(r[b % r.shape[0], first] for r in (self.inputs, self.teacher))
+
     @property
     def n_steps(self) -> int:
         """Time steps in the stage."""

@@ -108,13 +108,10 @@ class CompiledSimulation(Simulation):
         self._n_noise = sum(topo.population(n).size for n in topo.pyramidal_names())
 
     # ------------------------------------------------------------------ a stage
-    def _reset_players(self, x: np.ndarray, t: np.ndarray, order: np.ndarray) -> None:
-        first = order[:, 0]
-        b = np.arange(self.batch_size)
-        for name, rates in (("input", x), ("teacher", t)):
+    def _reset_players(self, stage: StageInputs) -> None:
+        for name, row in zip(("input", "teacher"), stage.first_rates(), strict=True):
             s, slot = self._ns[self._pop_index[name]], self._players[name]
             self._ct[:, slot, :] = 0
-            row = rates[b % rates.shape[0], first]  # rates shared by the batch: one copy
             for var in ("rate0", "rate", "rate_last"):
                 s[:, float_vars(self.topology.population(name).kind).index(var)] = row
 
@@ -158,7 +155,7 @@ class CompiledSimulation(Simulation):
         dtype, bsz = self.dtype, self.batch_size
         x, t = _rw(stage.inputs, dtype), _rw(stage.teacher, dtype)
         order = _rw(stage.order, np.int64)
-        self._reset_players(x, t, order)
+        self._reset_players(stage)
         sps, n_steps = stage.steps_per_sample, stage.n_steps
         lag = round(self.spec.player.learning_lag / self.spec.dt) if learning else 0
         rec_index, where = self._record_layout(plan)

@@ -260,7 +260,9 @@ class GeNNSimulation(HostArrays, Simulation):
         n_s, nb = stage.n_samples, members.stop - members.start
         order = stage.order[members]
         b_idx = np.arange(nb)[:, None]
-        for name, data in (("input", stage.inputs), ("teacher", stage.teacher)):
+        for name, data, first in zip(
+            ("input", "teacher"), (stage.inputs, stage.teacher), stage.first_rates(), strict=True
+        ):
             grp, n = self._loaded.pops[name], data.shape[2]
             # shared rates: one copy, every member reads it; else this group's members' rates
             mine = data[:1] if data.shape[0] == 1 else data[members]
@@ -270,7 +272,7 @@ class GeNNSimulation(HostArrays, Simulation):
             egp["rates"].push_to_device()
             egp["order"].view[: nb * n_s] = order.reshape(-1).astype(np.uint32)
             egp["order"].push_to_device()
-            first = mine[copy_of[:, 0], order[:, 0]]  # (nb, n)
+            first = first[members]  # (nb, n)
             values = {
                 "rate": first,
                 "rate_last": first,

@@ -145,11 +145,9 @@ class ReferenceSimulation(HostArrays, Simulation):
 
     # ------------------------------------------------------------------ a stage
     def _reset_players(self, stage: StageInputs) -> None:
-        b = np.arange(self.batch_size)
-        first = stage.order[:, 0]
-        x, t = stage.inputs, stage.teacher
-        rate_player.numpy_reset(self.neurons["input"], x[b % x.shape[0], first])
-        rate_player.numpy_reset(self.neurons["teacher"], t[b % t.shape[0], first])
+        x0, t0 = stage.first_rates()
+        rate_player.numpy_reset(self.neurons["input"], x0)
+        rate_player.numpy_reset(self.neurons["teacher"], t0)
 
     def _noise_chunk(self, n_steps: int) -> np.ndarray:
         if not self.spec.noisy:

@@ -180,3 +180,64 @@ def test_batch_with_shared_data_passes_one_copy(cfg, tmp_path, monkeypatch):
     no_seed = dataclasses.replace(cfg, dataset=dataclasses.replace(cfg.dataset, seed=None))
     train(no_seed, tmp_path / "own", quiet=True, seeds=[5, 6])
     assert shapes and all(x[0] == 2 and len(x) == 3 for x, _ in shapes)
+
+
+def test_thinned_recordings_keep_every_metric(cfg, tmp_path):
+    """``validation_every``/``weights_every`` thin what is written, never what is measured."""
+    from mc_analysis.rundir import read_run
+    from mc_analysis.summary import compare_with_metrics, run_summary
+
+    rec = dataclasses.replace(cfg.recording, validation_every=2, weights_every=2, training=())
+    pr = dataclasses.replace(cfg.protocol, n_epochs=3, checkpoint_every=1)
+    thin_cfg = dataclasses.replace(cfg, recording=rec, protocol=pr)
+    full_cfg = dataclasses.replace(cfg, protocol=pr)
+    full = train(full_cfg, tmp_path / "full", quiet=True)[0]
+    thin = train(thin_cfg, tmp_path / "thin", quiet=True)[0]
+    a, b = full.read_metrics(), thin.read_metrics()
+    for key in ("validation_accuracy", "validation_rmse", "test_accuracy", "angles"):
+        assert a[key] == b[key], key  # the same simulation, the same numbers
+    arrays = _arrays(thin)
+    assert "training/output.v_brev" not in arrays  # recording.training: [] records nothing
+    v_full, v_thin = _arrays(full)["validation/output.v_brev"], arrays["validation/output.v_brev"]
+    for e in range(4):  # validations 0 and 2 (every 2nd) and 3 (the final one) are written
+        if e in (0, 2, 3):
+            np.testing.assert_array_equal(v_thin[e], v_full[e])
+        else:
+            assert np.all(np.isnan(v_thin[e]))
+    w = arrays["weights/fb_1.g"]
+    assert [e for e in range(4) if not np.all(np.isnan(w[e]))] == [0, 2, 3]
+    # the analysis recomputes what is recorded and takes the rest from metrics.json
+    s = run_summary(read_run(thin.path))
+    assert s["validation_recorded"] == [0, 2, 3]
+    assert s["validation_source"] == "recordings+metrics"
+    assert s["validation_accuracy"] == b["validation_accuracy"]
+    assert s["angles"] == b["angles"] and s["angles_source"] == "metrics"
+    assert compare_with_metrics(s, b) == []
+    # a completed run keeps only its final checkpoint
+    assert sorted(p.name for p in thin.checkpoint_dir.iterdir()) == [
+        "epoch_0003.json",
+        "epoch_0003.npz",
+    ]
+
+
+def test_non_finite_state_fails_the_member_naming_the_variable(cfg, tmp_path, monkeypatch):
+    from mc_experiments import protocol
+
+    real = protocol.build_network
+
+    def poisoned(*args, **kwargs):
+        sim = real(*args, **kwargs)
+        w = sim.get_weights()["ff_2"]
+        w[1, 0, 0] = np.nan  # member 1 only
+        sim.set_weights({"ff_2": w})
+        return sim
+
+    monkeypatch.setattr(protocol, "build_network", poisoned)
+    m0 = protocol.Member(cfg, RunDir(tmp_path / "a"))
+    m1 = protocol.Member(cfg.with_seed(4), RunDir(tmp_path / "b"))
+    for m in (m0, m1):
+        m.run.path.mkdir()
+    protocol.Experiment([m0, m1]).run()
+    assert m0.failed is None and m0.run.status()["state"] == "completed"
+    assert m1.failed.startswith("non-finite ") and "after validation 0" in m1.failed
+    assert m1.run.status()["state"] == "failed"

@@ -98,13 +98,13 @@ def make_run_report(
                 f"decision_map_{stem}",
                 lambda s=stage: F.plot_decision_map(decision_points(run, s, -1)),
             )
-    n_valid = len(summary["validation_accuracy"])
-    if run.dataset == "yinyang" and n_valid > 1:
+    recorded = summary["validation_recorded"]
+    if run.dataset == "yinyang" and len(recorded) > 1:
         _figure(
             out,
             "decision_maps_over_epochs",
             lambda: F.plot_decision_map_series(
-                [decision_points(run, "validation", e) for e in spread_entries(n_valid)]
+                [decision_points(run, "validation", e) for e in spread_entries(recorded)]
             ),
         )
     logger.debug("%s: report written to %s", run.path, out)

@@ -221,6 +221,28 @@ class Run:
         """The attributes of ``<stage>/<var>`` (units, dt, records_per_sample, ...)."""
         return dict(self.array(stage, var).attrs)
 
+    def entry_every(self, stage: str, var: str) -> int:
+        """Every how many entries ``<stage>/<var>`` was written.
+
+        ``recording.validation_every`` or ``weights_every``; 1 for runs written before
+        entries could be thinned.
+        """
+        return int(self.attrs(stage, var).get("entry_every", 1))
+
+    def entries(self, stage: str, var: str) -> list[int]:
+        """Indices of the entries of ``<stage>/<var>`` that hold data.
+
+        With ``entry_every = k`` the writer stores entries ``0, k, 2k, ...`` and the last one
+        (the final validation, the final weights); of those, the ones written so far (holding
+        any finite value: an unfinished run has not written its last entries yet).
+        """
+        arr = self.array(stage, var)
+        n, k = arr.shape[0], self.entry_every(stage, var)
+        candidates = sorted(set(range(0, n, k)) | ({n - 1} if n else set()))
+        heads = np.asarray(arr[:, :1] if arr.ndim > 1 else arr[:], dtype=np.float64)
+        heads = heads.reshape(n, -1)
+        return [e for e in candidates if np.isfinite(heads[e]).any()]
+
 
 def read_run(path: str | Path) -> Run:
     """Open a run directory.

@@ -61,31 +61,74 @@ def stored_records_per_sample(run: Run, stage: str, var: str) -> int:
     return rps
 
 
-def _stage_scores(run: Run, stage: str) -> list[dict[str, Any]]:
-    """Accuracy, RMSE, MAE and confusion of every written entry of a stage."""
+def _stage_scores(run: Run, stage: str) -> dict[int, dict[str, Any]]:
+    """Accuracy, RMSE, MAE and confusion of every recorded entry of a stage, by entry index.
+
+    With ``recording.validation_every > 1`` only some validations are recorded
+    (:meth:`Run.entries`); the others are absent here.
+    """
     if not (run.has(stage, OUTPUT) and run.has(stage, TEACHER)):
         logger.info("%s: no %s/%s and %s recorded", run.path, stage, OUTPUT, TEACHER)
-        return []
+        return {}
     rps = stored_records_per_sample(run, stage, OUTPUT)
-    v, t = run.read(stage, OUTPUT), run.read(stage, TEACHER)
-    n_classes = v.shape[-1]
-    scores = []
-    for e in range(written_entries(v)):
-        if not (np.all(np.isfinite(v[e])) and np.all(np.isfinite(t[e]))):
+    out_arr, teacher_arr = run.array(stage, OUTPUT), run.array(stage, TEACHER)
+    n_classes = out_arr.shape[-1]
+    scores = {}
+    for e in run.entries(stage, OUTPUT):
+        v, t = np.asarray(out_arr[e]), np.asarray(teacher_arr[e])
+        if not (np.all(np.isfinite(v)) and np.all(np.isfinite(t))):
             nan = float("nan")
-            scores.append({"accuracy": nan, "rmse": nan, "mae": nan, "confusion": None})
+            scores[e] = {"accuracy": nan, "rmse": nan, "mae": nan, "confusion": None}
             continue
-        pred = M.predictions(v[e], rps)
-        conf = M.per_class_counts(pred, M.labels_from_teacher(t[e], rps), n_classes)
-        scores.append(
-            {
-                "accuracy": M.accuracy(v[e], t[e], rps),
-                "rmse": M.rmse(v[e], t[e]),
-                "mae": M.mae(v[e], t[e]),
-                "confusion": conf.tolist(),
-            }
-        )
+        pred = M.predictions(v, rps)
+        conf = M.per_class_counts(pred, M.labels_from_teacher(t, rps), n_classes)
+        scores[e] = {
+            "accuracy": M.accuracy(v, t, rps),
+            "rmse": M.rmse(v, t),
+            "mae": M.mae(v, t),
+            "confusion": conf.tolist(),
+        }
     return scores
+
+
+def _validation_curves(run: Run, scores: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Per-validation accuracy, RMSE and MAE: recomputed where recorded, else ``metrics.json``.
+
+    Returns the three lists (one value per validation done), ``validation_recorded`` (the
+    entries recomputed from the recordings) and ``validation_source``: ``"recordings"``,
+    ``"recordings+metrics"`` (thinned recordings, ``recording.validation_every > 1``) or
+    ``"metrics"``.
+    """
+    keys = ("accuracy", "rmse", "mae")
+    thinned = run.has("validation", OUTPUT) and run.entry_every("validation", OUTPUT) > 1
+    if thinned or not scores:
+        # metrics.json holds every validation done; the recordings only some (or none)
+        from_metrics = {k: list(run.metrics.get(f"validation_{k}") or []) for k in keys}
+    else:  # every validation is recorded: the recordings alone say how many were done
+        from_metrics = {k: [] for k in keys}
+    n = max([len(v) for v in from_metrics.values()] + [max(scores) + 1 if scores else 0])
+    out: dict[str, Any] = {}
+    for k in keys:
+        values = []
+        for e in range(n):
+            if e in scores:
+                values.append(scores[e][k])
+            elif e < len(from_metrics[k]) and from_metrics[k][e] is not None:
+                values.append(float(from_metrics[k][e]))
+            else:
+                values.append(float("nan"))
+        out[f"validation_{k}"] = values
+    recorded = sorted(e for e in scores if e < n)
+    out["validation_recorded"] = recorded
+    if len(recorded) == n:
+        out["validation_source"] = "recordings"
+    else:
+        out["validation_source"] = "recordings+metrics" if recorded else "metrics"
+    if n and n - 1 in scores:
+        out["validation_confusion"] = scores[n - 1]["confusion"]
+    else:
+        out["validation_confusion"] = run.metrics.get("validation_confusion") if n else None
+    return out
 
 
 def _weight_diagnostics(run: Run) -> tuple[dict, dict, str | None]:
@@ -99,6 +142,8 @@ def _weight_diagnostics(run: Run) -> tuple[dict, dict, str | None]:
         have = {k for k in names if run.has("weights", need[k])}
         if not {"ff", "fb"} <= have:
             continue
+        if any(run.entry_every("weights", need[k]) > 1 for k in have):
+            break  # thinned snapshots: metrics.json holds the angle of every epoch
         w = {k: run.read("weights", need[k]) for k in have}
         n = min(written_entries(a) for a in w.values())
         # one 2-D call per snapshot, as the experiment does, so the float64 sums agree exactly
@@ -115,7 +160,7 @@ def _weight_diagnostics(run: Run) -> tuple[dict, dict, str | None]:
     if angles:
         return angles, selfpred, "recordings"
     if run.metrics.get("angles"):
-        logger.info("%s: no weights recorded; angles taken from metrics.json", run.path)
+        logger.info("%s: weights not recorded every epoch; angles from metrics.json", run.path)
         return dict(run.metrics["angles"]), dict(run.metrics.get("self_prediction", {})), "metrics"
     return {}, {}, None
 
@@ -136,17 +181,19 @@ def run_summary(run: Run) -> dict[str, Any]:
     dict
         ``kind`` ("run"), ``path``, ``name``, ``seed``, ``dataset``, ``feedback``, ``dims``,
         ``n_epochs``, ``records_per_sample``, ``status``, ``epochs``; ``validation_accuracy``
-        [%], ``validation_rmse``, ``validation_mae`` (lists, one per validation),
+        [%], ``validation_rmse``, ``validation_mae`` (lists, one per validation; recomputed
+        from the recordings where the validation was recorded, else from ``metrics.json``),
+        ``validation_recorded`` (the recomputed entries), ``validation_source``,
         ``validation_confusion`` (of the last one); ``test_accuracy`` [%], ``test_rmse``,
         ``test_mae``, ``test_confusion`` (None without a test); ``angles``
         ``{"fb_l": [deg per snapshot]}`` and ``angle_epoch`` (the epochs they belong to);
         ``self_prediction`` ``{"layer_l": {"ff_minus_p2i": [...], "fb_plus_i2p": [...], ...}}``;
         ``angles_source`` ("recordings", "metrics" when no weights were recorded, or None).
     """
-    val = _stage_scores(run, "validation")
+    curves = _validation_curves(run, _stage_scores(run, "validation"))
     test = _stage_scores(run, "test")
     angles, selfpred, source = _weight_diagnostics(run)
-    t0 = test[0] if test else {}
+    t0 = test.get(0, {})
     return {
         "kind": "run",
         "path": str(run.path),
@@ -158,11 +205,8 @@ def run_summary(run: Run) -> dict[str, Any]:
         "n_epochs": run.n_epochs,
         "records_per_sample": run.records_per_sample,
         "status": run.status.get("state", "unknown"),
-        "epochs": list(range(len(val))),
-        "validation_accuracy": [s["accuracy"] for s in val],
-        "validation_rmse": [s["rmse"] for s in val],
-        "validation_mae": [s["mae"] for s in val],
-        "validation_confusion": val[-1]["confusion"] if val else None,
+        "epochs": list(range(len(curves["validation_accuracy"]))),
+        **curves,
         "test_accuracy": t0.get("accuracy"),
         "test_rmse": t0.get("rmse"),
         "test_mae": t0.get("mae"),

@@ -6,6 +6,7 @@ Plain arrays for :func:`mc_analysis.figures.plot_output_traces` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -97,14 +98,18 @@ def decision_points(run: Run, stage: str = "validation", entry: int = -1) -> dic
     }
 
 
-def spread_entries(n: int, k: int = 6) -> list[int]:
-    """Up to ``k`` of the entries ``0..n-1``, evenly spread, always the first and the last.
+def spread_entries(entries: int | Sequence[int], k: int = 6) -> list[int]:
+    """Up to ``k`` of the entries, evenly spread, always the first and the last.
 
-    For the validation entries of a run: entry ``e`` is the validation after ``e`` epochs.
+    ``entries`` is a number ``n`` (the entries ``0..n-1``) or the recorded entries
+    (:meth:`Run.entries`). For the validation entries of a run: entry ``e`` is the validation
+    after ``e`` epochs.
     """
+    have = list(range(entries)) if isinstance(entries, int) else sorted(entries)
+    n = len(have)
     if n < 1 or k < 1:
         return []
     m = min(n, k)
     if m == 1:
-        return [n - 1]
-    return sorted({round(i * (n - 1) / (m - 1)) for i in range(m)})
+        return [have[-1]]
+    return [have[i] for i in sorted({round(i * (n - 1) / (m - 1)) for i in range(m)})]

@@ -94,6 +94,14 @@ class RecordingConfig:
     original). ``validation``/``test``/``training`` list ``population.var`` or
     ``projection.g`` names recorded in those stages; ``weights_per_epoch`` stores every weight
     matrix at the start and after every training epoch.
+
+    ``validation_every`` and ``weights_every`` thin what is *written*: only every k-th
+    validation (validation ``e`` for ``e % k == 0``, and always the final one) and every k-th
+    weight snapshot (after ``e`` epochs, ``e % k == 0``, and always the final weights) go to
+    ``recordings.zarr``. The metrics of every validation and the angles of every epoch are
+    computed from the full records in memory and stored in ``metrics.json`` regardless, so a
+    long run (the paper's 400 epochs) keeps every number of its learning curve at a fraction
+    of the disk space.
     """
 
     records_per_sample: int = 5
@@ -101,6 +109,8 @@ class RecordingConfig:
     test: tuple[str, ...] = ("output.v_brev", "teacher.rate")
     training: tuple[str, ...] = ()
     weights_per_epoch: bool = True
+    validation_every: int = 1
+    weights_every: int = 1
 
 
 @dataclass(frozen=True)
@@ -279,6 +289,11 @@ def _check(cfg: Config) -> None:
         raise ConfigError(f"{src}: protocol.n_epochs: must be >= 0")
     if pr.checkpoint_every < 1:
         raise ConfigError(f"{src}: protocol.checkpoint_every: must be >= 1")
+    for key in ("validation_every", "weights_every"):
+        if getattr(rec, key) < 1:
+            raise ConfigError(
+                f"{src}: recording.{key}: {getattr(rec, key)} must be >= 1 (1 writes every entry)"
+            )
     _check_backend(cfg)
     sps = cfg.network.steps_per_sample
     if rec.records_per_sample < 1 or sps % rec.records_per_sample:

@@ -159,12 +159,23 @@ class Experiment:
             wanted = tuple(dict.fromkeys((*REQUIRED, *extra, *wanted)))
         return RecordPlan(tuple(wanted), every=self.every)
 
+    def _written(self, stage: str, index: int, n_index: int) -> int:
+        """Every how many entries of ``stage`` are written (``entry_every``), 0 if not this one.
+
+        Validation ``e`` is written when ``e % recording.validation_every == 0`` and the final
+        one always; every other stage writes every entry.
+        """
+        k = self.cfg.recording.validation_every if stage == "validation" else 1
+        return k if index % k == 0 or index == n_index - 1 else 0
+
     def _run_stage(self, stage: str, index: int, n_index: int) -> tuple[dict, np.ndarray]:
         learning = stage == "training"
         order = self._order(stage)
         plan = self._plan(stage)
-        if stage == "training" and "output.v_brev" not in plan.variables:
-            plan = RecordPlan((*plan.variables, "output.v_brev"), every=self.every)
+        entry_every = self._written(stage, index, n_index)
+        if not entry_every:
+            # the records are still needed in memory (metrics); none is written
+            plan = RecordPlan(tuple(v for v in plan.variables if v in REQUIRED), every=self.every)
 
         def tick(n_done: int, base=self._done) -> None:
             if self.progress:
@@ -186,15 +197,34 @@ class Experiment:
             "steps_per_sample": self.spec.steps_per_sample,
             "records_per_sample": self.cfg.recording.records_per_sample,
             "dims": ["entry", "record", "neuron_or_pre", "post"],
+            "entry_every": entry_every,
         }
         for b, m in enumerate(self.members):
-            if m.failed:
+            if m.failed or not entry_every:
                 continue
             for var, arr in out.items():
                 m.run.write_record(stage, var, index, n_index, arr[b], attrs)
-            if not np.all(np.isfinite(out["output.v_brev"][b])):
-                self._fail(m, f"non-finite output (NaN or inf) in {stage} {index}")
+        self._check_finite(stage, index)
         return out, order
+
+    def _check_finite(self, stage: str, index: int) -> None:
+        """Fail every member whose state holds NaN or inf after a stage, naming the variable."""
+        state = self.sim.get_state()
+        for b, m in enumerate(self.members):
+            if m.failed:
+                continue
+            bad = next(
+                (
+                    f"{owner}.{var}"
+                    for group in ("neurons", "synapses")
+                    for owner, variables in state[group].items()
+                    for var, arr in variables.items()
+                    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr[b]))
+                ),
+                None,
+            )
+            if bad is not None:
+                self._fail(m, f"non-finite {bad} (NaN or inf) after {stage} {index}")
 
     def _fail(self, m: Member, why: str) -> None:
         m.failed = why
@@ -242,7 +272,8 @@ class Experiment:
                 entry = m.metrics["self_prediction"][f"layer_{layer}"]
                 entry["ff_minus_p2i"].append(float(sp["ff_p2i_mean_abs"]))
                 entry["fb_plus_i2p"].append(float(sp["fb_i2p_mean_abs"]))
-            if self.cfg.recording.weights_per_epoch:
+            k = self.cfg.recording.weights_every
+            if self.cfg.recording.weights_per_epoch and (index % k == 0 or index == n_idx - 1):
                 for name, arr in w.items():
                     m.run.write_record(
                         "weights",
@@ -250,7 +281,7 @@ class Experiment:
                         index,
                         n_idx,
                         arr[b],
-                        {"dims": ["epoch", "pre", "post"]},
+                        {"dims": ["epoch", "pre", "post"], "entry_every": k},
                     )
 
     # ------------------------------------------------------------------ checkpoints
@@ -327,6 +358,7 @@ class Experiment:
             if m.failed:
                 continue
             m.run.write_metrics(m.metrics)
+            m.run.prune_checkpoints(keep=1)  # a completed run keeps its final checkpoint
             m.run.set_status("completed", epochs_completed=n_ep, backend=self.backend)
             log.info("%s: test accuracy %.2f %%", m.run.path.name, m.metrics["test_accuracy"])
 

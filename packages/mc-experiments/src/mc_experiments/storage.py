@@ -9,7 +9,8 @@ Layout of a run directory::
         metrics.json         written atomically after every epoch
         run.log              the run's log
         recordings.zarr/     zarr v3: <stage>/<variable> arrays, sharded, with attributes
-        checkpoints/         epoch_NNNN.npz + epoch_NNNN.json (the last two are kept)
+        checkpoints/         epoch_NNNN.npz + epoch_NNNN.json (the last two are kept; a
+                             completed run keeps only its final one)
 """
 
 from __future__ import annotations
@@ -263,10 +264,14 @@ class RunDir:
             raise
         # the JSON is written last: a checkpoint counts only when both files exist
         atomic_write_json(stem.with_suffix(".json"), {"epoch": epoch, **meta})
-        for old in sorted(self.checkpoint_dir.glob("epoch_*.json"))[:-2]:
+        self.prune_checkpoints(keep=2)
+        return stem
+
+    def prune_checkpoints(self, keep: int) -> None:
+        """Delete all but the ``keep`` newest checkpoints (a completed run keeps one)."""
+        for old in sorted(self.checkpoint_dir.glob("epoch_*.json"))[:-keep]:
             old.unlink()
             old.with_suffix(".npz").unlink(missing_ok=True)
-        return stem
 
     def latest_checkpoint(self) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
         """The newest complete checkpoint, or ``None``."""

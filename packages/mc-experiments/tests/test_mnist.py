@@ -387,3 +387,43 @@ def test_canonical_mnist_download(tmp_path, monkeypatch):
     download_mnist(tmp_path)
     ds = load_mnist(1, 1, 1, directory=tmp_path)
     assert ds.train.labels[0] == 5
+
+
+# ---------------------------------------------------------------- the bundled sample
+
+
+def test_bundled_sample_loads_offline_and_checks_its_files(tmp_path):
+    from mc_experiments.datasets.mnist import SAMPLE_DIR
+
+    ds = load_mnist(20, 10, 10, sample=True)
+    assert ds.train.inputs.shape == (200, 784) and ds.test.inputs.shape == (100, 784)
+    # the canonical first labels: training image 0 is a 5, test image 0 a 7
+    assert ds.train.labels[0] == 5 and ds.test.labels[0] == 7
+    with pytest.raises(DatasetError, match="training split of the bundled sample"):
+        load_mnist(21, 1, 1, sample=True)
+    # the gz files match the SHA256SUMS shipped beside them
+    for line in (SAMPLE_DIR / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split()
+        assert hashlib.sha256((SAMPLE_DIR / name).read_bytes()).hexdigest() == digest
+
+
+@needs_mnist
+def test_bundled_sample_is_a_prefix_of_the_canonical_splits():
+    sample = load_mnist(20, 10, 10, sample=True)
+    full = load_mnist(20, 10, 10, directory=canonical_dir())
+    for a, b in ((sample.train, full.train), (sample.valid, full.valid), (sample.test, full.test)):
+        np.testing.assert_array_equal(a.inputs, b.inputs)
+        np.testing.assert_array_equal(a.labels, b.labels)
+
+
+def test_config_selects_the_sample(tiny_dict):
+    from mc_experiments.config import ConfigError, config_from_dict
+    from mc_experiments.data import load_stage_data
+
+    d = dict(tiny_dict, network={"preset": "mnist", "feedback": "fa"})
+    d["dataset"] = {"name": "mnist", "n_train": 2, "n_valid": 1, "n_test": 1, "mnist_sample": True}
+    stages = load_stage_data(config_from_dict(d))
+    assert stages["training"].inputs.shape == (20, 784)
+    d["dataset"]["directory"] = "somewhere"
+    with pytest.raises(ConfigError, match="give one"):
+        config_from_dict(d)

@@ -57,7 +57,14 @@ class DatasetConfig:
     ``seed``: the data seed (Yin-Yang uses seed, seed+1, seed+2 for its splits); ``None``
     derives it from the run seed. ``u_low``/``u_high``: teacher rates of the wrong and the
     right class. ``directory``: MNIST files (default: ``$MC_MNIST_DIR`` or ``data/mnist``).
-    ``noise_level``: Bars only.
+    ``mnist_sample``: MNIST from the 400-image sample shipped with mc-experiments instead
+    (offline tests, smoke runs; at most 20 / 10 / 10 per class, exactly the first samples of
+    the full splits). ``noise_level``: Bars only.
+
+    MNIST: each split uses its first ``10 * n`` samples, chosen once. The original code
+    always loaded the full splits and showed, in every stage run, the first ``10 * n`` entries
+    of a fresh shuffle of the whole split (a new random subset each run); at the paper's
+    sizes (every sample shown) the two agree.
     """
 
     name: str = "yinyang"
@@ -68,6 +75,7 @@ class DatasetConfig:
     u_low: float = 0.1
     u_high: float = 1.0
     directory: str | None = None
+    mnist_sample: bool = False
     noise_level: float = 0.0
 
 
@@ -270,6 +278,13 @@ def _check(cfg: Config) -> None:
     for key in ("n_train", "n_valid", "n_test"):
         if getattr(ds, key) < 1:
             raise ConfigError(f"{src}: dataset.{key}: must be >= 1 (samples per class)")
+    if ds.mnist_sample and ds.name != "mnist":
+        raise ConfigError(f"{src}: dataset.mnist_sample: applies to dataset.name 'mnist' only")
+    if ds.mnist_sample and ds.directory is not None:
+        raise ConfigError(
+            f"{src}: dataset.directory and dataset.mnist_sample: give one (the sample is "
+            "bundled with mc-experiments, the directory holds the full files)"
+        )
     if not ds.u_low < ds.u_high:
         raise ConfigError(f"{src}: dataset.u_low ({ds.u_low}) must be below u_high ({ds.u_high})")
     if cfg.network.player.teacher_base_rate != ds.u_low:

@@ -69,7 +69,7 @@ def _load(cfg: Config, seed: int | None) -> _Stages:
     if ds.name == "yinyang":
         dataset = load_dataset("yinyang", data_seed=seed, **kwargs)
     elif ds.name == "mnist":
-        dataset = load_dataset("mnist", directory=ds.directory, **kwargs)
+        dataset = load_dataset("mnist", directory=ds.directory, sample=ds.mnist_sample, **kwargs)
     else:
         dataset = load_dataset("bars", noise_level=ds.noise_level, seed=seed, **kwargs)
     splits = {"validation": dataset.valid, "training": dataset.train, "test": dataset.test}

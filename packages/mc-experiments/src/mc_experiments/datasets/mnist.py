@@ -35,6 +35,8 @@ __all__ = [
     "FILES",
     "MIRRORS",
     "N_CLASSES",
+    "SAMPLE_DIR",
+    "SAMPLE_FILES",
     "VALID_START",
     "MnistFile",
     "download_mnist",
@@ -99,6 +101,25 @@ FILES = {
     ),
     "test_labels": MnistFile(
         "t10k-labels-idx1-ubyte", LABELS_MAGIC, "27ae3e4e09519cfbb04c329615203637"
+    ),
+}
+
+
+SAMPLE_DIR = Path(__file__).parent / "mnist_sample"
+SAMPLE_VALID_START = 200
+# md5 of the decompressed files of the bundled sample (see mnist_sample/README.md)
+SAMPLE_FILES = {
+    "train_images": MnistFile(
+        "train-images-idx3-ubyte", IMAGES_MAGIC, "0a5aabdfa5f4af1dd33bac96351e698c"
+    ),
+    "train_labels": MnistFile(
+        "train-labels-idx1-ubyte", LABELS_MAGIC, "089c354077b3c2386a9b77c2861aa2b5"
+    ),
+    "test_images": MnistFile(
+        "t10k-images-idx3-ubyte", IMAGES_MAGIC, "4de451ca2b74a3a6e1bcba10d0fcfb17"
+    ),
+    "test_labels": MnistFile(
+        "t10k-labels-idx1-ubyte", LABELS_MAGIC, "eb5d17b20d18e35a87a4539cfa2bca50"
     ),
 }
 
@@ -259,7 +280,7 @@ def _take(images: np.ndarray, labels: np.ndarray, n_per_class: int, what: str, a
     need = N_CLASSES * n_per_class
     if need > labels.shape[0]:
         raise DatasetError(
-            f"{arg}={n_per_class} per class asks for {need} MNIST samples, but the {what} split "
+            f"{arg}={n_per_class} per class asks for {need} MNIST samples, but the {what} "
             f"has only {labels.shape[0]} (at most {arg}={labels.shape[0] // N_CLASSES})"
         )
     inputs = images[:need].reshape(need, -1).astype(np.float32) / np.float32(256.0)
@@ -274,6 +295,7 @@ def load_mnist(
     verify: bool = True,
     *,
     valid_start: int = VALID_START,
+    sample: bool = False,
 ) -> Dataset:
     """Load MNIST from the canonical IDX files.
 
@@ -288,6 +310,11 @@ def load_mnist(
         Check the md5 of every decompressed file (turn off only for test files).
     valid_start
         Index of the first training image that goes to the validation split (50 000).
+    sample
+        Load the 400-image sample bundled with this package (``mnist_sample/README.md``)
+        instead: its splits are the first 200 / 100 / 100 samples of the canonical splits
+        (``n_train <= 20``, ``n_valid <= 10``, ``n_test <= 10``); ``directory`` and
+        ``valid_start`` are ignored. For offline tests and the pipeline's smoke profile.
 
     Returns
     -------
@@ -306,13 +333,18 @@ def load_mnist(
         "n_test": check_count(n_test, "n_test"),
     }
     valid_start = check_count(valid_start, "valid_start")
-    root, source = _resolve(directory)
-    paths = {key: _find(root, spec.name) for key, spec in FILES.items()}
-    missing = [FILES[key].name for key, path in paths.items() if path is None]
+    files = FILES
+    if sample:
+        files, valid_start = SAMPLE_FILES, SAMPLE_VALID_START
+        root, source = SAMPLE_DIR, "the sample bundled with mc-experiments"
+    else:
+        root, source = _resolve(directory)
+    paths = {key: _find(root, spec.name) for key, spec in files.items()}
+    missing = [files[key].name for key, path in paths.items() if path is None]
     if missing:
         raise _missing_error(missing, root, source)
     arrays = {}
-    for key, spec in FILES.items():
+    for key, spec in files.items():
         arrays[key] = _load_checked(paths[key], spec, verify)
         logger.debug("read %s: shape %s", paths[key], arrays[key].shape)
     for part in ("train", "test"):
@@ -331,23 +363,26 @@ def load_mnist(
         raise DatasetError(f"valid_start={valid_start} exceeds the {n_file} training images")
     train_images, train_labels = arrays["train_images"], arrays["train_labels"]
     test_images = arrays["test_images"]
+    tag = " of the bundled sample (dataset.mnist_sample: true)" if sample else ""
     dataset = Dataset(
         name="mnist",
         train=_take(
             train_images[:valid_start],
             train_labels[:valid_start],
             counts["n_train"],
-            "training",
+            f"training split{tag}",
             "n_train",
         ),
         valid=_take(
             train_images[valid_start:],
             train_labels[valid_start:],
             counts["n_valid"],
-            "validation",
+            f"validation split{tag}",
             "n_valid",
         ),
-        test=_take(test_images, arrays["test_labels"], counts["n_test"], "test", "n_test"),
+        test=_take(
+            test_images, arrays["test_labels"], counts["n_test"], f"test split{tag}", "n_test"
+        ),
         n_classes=N_CLASSES,
         n_inputs=int(np.prod(train_images.shape[1:], dtype=np.int64)),
     )

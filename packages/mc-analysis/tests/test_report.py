@@ -14,6 +14,7 @@ from mc_analysis.cli import get_parser, main
 from mc_analysis.original import read_original_run
 from mc_analysis.report import make_run_report, make_sweep_report
 from mc_analysis.rundir import RunDirError, is_original_run_dir, read_run, read_sweep
+from mc_analysis.stats import compare_groups
 from mc_analysis.summary import compare_with_metrics, run_summary, sweep_summary
 from mc_analysis.tables import jsonable
 
@@ -265,6 +266,19 @@ def test_sweep_report_files_and_tables(tmp_path):
         rows = [r for r in rmse_rows if r["variant"] == variant]
         assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
         np.testing.assert_allclose([float(r["mean"]) for r in rows], rmse.mean(axis=0))
+    # the first variant (pal) against the other (fa): statistics of the per-seed values
+    (comp,) = saved["comparisons"]
+    assert (comp["a"], comp["b"]) == ("pal", "fa")
+    tests = {v: [e["test_accuracy"] for e in exps] for v, exps in expected.items()}
+    assert comp["metrics"]["test_accuracy"] == jsonable(compare_groups(tests["pal"], tests["fa"]))
+    rows = {r["metric"]: r for r in _csv(out / "comparisons.csv")}
+    assert set(rows) == {"test_accuracy", "final_validation_accuracy", "final_angle_fb_1"}
+    assert float(rows["test_accuracy"]["welch_p"]) == pytest.approx(
+        comp["metrics"]["test_accuracy"]["welch"]["p_value"]
+    )
+    assert float(rows["final_angle_fb_1"]["mean_a"]) == pytest.approx(15.0)  # thetas 10, 20, 15
+    with pytest.raises(ValueError, match="no variant 'nope'"):
+        make_sweep_report(tmp_path / "sw", tmp_path / "x", compare=[("pal", "nope")])
 
 
 def test_sweep_report_needs_out_dir_for_a_list(tmp_path):

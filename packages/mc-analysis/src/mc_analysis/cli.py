@@ -50,7 +50,21 @@ def get_parser() -> argparse.ArgumentParser:
         default=None,
         help="group runs by 'name', 'feedback' or a dotted config key [member/config name]",
     )
+    sweep.add_argument(
+        "--compare",
+        action="append",
+        metavar="A:B",
+        type=_pair,
+        help="compare variant A with B (repeatable) [the first variant with each other one]",
+    )
     return parser
+
+
+def _pair(text: str) -> tuple[str, str]:
+    a, sep, b = text.partition(":")
+    if not sep or not a or not b:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected two variant names as A:B")
+    return a, b
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,7 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = make_run_report(args.run_dir, args.out, n_samples=args.samples)
         else:
             paths = args.paths[0] if len(args.paths) == 1 else args.paths
-            out = make_sweep_report(paths, args.out, variant_by=args.variant_by)
+            out = make_sweep_report(
+                paths, args.out, variant_by=args.variant_by, compare=args.compare
+            )
     except (FileNotFoundError, KeyError, ValueError) as err:
         logger.error("%s", err)
         return 1

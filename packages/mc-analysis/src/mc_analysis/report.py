@@ -115,6 +115,7 @@ def make_sweep_report(
     paths_or_sweep_dir: str | Path | Sequence[str | Path],
     out_dir: str | Path | None = None,
     variant_by: str | None = None,
+    compare: Sequence[tuple[str, str]] | None = None,
 ) -> Path:
     """Write the statistics, tables and comparison figures of a sweep.
 
@@ -128,6 +129,9 @@ def make_sweep_report(
         ``<sweep_dir>/report``).
     variant_by
         Grouping of runs into variants (see :func:`mc_analysis.rundir.read_sweep`).
+    compare
+        Pairs of variants to compare statistically (default: the first variant against
+        each other one); written to ``summary.json`` and ``comparisons.csv``.
 
     Returns
     -------
@@ -145,7 +149,7 @@ def make_sweep_report(
     entries = read_sweep(paths, variant_by=variant_by)
     if not entries:
         raise ValueError(f"no runs found in {', '.join(map(str, paths))}")
-    sweep = sweep_summary(entries)
+    sweep = sweep_summary(entries, compare=compare)
     for (_, _, run), summary in zip(entries, sweep["runs"], strict=True):
         if isinstance(run, Run):
             _check(run, summary)
@@ -155,6 +159,8 @@ def make_sweep_report(
     T.write_csv(T.table_validation_accuracy(sweep, "validation_rmse"), out / "validation_rmse.csv")
     T.write_csv(T.table_angles(sweep), out / "angles.csv")
     T.write_csv(T.table_per_seed(sweep), out / "per_seed.csv")
+    if sweep["comparisons"]:
+        T.write_csv(T.table_comparisons(sweep), out / "comparisons.csv")
     T.write_csv(T.table_validation_per_seed(sweep), out / "validation_accuracy_per_seed.csv")
 
     colors = F.variant_colors(sweep["variants"])

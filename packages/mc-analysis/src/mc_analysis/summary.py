@@ -26,6 +26,7 @@ import numpy as np
 from mc_analysis import metrics as M
 from mc_analysis.original import OriginalRun
 from mc_analysis.rundir import Run
+from mc_analysis.stats import compare_groups
 
 __all__ = [
     "compare_with_metrics",
@@ -364,8 +365,33 @@ def _variant_summary(items: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
     return out
 
 
+def _comparisons(
+    variants: Mapping[str, dict[str, Any]], pairs: Sequence[tuple[str, str]] | None
+) -> list[dict[str, Any]]:
+    """Per pair of variants: test accuracy, final validation accuracy and final angles."""
+    names = list(variants)
+    if pairs is None:  # the first variant (the sweep's reference, e.g. PAL) against each other
+        pairs = [(names[0], other) for other in names[1:]]
+    out = []
+    for a, b in pairs:
+        for v in (a, b):
+            if v not in variants:
+                raise ValueError(f"compare {a}:{b}: no variant {v!r}; variants: {names}")
+        va, vb = variants[a], variants[b]
+        entry: dict[str, Any] = {"a": a, "b": b, "metrics": {}}
+        for key in ("test_accuracy", "final_validation_accuracy"):
+            entry["metrics"][key] = compare_groups(va[key]["per_seed"], vb[key]["per_seed"])
+        for layer in sorted(set(va["final_angle"]) & set(vb["final_angle"])):
+            entry["metrics"][f"final_angle_{layer}"] = compare_groups(
+                va["final_angle"][layer]["per_seed"], vb["final_angle"][layer]["per_seed"]
+            )
+        out.append(entry)
+    return out
+
+
 def sweep_summary(
     runs: Sequence[tuple[str, int, Run | OriginalRun | Mapping[str, Any]]],
+    compare: Sequence[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Statistics over seeds, per variant.
 
@@ -385,7 +411,10 @@ def sweep_summary(
         seeds, ``per_seed`` with nan for a missing test); ``angles``
         ``{"fb_l": {"epoch", "mean", "std", ..., "per_seed"}}`` and ``final_angle``. Standard
         deviations are population ones (ddof = 0, as ``numpy.std``). ``runs``: the run
-        summaries, in input order, each with its ``variant``.
+        summaries, in input order, each with its ``variant``. ``comparisons``: for each pair
+        ``(a, b)`` of ``compare`` (default: the first variant against each other one), the
+        statistics of :func:`mc_analysis.stats.compare_groups` of ``a`` against ``b`` for the
+        test accuracy, the final validation accuracy and each final angle.
     """
     groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     all_runs = []
@@ -393,7 +422,9 @@ def sweep_summary(
         s = summarize(run)
         groups.setdefault(variant, []).append((seed, s))
         all_runs.append({"variant": variant, **s})
+    variants = {v: _variant_summary(items) for v, items in groups.items()}
     return {
-        "variants": {v: _variant_summary(items) for v, items in groups.items()},
+        "variants": variants,
+        "comparisons": _comparisons(variants, compare) if len(variants) > 1 else [],
         "runs": all_runs,
     }

@@ -19,6 +19,7 @@ import numpy as np
 __all__ = [
     "jsonable",
     "table_angles",
+    "table_comparisons",
     "table_per_seed",
     "table_test_accuracy",
     "table_validation_accuracy",
@@ -166,4 +167,39 @@ def table_angles(sweep: Mapping[str, Any]) -> list[Row]:
                         "n": a["n"][i],
                     }
                 )
+    return rows
+
+
+def table_comparisons(sweep: Mapping[str, Any]) -> list[Row]:
+    """One row per compared pair and metric (``sweep["comparisons"]``).
+
+    Means, spreads, the difference with its 95 % CI, Welch's t-test, the Mann-Whitney U test
+    and Hedges' g.
+    """
+    rows = []
+    for c in sweep.get("comparisons", []):
+        for metric, st in c["metrics"].items():
+            rows.append(
+                {
+                    "a": c["a"],
+                    "b": c["b"],
+                    "metric": metric,
+                    "n_a": st["n_a"],
+                    "n_b": st["n_b"],
+                    "mean_a": st["mean_a"],
+                    "std_a": st["std_a"],
+                    "mean_b": st["mean_b"],
+                    "std_b": st["std_b"],
+                    "difference": st["difference"],
+                    "ci95_low": st["ci95"][0],
+                    "ci95_high": st["ci95"][1],
+                    "welch_t": st["welch"]["statistic"],
+                    "welch_df": st["welch"]["df"],
+                    "welch_p": st["welch"]["p_value"],
+                    "mann_whitney_u": st["mann_whitney"]["statistic"],
+                    "mann_whitney_p": st["mann_whitney"]["p_value"],
+                    "mann_whitney_method": st["mann_whitney"]["method"],
+                    "hedges_g": st["hedges_g"],
+                }
+            )
     return rows

@@ -22,6 +22,7 @@ from mc_network.backends import (
 from mc_network.backends.base import Simulation
 from mc_network.presets import mnist_spec, paper_spec, yinyang_spec
 from mc_network.record import RecordPlan
+from mc_network.replay import noise_draws
 from mc_network.seeding import RunStreams, run_streams
 from mc_network.spec import (
     BiasParams,
@@ -64,6 +65,7 @@ __all__ = [
     "build_network",
     "build_topology",
     "mnist_spec",
+    "noise_draws",
     "paper_spec",
     "yinyang_spec",
     "default_backend",

@@ -27,13 +27,15 @@ class StageInputs:
 
     ``S`` is 1 when one copy of the rates is shared by every member (the stage was given
     ``(N, n)`` arrays; nothing is copied per member) or ``B`` when each member has its own.
-    Member ``b`` reads ``rates[b % S]``.
+    Member ``b`` reads ``rates[b % S]``. ``noise``: a replayed noise trace ``(B, n_steps,
+    n_pyr)`` (every hidden pyramidal neuron, layers in order), or ``None`` to draw it.
     """
 
     inputs: np.ndarray
     teacher: np.ndarray
     order: np.ndarray
     steps_per_sample: int
+    noise: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -65,6 +67,41 @@ def _batched(name: str, a: Any, batch: int, n: int, dtype: np.dtype) -> np.ndarr
     return np.ascontiguousarray(a, dtype=dtype)
 
 
+def _noise_trace(
+    spec: NetworkSpec, topo: Topology, batch: int, n_steps: int, noise: Mapping[str, Any]
+) -> np.ndarray:
+    """``{pyramidal population: (n_steps, n) or (B, n_steps, n)}`` as ``(B, n_steps, n_pyr)``."""
+    names = [p.name for p in topo.populations if p.kind is PopKind.PYRAMIDAL]
+    if not isinstance(noise, Mapping):
+        raise TypeError(f"noise: expected a mapping population -> array for {names}")
+    unknown, missing = sorted(set(noise) - set(names)), [n for n in names if n not in noise]
+    if unknown or missing:
+        raise ValueError(
+            f"noise: give one trace for every hidden pyramidal population {names} "
+            f"(missing {missing}, unknown {unknown})"
+        )
+    if not spec.noisy:
+        raise ValueError(
+            "noise: the network has no apical noise (pyramidal.sigma_noise = 0), so a noise "
+            "trace would have no effect"
+        )
+    parts = []
+    for name in names:
+        size = topo.population(name).size
+        a = np.asarray(noise[name])
+        if a.ndim == 2:
+            a = np.broadcast_to(a, (batch, *a.shape))
+        if a.shape != (batch, n_steps, size):
+            raise ValueError(
+                f"noise[{name!r}]: expected shape ({n_steps}, {size}) or ({batch}, {n_steps}, "
+                f"{size}) (steps of the stage x neurons), got {a.shape}"
+            )
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"noise[{name!r}]: contains NaN or infinite values")
+        parts.append(a)
+    return np.ascontiguousarray(np.concatenate(parts, axis=2), dtype=np.dtype(spec.dtype))
+
+
 def prepare_stage(
     spec: NetworkSpec,
     batch: int,
@@ -72,6 +109,8 @@ def prepare_stage(
     teacher: Any,
     order: Any,
     steps_per_sample: int | None,
+    noise: Mapping[str, Any] | None = None,
+    topology: Topology | None = None,
 ) -> StageInputs:
     """Check shapes and the pattern time; shared ``(N, n)`` rates stay one copy (``S = 1``)."""
     dtype = np.dtype(spec.dtype)
@@ -99,7 +138,12 @@ def prepare_stage(
             f"steps_per_sample={steps_per_sample} does not match the network's pattern time "
             f"(player.t_pattern / dt = {spec.steps_per_sample})"
         )
-    return StageInputs(x, t, np.ascontiguousarray(o, dtype=np.int64), int(steps_per_sample))
+    o = np.ascontiguousarray(o, dtype=np.int64)
+    trace = None
+    if noise is not None:
+        topo = topology or build_topology(spec)
+        trace = _noise_trace(spec, topo, batch, o.shape[1] * int(steps_per_sample), noise)
+    return StageInputs(x, t, o, int(steps_per_sample), trace)
 
 
 class Simulation(abc.ABC):
@@ -110,6 +154,8 @@ class Simulation(abc.ABC):
     """
 
     backend_name: str = "?"
+    #: Whether :meth:`run_stage` accepts a ``noise`` trace to replay.
+    supports_noise_replay: bool = False
 
     def __init__(
         self,
@@ -149,6 +195,7 @@ class Simulation(abc.ABC):
         steps_per_sample: int | None = None,
         record: RecordPlan | None = None,
         progress: ProgressFn | None = None,
+        noise: Mapping[str, Any] | None = None,
     ) -> dict[str, np.ndarray]:
         """Simulate a whole stage: every sample in presentation order, in one call.
 
@@ -168,13 +215,38 @@ class Simulation(abc.ABC):
             Variables and cadence to record (nothing by default).
         progress
             Called with the number of samples completed (at most once per sample).
+        noise
+            Replay a given noise trace instead of drawing it: for every hidden pyramidal
+            population, ``{name: (n_steps, n) or (B, n_steps, n)}`` of the standard-normal
+            draws xi_k that step ``k`` of the stage feeds into the apical OU noise (the
+            original's ``gennrand_normal()``); the members' noise streams are not advanced.
+            Only backends with ``supports_noise_replay`` (``reference``) take it.
 
         Returns
         -------
         dict
             ``name -> array (B, n_records, ...)`` for every recorded variable.
+
+        Raises
+        ------
+        NotImplementedError
+            If ``noise`` is given to a backend that cannot replay it.
         """
-        stage = prepare_stage(self.spec, self.batch_size, inputs, teacher, order, steps_per_sample)
+        if noise is not None and not self.supports_noise_replay:
+            raise NotImplementedError(
+                f"the {self.backend_name!r} backend cannot replay a noise trace; use the "
+                "'reference' backend for noise replay"
+            )
+        stage = prepare_stage(
+            self.spec,
+            self.batch_size,
+            inputs,
+            teacher,
+            order,
+            steps_per_sample,
+            noise,
+            self.topology,
+        )
         plan = record or RecordPlan()
         shapes = {v: self._record_shape(v) for v in plan.variables}
         n_rec = plan.n_records(stage.n_steps)

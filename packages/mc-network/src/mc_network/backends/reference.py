@@ -46,6 +46,7 @@ class ReferenceSimulation(HostArrays, Simulation):
     """NumPy reference simulation (see the module docstring)."""
 
     backend_name = "reference"
+    supports_noise_replay = True
 
     def __init__(self, spec, seeds, weights=None) -> None:
         super().__init__(spec, seeds, weights)
@@ -149,7 +150,10 @@ class ReferenceSimulation(HostArrays, Simulation):
         rate_player.numpy_reset(self.neurons["input"], x0)
         rate_player.numpy_reset(self.neurons["teacher"], t0)
 
-    def _noise_chunk(self, n_steps: int) -> np.ndarray:
+    def _noise_chunk(self, n_steps: int, stage: StageInputs, start: int) -> np.ndarray:
+        """The draws xi of ``n_steps`` steps from ``start``, ``(n_steps, B, n_pyr)``."""
+        if stage.noise is not None:  # a replayed trace: the noise streams are not used
+            return np.swapaxes(stage.noise[:, start : start + n_steps], 0, 1)
         if not self.spec.noisy:
             return np.zeros((n_steps, self.batch_size, self._n_noise), dtype=self.dtype)
         draws = [
@@ -175,7 +179,7 @@ class ReferenceSimulation(HostArrays, Simulation):
         xi_chunk = None
         for k in range(stage.n_steps):
             if k % chunk == 0:
-                xi_chunk = self._noise_chunk(min(chunk, stage.n_steps - k))
+                xi_chunk = self._noise_chunk(min(chunk, stage.n_steps - k), stage, k)
             in_lag = lag > 0 and (k % sps) < lag
             learn_now, teach_now = learning and not in_lag, teaching and not in_lag
             insyn = self._synapse_phase(learn_now, teach_now)

@@ -11,6 +11,7 @@ import yaml
 from mc_analysis.metrics import rmse, windowed_angle
 from mc_analysis.original import (
     OriginalConfigError,
+    OriginalYAMLError,
     bookkeeping_from_config,
     load_original_config,
     read_original_run,
@@ -89,7 +90,7 @@ def _meta_net(run_dir):
         # the original dumps its data sets as numpy objects (python/object/apply tags)
         "input_rates": {s: rng.uniform(size=(4, 6)) for s in ("validation", "testing")},
         "output_rates": {"training": rng.uniform(size=(3, 6))},
-        "evil": "EVIL_PLACEHOLDER",
+        "evil": "plain",
         "shape": (4, 6),
         "record": {
             "filename": "/somewhere/else/tiny_2023-01-01_00-00-00/net_recordings.h5",
@@ -121,9 +122,6 @@ def _meta_net(run_dir):
 def _write_config(path, meta, net):
     text = yaml.dump([meta, net])  # default Dumper: numpy arrays become python object tags
     assert "!!python/object/apply:numpy" in text
-    pwned = path.parent / "pwned"
-    evil = f'!!python/object/apply:os.system ["touch {pwned}"]'
-    text = text.replace("EVIL_PLACEHOLDER", evil)
     path.write_text(text)
 
 
@@ -161,17 +159,37 @@ def run_dir(tmp_path):
 # ---------------------------------------------------------------------------------- config
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_config_python_tags_are_not_executed(run_dir, fast):
-    meta, net = load_original_config(run_dir / "config.yaml", fast=fast)
-    assert not (run_dir / "pwned").exists()
-    assert meta["evil"] is None
-    assert meta["input_rates"] == {"validation": None, "testing": None}
-    assert meta["output_rates"]["training"] is None
+def test_config_arrays_are_rebuilt_and_plain_data_kept(run_dir):
+    meta, net = load_original_config(run_dir / "config.yaml")
+    rng = np.random.default_rng(7)  # the draws of _meta_net
+    want = {s: rng.uniform(size=(4, 6)) for s in ("validation", "testing")}
+    for stage, arr in want.items():
+        got = meta["input_rates"][stage]
+        assert isinstance(got, np.ndarray) and got.dtype == np.float64
+        assert got.shape == (4, 6) and np.array_equal(got, arr)
+    assert np.array_equal(meta["output_rates"]["training"], rng.uniform(size=(3, 6)))
     assert meta["shape"] == (4, 6)  # plain-data python/tuple is kept
     assert meta["record"]["recordings"][2] == {"output": ["v_brev", "rate"]}
     assert net["dims"] == DIMS
     assert meta["sim_config"]["recs_per_sample"] == N_R
+
+
+def test_config_other_python_tags_are_refused_not_executed(run_dir):
+    path = run_dir / "config.yaml"
+    pwned = run_dir / "pwned"
+    text = path.read_text().replace(
+        "evil: plain", f'evil: !!python/object/apply:os.system ["touch {pwned}"]'
+    )
+    path.write_text(text)
+    with pytest.raises(
+        OriginalYAMLError,
+        match=r"config\.yaml: line \d+: refused python tag "
+        r"'tag:yaml.org,2002:python/object/apply:os.system'",
+    ):
+        load_original_config(path)
+    assert not pwned.exists()
+    with pytest.raises(ValueError):  # OriginalYAMLError is a ValueError (CLI error path)
+        read_original_run(run_dir)
 
 
 def test_config_must_be_a_two_element_list(tmp_path):

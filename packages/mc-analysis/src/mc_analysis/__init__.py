@@ -34,6 +34,7 @@ from mc_analysis.original import (
     Bookkeeping,
     OriginalConfigError,
     OriginalRun,
+    OriginalYAMLError,
     load_original_config,
     read_original_run,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "Bookkeeping",
     "OriginalConfigError",
     "OriginalRun",
+    "OriginalYAMLError",
     "Run",
     "RunDirError",
     "__version__",

@@ -5,6 +5,10 @@
     mc-analyze run RUN_DIR [--out DIR]
     mc-analyze sweep SWEEP_DIR [--out DIR]
     mc-analyze sweep RUN_DIR [RUN_DIR ...] --out DIR [--variant-by feedback]
+    mc-analyze compare RUN_A RUN_B [--atol X] [--max-ulps N] [--json FILE]
+
+``compare`` exits with 0 when the runs agree within the tolerance, 1 when they differ and 2
+when they cannot be compared (unreadable, or no variable in common).
 """
 
 from __future__ import annotations
@@ -57,6 +61,27 @@ def get_parser() -> argparse.ArgumentParser:
         type=_pair,
         help="compare variant A with B (repeatable) [the first variant with each other one]",
     )
+    cmp = sub.add_parser(
+        "compare",
+        help="compare two runs record by record (ours or of the original code)",
+        description="Compare the recordings two runs share (toolkit or original run "
+        "directories, in any combination): per variable the largest absolute and float32 ulp "
+        "difference and the first differing record, and both runs' accuracies. Exit status 0: "
+        "equal within the tolerance; 1: different; 2: not comparable.",
+    )
+    cmp.add_argument("run_a", type=Path, help="a run directory")
+    cmp.add_argument("run_b", type=Path, help="another run directory")
+    cmp.add_argument("--atol", type=float, default=0.0, help="absolute tolerance [0]")
+    cmp.add_argument(
+        "--max-ulps", type=int, default=0, help="tolerance in float32 ulps [0: bit identity]"
+    )
+    cmp.add_argument(
+        "--stage",
+        action="append",
+        choices=("validation", "training", "test", "weights"),
+        help="compare only this stage (repeatable) [all]",
+    )
+    cmp.add_argument("--json", type=Path, default=None, help="also write the result as JSON")
     return parser
 
 
@@ -67,12 +92,37 @@ def _pair(text: str) -> tuple[str, str]:
     return a, b
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from mc_analysis.compare import compare_runs
+    from mc_analysis.tables import write_json
+
+    try:
+        result = compare_runs(
+            args.run_a,
+            args.run_b,
+            atol=args.atol,
+            max_ulps=args.max_ulps,
+            stages=tuple(args.stage) if args.stage else None,
+        )
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        logger.error("%s", err)
+        return 2
+    print(result.format())
+    if args.json is not None:
+        write_json(result.to_dict(), args.json)
+    if not result.series:
+        return 2
+    return 0 if result.equal else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``mc-analyze``; returns the exit status."""
     args = get_parser().parse_args(argv)
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("mc_analysis").setLevel(level)
+    if args.command == "compare":
+        return _compare(args)
     from mc_analysis.report import make_run_report, make_sweep_report
 
     try:

@@ -5,8 +5,9 @@ the data sets as NumPy objects in python tags) and ``net_recordings.h5`` with da
 ``/<stage>/<layer_idx>/<pop_or_syn_key>/<var>`` (stage in validation, training, testing;
 float32, shape ``(rows, size)``). See sections 4 and 5 of ``original-model.md``.
 
-The config is read with a safe loader that replaces python object tags by ``None`` instead of
-executing them; the HDF5 file is opened only inside ``with`` blocks, never left open::
+The config is read safely (:mod:`mc_analysis.original_yaml`: the data arrays are rebuilt from
+their bytes, nothing the file names is imported or called); the HDF5 file is opened only
+inside ``with`` blocks, never left open::
 
     run = read_original_run("results/sweep_yin_yang_le_backw_seed_123456_2023-01-01_00-00-00")
     run.validation_accuracy()          # n_epochs + 1 values, index 0 = untrained network
@@ -26,7 +27,6 @@ from typing import Any
 
 import h5py
 import numpy as np
-import yaml
 
 from mc_analysis.metrics import (
     MAX_ELEMENTS,
@@ -36,15 +36,17 @@ from mc_analysis.metrics import (
     rmse,
     window_means,
 )
+from mc_analysis.original_yaml import OriginalYAMLError, load_original_yaml
 
 __all__ = [
     "STAGES",
     "Bookkeeping",
     "OriginalConfigError",
-    "OriginalConfigLoader",
+    "OriginalYAMLError",
     "OriginalRun",
     "bookkeeping_from_config",
     "load_original_config",
+    "original_name",
     "read_original_run",
 ]
 
@@ -57,7 +59,6 @@ CONFIG_NAME = "config.yaml"
 #: File names tried for the recordings, in order (the README says ``net_recording.h5``).
 H5_NAMES = ("net_recordings.h5", "net_recording.h5")
 
-_PYTHON_TAG = "tag:yaml.org,2002:python/"
 # Elements per block read from HDF5 when averaging weight recordings over windows (64 MiB of
 # float32); keeps the 4 GB weight recordings of a full Yin-Yang run out of memory.
 _BLOCK_ELEMENTS = 1 << 24
@@ -73,65 +74,17 @@ class OriginalConfigError(KeyError):
 # --------------------------------------------------------------------------------- config
 
 
-def _construct_python_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    """Turn a ``!!python/...`` node into plain data, never executing it.
+def load_original_config(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Load an original ``config.yaml`` (or config template) safely.
 
-    Plain-data tags (``tuple``, ``str``, ``unicode``, ``int``, ``long``, ``float``, ``bool``,
-    ``none``) become the corresponding value; every other python tag (``object/apply:...``,
-    ``name:...``, ``object/new:...``, ``module:...``; e.g. the NumPy data arrays the original
-    dumps into its config) becomes ``None`` without its children being constructed.
-    """
-    if isinstance(node, yaml.SequenceNode) and suffix == "tuple":
-        return tuple(loader.construct_sequence(node, deep=True))
-    if isinstance(node, yaml.ScalarNode):
-        if suffix in ("str", "unicode"):
-            return loader.construct_scalar(node)
-        if suffix in ("int", "long"):
-            return loader.construct_yaml_int(node)
-        if suffix == "float":
-            return loader.construct_yaml_float(node)
-        if suffix == "bool":
-            return loader.construct_yaml_bool(node)
-        if suffix == "none":
-            return None
-    logger.debug("config: python tag %r at %s read as None", node.tag, node.start_mark)
-    return None
-
-
-class OriginalConfigLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that reads the python tags of the original's configs as data/None.
-
-    Unknown ``tag:yaml.org,2002:python/...`` nodes become ``None`` (see
-    ``_construct_python_tag``); nothing is imported or called.
-    """
-
-    yaml_multi_constructors = {
-        **yaml.SafeLoader.yaml_multi_constructors,
-        _PYTHON_TAG: _construct_python_tag,
-    }
-
-
-if hasattr(yaml, "CSafeLoader"):
-
-    class _FastOriginalConfigLoader(yaml.CSafeLoader):  # libyaml parser, same constructors
-        yaml_multi_constructors = dict(OriginalConfigLoader.yaml_multi_constructors)
-
-else:  # pragma: no cover - PyYAML built without libyaml
-    _FastOriginalConfigLoader = OriginalConfigLoader
-
-
-def load_original_config(
-    path: str | Path, *, fast: bool = True
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Load an original ``config.yaml`` safely.
+    Read with :func:`mc_analysis.original_yaml.load_original_yaml`: the data sets a run's
+    config holds come back as NumPy arrays, rebuilt from their bytes; any other python
+    object tag is refused.
 
     Parameters
     ----------
     path
         The ``config.yaml`` of a run (or an original config template).
-    fast
-        Use the libyaml parser where PyYAML has it (the configs of full runs carry the data
-        sets, hundreds of MB of base64).
 
     Returns
     -------
@@ -140,15 +93,14 @@ def load_original_config(
 
     Raises
     ------
-    ValueError
-        If the file's first document is not a list of two mappings.
+    OriginalYAMLError
+        (a ``ValueError``) If the file is not valid YAML, holds a refused python tag or is not
+        a list of two mappings.
     """
     path = Path(path)
-    loader = _FastOriginalConfigLoader if fast else OriginalConfigLoader
-    with path.open("rb") as f:
-        doc = next(iter(yaml.load_all(f, Loader=loader)), None)
+    doc = load_original_yaml(path)
     if not isinstance(doc, list) or len(doc) != 2 or not all(isinstance(d, dict) for d in doc):
-        raise ValueError(
+        raise OriginalYAMLError(
             f"{path}: expected a YAML list [meta_params, network_params] of two mappings, "
             f"got {type(doc).__name__}"
         )
@@ -340,6 +292,40 @@ def bookkeeping_from_config(
     return Bookkeeping(dt=dt, pat_t=pat_t, n_class=n_class, n_epochs=n_epochs, **counts, **idx)
 
 
+def original_name(key: str, layer: int, dims: list[int] | tuple[int, ...]) -> str | None:
+    """The toolkit owner of an original population or synapse key (``None``: not comparable).
+
+    Parameters
+    ----------
+    key
+        The original's key in its layer (``pyramidal``, ``inter``, ``ff``, ``fb``, ``p2i``,
+        ``i2p``, ``bias_to_pyr``, ``bias_to_inter``, ``input``, ``output``, ``supervisor``).
+    layer
+        The original's layer index (0 input, 1.. hidden, ``len(dims) - 1`` output,
+        ``len(dims)`` supervisor).
+    dims
+        The layer sizes.
+    """
+    n_out = len(dims) - 1
+    if layer == 0:
+        return "input" if key == "input" else None
+    if layer == n_out + 1:
+        return "teacher" if key == "supervisor" else None
+    if layer == n_out:
+        return {"output": "output", "ff": f"ff_{layer}"}.get(key)  # fb there is the teacher's
+    names = {
+        "pyramidal": f"pyramidal_{layer}",
+        "inter": f"inter_{layer}",
+        "ff": f"ff_{layer}",
+        "fb": f"fb_{layer}",
+        "p2i": f"p2i_{layer}",
+        "i2p": f"i2p_{layer}",
+        "bias_to_pyr": f"bias_pyr_{layer}",
+        "bias_to_inter": f"bias_inter_{layer}",
+    }
+    return names.get(key)
+
+
 # ----------------------------------------------------------------------------------- runs
 
 #: ``layout[stage][layer][key][var]`` is the shape of that dataset.
@@ -410,7 +396,7 @@ class OriginalRun:
     config_path, h5_path
         Its ``config.yaml`` and recordings file.
     meta, net
-        The two halves of the config (python objects such as the data arrays read as None).
+        The two halves of the config (the data arrays of a run as NumPy arrays).
     layout
         ``layout[stage][layer][key][var]`` = shape ``(rows, size)`` of every dataset.
     """

@@ -1,6 +1,7 @@
 """Reports: the summary, tables and figures of one run or of a sweep, written to a folder.
 
-:func:`make_run_report` writes into ``<run_dir>/report/`` (or ``out_dir``):
+:func:`make_run_report` writes into ``<run_dir>/report/`` (or ``out_dir``) (for a run of
+the original code: ``summary.json`` and the accuracy, RMSE and angle figures):
 
 * ``summary.json``: :func:`mc_analysis.summary.run_summary`;
 * ``validation_accuracy``, ``validation_rmse``, ``angles``, ``self_prediction``,
@@ -28,8 +29,9 @@ from typing import Any
 
 from mc_analysis import figures as F
 from mc_analysis import tables as T
-from mc_analysis.rundir import SWEEP, Run, read_run, read_sweep
-from mc_analysis.summary import compare_with_metrics, run_summary, sweep_summary
+from mc_analysis.original import read_original_run
+from mc_analysis.rundir import SWEEP, Run, is_original_run_dir, read_run, read_sweep
+from mc_analysis.summary import compare_with_metrics, original_summary, run_summary, sweep_summary
 from mc_analysis.traces import decision_points, output_traces, spread_entries
 
 __all__ = ["make_run_report", "make_sweep_report"]
@@ -62,7 +64,7 @@ def make_run_report(
     Parameters
     ----------
     run_dir
-        The run directory.
+        The run directory (the toolkit's, or one of the original code).
     out_dir
         Where to write (default ``<run_dir>/report``).
     n_samples
@@ -73,6 +75,8 @@ def make_run_report(
     pathlib.Path
         The report folder.
     """
+    if is_original_run_dir(run_dir):
+        return _original_run_report(Path(run_dir), out_dir)
     run = read_run(run_dir)
     out = Path(out_dir) if out_dir is not None else run.path / "report"
     out.mkdir(parents=True, exist_ok=True)
@@ -108,6 +112,20 @@ def make_run_report(
             ),
         )
     logger.debug("%s: report written to %s", run.path, out)
+    return out
+
+
+def _original_run_report(run_dir: Path, out_dir: str | Path | None) -> Path:
+    """The report of a run of the original code: its summary, accuracy, RMSE and angles."""
+    summary = original_summary(read_original_run(run_dir))
+    out = Path(out_dir) if out_dir is not None else run_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    T.write_json(summary, out / "summary.json")
+    _figure(out, "validation_accuracy", lambda: F.plot_validation_accuracy(summary))
+    _figure(out, "validation_rmse", lambda: F.plot_validation_rmse(summary))
+    if summary["angles"]:
+        _figure(out, "angles", lambda: F.plot_angles(summary))
+    logger.debug("%s: report of the original run written to %s", run_dir, out)
     return out
 
 

@@ -22,7 +22,7 @@ PKG = {
 LOCAL_DEPS = {
     "models": ["models"],
     "network": ["models", "network"],
-    "experiments": ["models", "network", "experiments"],
+    "experiments": ["models", "network", "analysis", "experiments"],
     "analysis": ["models", "network", "experiments", "analysis"],
 }
 EXTRAS = {

@@ -391,10 +391,17 @@ def test_switches_map(write_original, caplog):
     net["set_wBackw_to_wTransp"] = True
     with pytest.raises(ConfigError, match=r"set_wBackw_to_wTransp: true with eta\.down > 0"):
         import_original_config(write_original(meta, net))
+
+
+def test_pal_without_noise_is_accepted_with_the_spec_warning(write_original, caplog):
     meta, net = _docs("sweep_yin_yang_backw")
     net["noise_sig"] = 0.0
-    with pytest.raises(ConfigError, match=r"eta\.down > 0 with noise_sig = 0"):
-        import_original_config(write_original(meta, net))
+    with caplog.at_level(logging.WARNING):
+        cfg, _ = import_original_config(write_original(meta, net))
+    assert cfg.network.feedback == "pal" and not cfg.network.noisy
+    assert cfg.network.plasticity.eta_down == (0.5,) and cfg.network.i2p_plastic
+    warned = [r for r in caplog.records if r.name == "mc_network.spec"]
+    assert len(warned) == 1 and "sigma_noise = 0: B only decays" in warned[0].getMessage()
 
 
 def test_overrides_apply_to_our_keys(write_original):
@@ -464,3 +471,58 @@ def test_each_imported_config_starts(sweep, write_original):
     t = np.full((2, dims[-1]), 0.1)
     t[0, 0] = t[1, 1] = 1.0
     net.run_stage(x, t, learning=True, teaching=True)
+
+
+def test_imported_configs_use_the_original_randomness(write_original, caplog):
+    path = write_original(*_docs("sweep_yin_yang_fa"))
+    cfg, _ = import_original_config(path)
+    assert cfg.randomness == "original" and cfg.seed == 123456
+    cfg, _ = import_original_config(path, {"randomness": "toolkit"})
+    assert cfg.randomness == "toolkit"
+    assert "never seeded" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="mc_experiments.original"):
+        cfg, _ = import_original_config(write_original(*_docs("sweep_mnist_fa"), "mnist.yaml"))
+    assert cfg.randomness == "original"
+    assert "never seeded numpy for MNIST" in caplog.text and "numpy_seed = 123456" in caplog.text
+
+
+def test_record_as_original_maps_the_recorder_set(write_original):
+    path = write_original(*_docs("sweep_yin_yang_backw"))
+    default, ignored = import_original_config(path)
+    assert default.recording.training == () and "record.recordings" in ignored
+    cfg, ignored = import_original_config(path, record_as_original=True)
+    neurons = {
+        "input.rate",
+        "inter_1.rate",
+        "pyramidal_1.rate",
+        "output.v_brev",
+        "output.rate",
+        "teacher.rate",
+    }
+    assert set(cfg.recording.validation) == set(cfg.recording.test) == neurons
+    weights = {"fb_1.g", "ff_1.g", "i2p_1.g", "p2i_1.g", "ff_2.g"}
+    assert set(cfg.recording.training) == neurons | weights
+    assert "record.recordings" not in ignored
+    meta, net = _docs("sweep_yin_yang_backw")
+    meta["record"]["recordings"][2]["fb"] = ["g"]  # the teacher's one-to-one synapse
+    meta["record"]["recordings"][1]["pyramidal"] = ["rate", "RefracTime"]
+    cfg, _ = import_original_config(write_original(meta, net), record_as_original=True)
+    assert "output.fb.g" not in cfg.recording.training
+    assert "pyramidal_1.RefracTime" not in cfg.recording.validation
+
+
+def test_an_original_run_config_with_data_arrays_loads(tmp_path):
+    meta, net = _docs("sweep_yin_yang_fa")
+    rng = np.random.default_rng(1)
+    meta["input_rates"] = {"training": rng.uniform(size=(4, 6))}  # as the original's runner
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.dump([meta, net]))  # numpy arrays in python tags
+    assert "!!python/object/apply:numpy" in path.read_text()
+    assert is_original_file(path)
+    cfg, ignored = import_original_config(path)
+    assert cfg.network.feedback == "fa" and "input_rates" in ignored
+    with pytest.raises(ConfigError, match="this is an original two-document config"):
+        load_config(path)
+    path.write_text(path.read_text().replace("numpy.dtype", "os.system"))
+    with pytest.raises(ConfigError, match=r"config\.yaml: line \d+: refused python tag"):
+        import_original_config(path)

@@ -74,11 +74,16 @@ def _backend(name):
     return name
 
 
-@pytest.mark.parametrize("backend", ["reference", "genn"])
-def test_resume_equals_uninterrupted(cfg, tmp_path, backend, monkeypatch):
-    # GeNN (CPU): each member's noise generator state is part of the checkpoint
+@pytest.mark.parametrize(
+    ("backend", "randomness"),
+    [("reference", "toolkit"), ("reference", "original"), ("genn", "toolkit")],
+)
+def test_resume_equals_uninterrupted(cfg, tmp_path, backend, randomness, monkeypatch):
+    # GeNN (CPU): each member's noise generator state is part of the checkpoint; with
+    # randomness: original the order generator is a legacy RandomState
     monkeypatch.setenv("MC_GENN_CACHE", str(tmp_path / "genn-cache"))
     cfg = dataclasses.replace(cfg, backend=dataclasses.replace(cfg.backend, name=_backend(backend)))
+    cfg = dataclasses.replace(cfg, randomness=randomness)
     (full,) = train(cfg, tmp_path / "full", quiet=True)
 
     calls = {"n": 0}

@@ -36,6 +36,19 @@ def get_parser() -> argparse.ArgumentParser:
         help="override a config value, e.g. --set protocol.n_epochs=5",
     )
     t.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    t.add_argument(
+        "--replay-noise",
+        type=Path,
+        metavar="ORIGINAL_RUN",
+        help="replay the apical noise an original run recorded at every step (reference "
+        "backend; with randomness: original the run then follows the original step for step)",
+    )
+    t.add_argument(
+        "--record-as-original",
+        action="store_true",
+        help="original configs: record what the original's record.recordings names (for "
+        "mc-analyze compare against an original run)",
+    )
     r = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
     r.add_argument("run_dir", type=Path)
     r.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
@@ -87,14 +100,18 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load(path: Path, sets: list[str], backend: str | None = None):
+def _load(
+    path: Path, sets: list[str], backend: str | None = None, record_as_original: bool = False
+):
     overrides = parse_overrides(sets)
     if backend:
         overrides["backend.name"] = backend
     from mc_experiments.original import import_original_config, is_original_file
 
     if is_original_file(path):
-        cfg, ignored = import_original_config(path, overrides)
+        cfg, ignored = import_original_config(
+            path, overrides, record_as_original=record_as_original
+        )
         if ignored:
             log.warning("%s: original keys not used by this toolkit: %s", path, ", ".join(ignored))
         return cfg
@@ -137,8 +154,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             from mc_experiments.runner import train
 
-            cfg = _load(args.config, args.set, args.backend)
-            (run,) = train(cfg, args.out, quiet=quiet)
+            cfg = _load(args.config, args.set, args.backend, args.record_as_original)
+            noise = None
+            if args.replay_noise is not None:
+                from mc_experiments.replay import original_noise_source
+
+                noise = original_noise_source(args.replay_noise, cfg.network)
+            (run,) = train(cfg, args.out, quiet=quiet, noise=noise)
             m = run.read_metrics()
             print(f"test accuracy: {m['test_accuracy']:.2f} %")  # noqa: T201
             print(f"run directory: {run.path}")  # noqa: T201
@@ -153,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
             return _sweep(args, quiet)
     except (ConfigError, DatasetError, FileNotFoundError) as err:
         log.error("%s", err)
+        return 2
+    except (NotImplementedError, ValueError, KeyError) as err:
+        if getattr(args, "replay_noise", None) is None:
+            raise
+        log.error("--replay-noise: %s", err)
         return 2
     except KeyboardInterrupt:
         log.error("interrupted; the run directory is consistent and can be resumed")

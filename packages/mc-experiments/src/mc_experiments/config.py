@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from mc_analysis.original_yaml import is_original_config, load_original_yaml
+from mc_experiments.randomness import RANDOMNESS_MODES
 from mc_network import (
     NetworkSpec,
     SpecError,
@@ -54,6 +56,11 @@ class DatasetConfig:
     """Which data and how much of it.
 
     ``n_train``, ``n_valid`` and ``n_test`` count samples **per class** (as the original).
+    MNIST: a split holds its first ``10 * n`` samples, the same ones in every stage run. The
+    original always loaded the whole splits (50 000 / 10 000 / 10 000) and showed, in every
+    stage run, the first ``10 * n`` entries of a fresh shuffle of the whole split (a new
+    random subset each run); both agree at the paper's sizes (5000 / 1000 / 1000, every sample
+    shown), and ``randomness: original`` reproduces the original's subsets.
     ``seed``: the data seed (Yin-Yang uses seed, seed+1, seed+2 for its splits); ``None``
     derives it from the run seed. ``u_low``/``u_high``: teacher rates of the wrong and the
     right class. ``directory``: MNIST files (default: ``$MC_MNIST_DIR`` or ``data/mnist``).
@@ -138,7 +145,12 @@ class BackendConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """A complete experiment config."""
+    """A complete experiment config.
+
+    ``randomness``: ``toolkit`` (named streams from the run seed) or ``original`` (the
+    original code's draws for the same seed: weights, presentation orders, MNIST subsets and
+    Bars data; see :mod:`mc_experiments.randomness`).
+    """
 
     name: str
     seed: int
@@ -147,11 +159,16 @@ class Config:
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
+    randomness: str = "toolkit"
     source: str = "<dict>"
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as plain data (every default filled in)."""
-        out: dict[str, Any] = {"name": self.name, "seed": self.seed}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "seed": self.seed,
+            "randomness": self.randomness,
+        }
         out["network"] = self.network.to_dict()
         for key in ("dataset", "protocol", "recording", "backend"):
             d = dataclasses.asdict(getattr(self, key))
@@ -170,7 +187,7 @@ _SECTIONS = {
     "recording": RecordingConfig,
     "backend": BackendConfig,
 }
-_TOP = ("name", "seed", "network", *_SECTIONS)
+_TOP = ("name", "seed", "randomness", "network", *_SECTIONS)
 
 
 def _type_ok(value: Any, annotation: str) -> bool:
@@ -262,10 +279,23 @@ def config_from_dict(data: Any, source: str = "<dict>") -> Config:
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"{source}: seed: expected a non-negative integer, got {seed!r}")
+    randomness = data.get("randomness", "toolkit")
+    if randomness not in RANDOMNESS_MODES:
+        raise ConfigError(
+            f"{source}: randomness: {randomness!r} is not valid; use one of "
+            f"{list(RANDOMNESS_MODES)}"
+        )
     sections = {k: _section(cls, data.get(k), f"{source}: {k}") for k, cls in _SECTIONS.items()}
     ds: DatasetConfig = sections["dataset"]
     network = _network(data["network"], f"{source}: network", ds.u_low)
-    cfg = Config(name=name, seed=seed, network=network, source=source, **sections)
+    cfg = Config(
+        name=name,
+        seed=seed,
+        network=network,
+        source=source,
+        randomness=randomness,
+        **sections,
+    )
     _check(cfg)
     return cfg
 
@@ -346,21 +376,29 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
+    hint = (
+        f"{path}: this is an original two-document config; load it with "
+        "mc_experiments.original.import_original_config (or `mc-run train` does it)"
+    )
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
+        if _original_run_config(path):  # numpy arrays in python tags: an original run's config
+            raise ConfigError(hint) from None
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    if isinstance(data, list):
-        from mc_experiments.original import is_original_config
-
-        if is_original_config(data):
-            raise ConfigError(
-                f"{path}: this is an original two-document config; load it with "
-                "mc_experiments.original.import_original_config (or `mc-run train` does it)"
-            )
+    if is_original_config(data):
+        raise ConfigError(hint)
     if overrides:
         data = apply_overrides(data, overrides, str(path))
     return config_from_dict(data, source=str(path))
+
+
+def _original_run_config(path: Path) -> bool:
+    """Whether ``path`` is an original run's ``config.yaml`` (its data arrays in python tags)."""
+    try:
+        return is_original_config(load_original_yaml(path))
+    except (OSError, ValueError):
+        return False
 
 
 def apply_overrides(data: Any, overrides: Mapping[str, Any], source: str) -> dict:

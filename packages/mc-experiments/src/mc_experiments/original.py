@@ -8,7 +8,8 @@ every key of that schema onto our typed :class:`~mc_experiments.config.Config`:
 original key                            ours
 ======================================  ==================================================
 ``name``                                ``name``
-``numpy_seed``                          ``seed`` (the run seed: weights, order, noise)
+``numpy_seed``                          ``seed`` (the run seed: weights, order, noise),
+                                        with ``randomness: original`` (the original's draws)
 ``dataset_key``                         ``dataset.name`` (``yinyang``/``mnist``/``bars``)
 ``dt``                                  ``network.dt``
 ``sim_config.n_train/n_valid/n_test``   ``dataset.n_train/n_valid/n_test`` (per class)
@@ -44,9 +45,10 @@ original key                            ours
 ``reinforce_self_predict``              ``protocol.reinforce_self_prediction``
 ======================================  ==================================================
 
-The feedback mode follows from the learning rates and the noise: ``eta.down > 0`` with
-``noise_sig > 0`` is ``pal``, all ``eta.down`` zero without noise ``fa``, all zero with noise
-``noise_control`` (the original's ``bw_eta_zero`` sweep; its i2p weights stay static by the
+The feedback mode follows from the learning rates and the noise: ``eta.down > 0`` is ``pal``
+(with ``noise_sig: 0`` too, a deterministic diagnostic setting in which B only decays; the
+network description warns about it), all ``eta.down`` zero without noise ``fa``, all zero with
+noise ``noise_control`` (the original's ``bw_eta_zero`` sweep; its i2p weights stay static by the
 rule the spec applies automatically). Keys the toolkit does not use (``backend``,
 ``debug_mode``, ``noise``, ``reset_deltas``, the recorder settings, the derived ``idx_*`` and
 ``sim_time``, unused learning-rate slots that are nonzero, ...) are returned in a list, never
@@ -61,11 +63,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mc_analysis.original import original_name
+from mc_analysis.original_yaml import OriginalYAMLError, is_original_config, load_original_yaml
 from mc_experiments.config import Config, ConfigError, apply_overrides, config_from_dict
 
-__all__ = ["import_original_config", "is_original_config", "is_original_file"]
+__all__ = [
+    "import_original_config",
+    "is_original_config",
+    "is_original_file",
+    "original_recording",
+]
 
 log = logging.getLogger(__name__)
 
@@ -183,64 +190,14 @@ _REQUIRED = object()
 
 
 # --------------------------------------------------------------------------- YAML loading
-class _Opaque:
-    """Placeholder for a ``!!python/...`` object in an original run's ``config.yaml``."""
-
-    def __init__(self, tag: str) -> None:
-        self.tag = tag
-
-    def __repr__(self) -> str:
-        return f"<{self.tag}>"
-
-
-class _OriginalLoader(yaml.SafeLoader):
-    """A safe loader that keeps ``!!python/...`` tags as opaque placeholders.
-
-    An original *run* directory's ``config.yaml`` holds the data arrays as Python-object
-    tags (the original loads it with the unsafe ``yaml.Loader``). Nothing is imported or
-    executed here: such values become :class:`_Opaque` markers.
-    """
-
-
-def _construct_opaque(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> _Opaque:
-    return _Opaque(node.tag)
-
-
-_OriginalLoader.add_multi_constructor("tag:yaml.org,2002:python/", _construct_opaque)
-
-
 def _load_yaml(path: Path) -> Any:
+    """The original's YAML, read by the one safe loader (data arrays rebuilt, nothing run)."""
     try:
-        text = path.read_text()
+        return load_original_yaml(path)
     except OSError as err:
         raise ConfigError(f"{path}: cannot read the config file: {err}") from None
-    try:
-        return yaml.load(text, Loader=_OriginalLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-
-
-# --------------------------------------------------------------------------- detection
-def is_original_config(data: Any) -> bool:
-    """Whether loaded YAML data is an original ``[meta_params, network_params]`` config.
-
-    Parameters
-    ----------
-    data
-        The loaded YAML document.
-
-    Returns
-    -------
-    bool
-        True for a list of two mappings that together carry the original's ``dims``,
-        ``eta`` and ``sim_config`` or ``dataset_key`` (other keys are checked on import).
-    """
-    if not isinstance(data, list | tuple) or len(data) != 2:
-        return False
-    if not all(isinstance(d, Mapping) for d in data):
-        return False
-    keys = set(data[0]) | set(data[1])
-    return {"dims", "eta"} <= keys and bool({"sim_config", "dataset_key"} & keys)
+    except OriginalYAMLError as err:
+        raise ConfigError(str(err)) from None
 
 
 def is_original_file(path: str | Path) -> bool:
@@ -395,7 +352,10 @@ def _parses_as_float(text: str) -> bool:
 
 # --------------------------------------------------------------------------- the importer
 def import_original_config(
-    path: str | Path, overrides: Mapping[str, Any] | None = None
+    path: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    record_as_original: bool = False,
 ) -> tuple[Config, list[str]]:
     """Load an original two-document config as our :class:`Config`.
 
@@ -405,7 +365,13 @@ def import_original_config(
         The original YAML file (a sweep config, or an original run's ``config.yaml``).
     overrides
         Dotted keys of *our* config (``protocol.n_epochs``, ``backend.name``, ...) set on the
-        mapped config before it is validated.
+        mapped config before it is validated. The mapped config has ``randomness: original``
+        (the original's weights, orders and data draws for its ``numpy_seed``);
+        ``{"randomness": "toolkit"}`` selects the toolkit's own streams instead.
+    record_as_original
+        Record what the original's ``record.recordings`` names, at its cadence (see
+        :func:`original_recording`), instead of the toolkit's modest default; so that
+        ``mc-analyze compare`` can match every recorded variable of an original run.
 
     Returns
     -------
@@ -445,6 +411,9 @@ def import_original_config(
     r = _Reader(merged, source)
 
     ours = _map(r, path)
+    if record_as_original:
+        wanted = r.raw("record.recordings", None) or {}
+        ours["recording"].update(original_recording(wanted, ours["network"]["dims"], source))
 
     # Everything present and not read is reported.
     present = _leaves(_SCHEMA, merged)
@@ -459,6 +428,49 @@ def import_original_config(
         ours = apply_overrides(ours, overrides, source)
     cfg = config_from_dict(ours, source=source)
     return cfg, ignored
+
+
+def original_recording(
+    recordings: Any, dims: list[int], source: str = "<config>"
+) -> dict[str, list[str]]:
+    """The toolkit's recording lists for the original's ``record.recordings``.
+
+    Parameters
+    ----------
+    recordings
+        ``{layer index: {population or synapse key: [variables]}}`` of the original.
+    dims
+        The layer sizes.
+    source
+        Named in messages.
+
+    Returns
+    -------
+    dict
+        ``validation``, ``test`` and ``training`` lists of ``owner.var`` names: neuron
+        variables in every stage, synapse variables (``g``, ``delta``) in training only, as
+        the original records them. Keys the toolkit cannot record (the one-to-one teacher
+        synapse, GeNN's ``I`` and ``RefracTime``) are left out with a log message.
+    """
+    if not isinstance(recordings, Mapping):
+        raise ConfigError(f"{source}: record.recordings: expected a mapping, got {recordings!r}")
+    neurons: list[str] = []
+    synapses: list[str] = []
+    for layer, keys in recordings.items():
+        if not isinstance(keys, Mapping):
+            raise ConfigError(f"{source}: record.recordings.{layer}: expected a mapping")
+        for key, variables in keys.items():
+            owner = original_name(str(key), int(layer), dims)
+            if owner is None or not isinstance(variables, list):
+                log.info("%s: record.recordings.%s.%s: not recordable here", source, layer, key)
+                continue
+            is_neuron = not owner.startswith(("ff_", "fb_", "p2i_", "i2p_", "bias_"))
+            for var in variables:
+                if var in ("I", "RefracTime"):
+                    log.info("%s: %s.%s is not a variable of the toolkit", source, owner, var)
+                    continue
+                (neurons if is_neuron else synapses).append(f"{owner}.{var}")
+    return {"validation": neurons, "test": list(neurons), "training": neurons + synapses}
 
 
 def _map(r: _Reader, path: Path) -> dict[str, Any]:
@@ -598,9 +610,19 @@ def _map(r: _Reader, path: Path) -> dict[str, Any]:
     elif not isinstance(name, str):
         raise r._fail("name", "a string", name)
 
+    seed = r.integer("numpy_seed", minimum=0)
+    if dataset == "mnist":
+        log.warning(
+            "%s: the original never seeded numpy for MNIST (its load_mnist_dataset skips "
+            "np.random.seed), so its MNIST weights and orders cannot be reproduced; this run "
+            "seeds them from numpy_seed = %d",
+            src,
+            seed,
+        )
     return {
         "name": name,
-        "seed": r.integer("numpy_seed", minimum=0),
+        "seed": seed,
+        "randomness": "original",
         "network": network,
         "dataset": ds,
         "protocol": {
@@ -660,11 +682,6 @@ def _feedback_mode(r: _Reader, eta_down: list[float], sigma: float) -> str:
                 "between the per-epoch resets to W^T) is not supported; set eta.down to 0"
             )
         return "transpose"
-    if learns and sigma > 0:
+    if learns:  # noise_sig = 0: B only decays by alpha; the network spec warns about it
         return "pal"
-    if learns:
-        raise ConfigError(
-            f"{r.source}: eta.down > 0 with noise_sig = 0 (B would only decay by alpha) is not "
-            "supported; use noise_sig > 0 for PAL or eta.down = 0 for feedback alignment"
-        )
     return "noise_control" if sigma > 0 else "fa"

@@ -10,13 +10,15 @@ run directory, metrics, recordings and checkpoints. Per epoch ``e``:
 4. (optional) p2i := forward weights; weights snapshot; metrics; checkpoint.
 
 Then the final validation (number ``n_epochs``) and the test. Every stage draws its order
-from the member's ``order`` stream in that sequence (val 0, train 0, val 1, ..., test).
+from the member's ``order`` stream in that sequence (val 0, train 0, val 1, ..., test). With
+``randomness: original`` the initial weights and that stream are the original code's (one
+legacy ``RandomState`` per member, :mod:`mc_experiments.randomness`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,7 @@ import numpy as np
 from mc_analysis import metrics as M
 from mc_experiments.config import Config
 from mc_experiments.data import StageData, load_stage_data
+from mc_experiments.randomness import original_streams, rng_state, set_rng_state, shuffled_order
 from mc_experiments.storage import RunDir
 from mc_network import (
     BackendUnavailable,
@@ -35,7 +38,7 @@ from mc_network import (
     run_streams,
 )
 
-__all__ = ["Experiment", "Member", "RunFailed"]
+__all__ = ["Experiment", "Member", "NoiseSource", "RunFailed"]
 
 log = logging.getLogger(__name__)
 REQUIRED = ("output.v_brev", "teacher.rate")
@@ -45,20 +48,36 @@ class RunFailed(RuntimeError):
     """A member failed on its own (e.g. NaN); the others continue."""
 
 
+#: ``noise(stage, index) -> {pyramidal population: (n_steps, n)} or None``: a noise trace to
+#: replay in that stage run (``index``: the epoch, or 0 for the test) instead of drawing it.
+NoiseSource = Callable[[str, int], Mapping[str, np.ndarray] | None]
+
+
 @dataclass
 class Member:
-    """One run of an experiment group."""
+    """One run of an experiment group.
+
+    ``order_rng`` makes the presentation orders; ``initial_weights`` (or ``None``: drawn by
+    the network from the run seed) are its starting weights. Both default to the config's
+    ``randomness`` mode.
+    """
 
     config: Config
     run: RunDir
     data: dict[str, StageData] = field(default_factory=dict)
-    order_rng: np.random.Generator | None = None
+    order_rng: np.random.Generator | np.random.RandomState | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     failed: str | None = None
+    initial_weights: dict[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         if self.order_rng is None:
-            self.order_rng = run_streams(self.config.seed).order
+            if self.config.randomness == "original":
+                self.initial_weights, self.order_rng = original_streams(
+                    self.config.network, self.config.seed
+                )
+            else:
+                self.order_rng = run_streams(self.config.seed).order
         if not self.data:
             self.data = load_stage_data(self.config)
         if not self.metrics:
@@ -103,12 +122,17 @@ class Experiment:
         The runs; their configs must agree up to the seed (see :func:`group_key`).
     progress
         ``callable(n_samples_done, total, postfix)`` or ``None``.
+    noise
+        A :data:`NoiseSource` replaying a given noise trace in the stage runs it returns one
+        for (every member gets the same trace; the backend must support noise replay, e.g.
+        ``reference``), or ``None`` to draw the noise.
     """
 
     def __init__(
         self,
         members: Sequence[Member],
         progress: Callable[[int, int, dict], None] | None = None,
+        noise: NoiseSource | None = None,
     ) -> None:
         if not members:
             raise ValueError("an experiment needs at least one member")
@@ -120,6 +144,7 @@ class Experiment:
         self.spec = self.cfg.network
         self.backend = self.cfg.backend.name or default_backend()
         self.progress = progress
+        self.noise = noise
         self.sim = self._build([m.config.seed for m in members])
         sps = self.spec.steps_per_sample
         self.every = sps // self.cfg.recording.records_per_sample
@@ -128,14 +153,20 @@ class Experiment:
 
     def _build(self, seeds: list[int]):
         bc = self.cfg.backend
+        weights = None
+        if self.members[0].initial_weights is not None:
+            given = [m.initial_weights for m in self.members]
+            weights = {k: np.stack([w[k] for w in given]) for k in given[0]}
         try:
-            return build_network(self.spec, seeds=seeds, backend=self.backend, **dict(bc.options))
+            return build_network(
+                self.spec, seeds=seeds, backend=self.backend, weights=weights, **dict(bc.options)
+            )
         except BackendUnavailable as err:
             if not bc.fallback:
                 raise
             log.warning("%s; falling back to the %r backend", err, bc.fallback)
             self.backend = bc.fallback
-            return build_network(self.spec, seeds=seeds, backend=bc.fallback)
+            return build_network(self.spec, seeds=seeds, backend=bc.fallback, weights=weights)
 
     # ------------------------------------------------------------------ helpers
     def _stack(self, stage: str, what: str) -> np.ndarray:
@@ -146,10 +177,20 @@ class Experiment:
         return np.stack(arrays)
 
     def _order(self, stage: str) -> np.ndarray:
-        n = self.members[0].data[stage].n_samples
+        data = self.members[0].data[stage]
+        n, shown = data.n_samples, data.shown
         if not self.cfg.protocol.shuffle:
-            return np.broadcast_to(np.arange(n), (len(self.members), n))
-        return np.stack([m.order_rng.permutation(n) for m in self.members])
+            return np.broadcast_to(np.arange(shown), (len(self.members), shown))
+        return np.stack([shuffled_order(m.order_rng, n, shown) for m in self.members])
+
+    def _stage_arrays(self, stage: str, order: np.ndarray) -> tuple[Any, Any, np.ndarray]:
+        """Inputs, teacher and order of a stage run; a subset of the samples is gathered."""
+        x, t = self._stack(stage, "inputs"), self._stack(stage, "teacher")
+        if order.shape[1] == self.members[0].data[stage].n_samples:
+            return x, t, order
+        b = np.arange(order.shape[0])[:, None]
+        pick = [a[order] if a.ndim == 2 else a[b, order] for a in (x, t)]
+        return pick[0], pick[1], np.broadcast_to(np.arange(order.shape[1]), order.shape)
 
     def _plan(self, stage: str) -> RecordPlan:
         rec = self.cfg.recording
@@ -181,14 +222,16 @@ class Experiment:
             if self.progress:
                 self.progress(base + n_done, self._total, self._postfix())
 
+        inputs, teacher, shown_order = self._stage_arrays(stage, order)
         out = self.sim.run_stage(
-            self._stack(stage, "inputs"),
-            self._stack(stage, "teacher"),
-            order,
+            inputs,
+            teacher,
+            shown_order,
             learning=learning,
             teaching=learning,
             record=plan,
             progress=tick,
+            **({} if self.noise is None else {"noise": self.noise(stage, index)}),
         )
         self._done += order.shape[1]
         attrs = {
@@ -298,7 +341,7 @@ class Experiment:
                         arrays[f"{group}/{owner}/{var}"] = arr[b : b + 1]
             meta = {
                 "noise_rng": state["noise_rng"][b],
-                "order_rng": m.order_rng.bit_generator.state,
+                "order_rng": rng_state(m.order_rng),
                 "metrics": m.metrics,
                 "backend": self.backend,
             }
@@ -317,7 +360,7 @@ class Experiment:
                 slot.append(arr)
             state["noise_rng"].append(meta["noise_rng"])
             m = self.members[b]
-            m.order_rng.bit_generator.state = meta["order_rng"]
+            set_rng_state(m.order_rng, meta["order_rng"])
             m.metrics = meta["metrics"]
         for group in ("neurons", "synapses"):
             for variables in state[group].values():
@@ -331,9 +374,9 @@ class Experiment:
         """Run (or continue from ``start_epoch``) to the end; updates every run directory."""
         pr = self.cfg.protocol
         n_ep = pr.n_epochs
-        n_val = self.members[0].data["validation"].n_samples
-        n_tr = self.members[0].data["training"].n_samples
-        n_te = self.members[0].data["test"].n_samples
+        n_val = self.members[0].data["validation"].shown
+        n_tr = self.members[0].data["training"].shown
+        n_te = self.members[0].data["test"].shown
         self._total = (n_ep - start_epoch) * (n_val + n_tr) + n_val + n_te
         for m in self.members:
             m.run.set_status("running", epochs_completed=start_epoch, backend=self.backend)

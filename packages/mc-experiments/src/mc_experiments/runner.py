@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mc_experiments.config import Config, config_from_dict
-from mc_experiments.protocol import Experiment, Member, group_key
+from mc_experiments.protocol import Experiment, Member, NoiseSource, group_key
 from mc_experiments.storage import RunDir, create_run_dir
 from mc_network import available_backends, default_backend
 
@@ -69,12 +69,14 @@ def run_group(
     configs: Sequence[Config],
     run_dirs: Sequence[Path],
     progress: Callable | None = None,
+    noise: NoiseSource | None = None,
 ) -> list[RunDir]:
     """Run configs that differ only in their seed as one batched simulation.
 
     The run directories may exist already (a sweep being continued): completed members are
     left alone, and if every member has a checkpoint at the same epoch the group resumes
-    from there; otherwise it starts from the beginning in the same directories.
+    from there; otherwise it starts from the beginning in the same directories. ``noise``
+    replays a given noise trace (see :class:`~mc_experiments.protocol.Experiment`).
     """
     runs = [RunDir(p) for p in run_dirs]
     for r in runs:
@@ -89,7 +91,7 @@ def run_group(
             run.write_config(cfg.to_dict())
     with _run_log([r.path for r in runs]):
         members = [Member(cfg, run) for cfg, run in zip(configs, runs, strict=True)]
-        exp = Experiment(members, progress=progress)
+        exp = Experiment(members, progress=progress, noise=noise)
         if not resumable:
             for cfg, run in zip(configs, runs, strict=True):
                 run.write_environment(_backend_info(cfg, exp.backend))
@@ -101,9 +103,17 @@ def run_group(
 
 
 def train(
-    cfg: Config, out: Path, quiet: bool = False, seeds: Sequence[int] | None = None
+    cfg: Config,
+    out: Path,
+    quiet: bool = False,
+    seeds: Sequence[int] | None = None,
+    noise: NoiseSource | None = None,
 ) -> list[RunDir]:
-    """Train ``cfg`` (once, or once per seed as one batch); returns the new run directories."""
+    """Train ``cfg`` (once, or once per seed as one batch); returns the new run directories.
+
+    ``noise``: replay a given noise trace instead of drawing it (e.g.
+    :func:`mc_experiments.replay.original_noise_source`; reference backend).
+    """
     configs = [cfg] if not seeds else [cfg.with_seed(s) for s in seeds]
     paths = [
         create_run_dir(out, c.name if len(configs) == 1 else f"{c.name}_seed{c.seed}")
@@ -111,7 +121,7 @@ def train(
     ]
     bar = ProgressBar(not quiet, cfg.name)
     try:
-        return run_group(configs, paths, bar)
+        return run_group(configs, paths, bar, noise)
     finally:
         bar.close()
 

@@ -276,13 +276,17 @@ def _missing_error(missing: list[str], directory: Path, source: str) -> DatasetE
     )
 
 
-def _take(images: np.ndarray, labels: np.ndarray, n_per_class: int, what: str, arg: str) -> Split:
+def _take(
+    images: np.ndarray, labels: np.ndarray, n_per_class: int, what: str, arg: str, whole: bool
+) -> Split:
     need = N_CLASSES * n_per_class
     if need > labels.shape[0]:
         raise DatasetError(
             f"{arg}={n_per_class} per class asks for {need} MNIST samples, but the {what} "
             f"has only {labels.shape[0]} (at most {arg}={labels.shape[0] // N_CLASSES})"
         )
+    if whole:
+        need = labels.shape[0]
     inputs = images[:need].reshape(need, -1).astype(np.float32) / np.float32(256.0)
     return Split(inputs=inputs, labels=labels[:need].astype(np.int64))
 
@@ -296,6 +300,7 @@ def load_mnist(
     *,
     valid_start: int = VALID_START,
     sample: bool = False,
+    whole_splits: bool = False,
 ) -> Dataset:
     """Load MNIST from the canonical IDX files.
 
@@ -315,6 +320,10 @@ def load_mnist(
         instead: its splits are the first 200 / 100 / 100 samples of the canonical splits
         (``n_train <= 20``, ``n_valid <= 10``, ``n_test <= 10``); ``directory`` and
         ``valid_start`` are ignored. For offline tests and the pipeline's smoke profile.
+    whole_splits
+        Every split holds all its images, as the original loaded them (the counts are still
+        checked against the split sizes); the original then showed ``10 * n`` of them per
+        stage run.
 
     Returns
     -------
@@ -372,6 +381,7 @@ def load_mnist(
             counts["n_train"],
             f"training split{tag}",
             "n_train",
+            whole_splits,
         ),
         valid=_take(
             train_images[valid_start:],
@@ -379,9 +389,15 @@ def load_mnist(
             counts["n_valid"],
             f"validation split{tag}",
             "n_valid",
+            whole_splits,
         ),
         test=_take(
-            test_images, arrays["test_labels"], counts["n_test"], f"test split{tag}", "n_test"
+            test_images,
+            arrays["test_labels"],
+            counts["n_test"],
+            f"test split{tag}",
+            "n_test",
+            whole_splits,
         ),
         n_classes=N_CLASSES,
         n_inputs=int(np.prod(train_images.shape[1:], dtype=np.int64)),

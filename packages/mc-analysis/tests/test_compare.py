@@ -70,13 +70,25 @@ def test_one_weight_one_ulp_apart(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--stage", "test"]) == 0
 
 
+def test_thinned_validations_compare_the_entries_both_wrote(tmp_path):
+    make_run(tmp_path / "a")
+    make_run(tmp_path / "b")
+    g = zarr.open_group(tmp_path / "b" / "recordings.zarr", mode="a")
+    for var in ("output.v_brev", "teacher.rate", "input.rate"):  # validation_every: 2
+        g[f"validation/{var}"][1] = np.nan
+        g[f"validation/{var}"].attrs["entry_every"] = 2
+    res = compare_runs(tmp_path / "a", tmp_path / "b", stages=("validation",))
+    assert res.equal and [s.entries for s in res.series] == [2, 2, 2]
+    assert res.series[0].note == "entries 3 vs 2, 2 shared"
+
+
 def test_different_cadences_are_matched_at_common_steps():
     rng = np.random.default_rng(0)
     every_step = rng.normal(size=(100, 3)).astype(np.float32)  # one sample recorded each step
     every_20 = every_step[::20].copy()
 
     def series(data, every):
-        return Series("validation", "output.v_brev", every, 1, lambda e: data)
+        return Series("validation", "output.v_brev", every, (0,), lambda e: data)
 
     res = _compare_series(series(every_step, 1), series(every_20, 20), 0.0, 0)
     assert res.equal and res.records == 5 and res.values == 15

@@ -64,8 +64,9 @@ class Series:
         e.g. ``"output.v_brev"``.
     every
         Steps between records within a stage run (``None`` for per-epoch weight snapshots).
-    n_entries
-        Stage runs recorded.
+    entries
+        The stage runs (or snapshots) recorded, by index (a toolkit run may write only every
+        k-th validation: ``recording.validation_every``).
     read
         ``entry -> (n_records, size)`` array.
     """
@@ -73,16 +74,8 @@ class Series:
     stage: str
     var: str
     every: int | None
-    n_entries: int
+    entries: tuple[int, ...]
     read: Callable[[int], np.ndarray]
-
-
-def _written(arr: Any) -> int:
-    """Entries up to the last one holding a finite value (unwritten entries are NaN)."""
-    n = arr.shape[0]
-    while n > 0 and not np.isfinite(np.asarray(arr[n - 1], dtype=np.float64)).any():
-        n -= 1
-    return n
 
 
 def _toolkit_series(run: Run) -> dict[tuple[str, str], Series]:
@@ -96,7 +89,7 @@ def _toolkit_series(run: Run) -> dict[tuple[str, str], Series]:
     for stage in ("validation", "training", "test", "weights"):
         for var in run.variables(stage):
             arr = run.array(stage, var)
-            n = _written(arr)
+            entries = tuple(run.entries(stage, var))
             if stage == "weights":
                 every = None
             else:
@@ -109,7 +102,7 @@ def _toolkit_series(run: Run) -> dict[tuple[str, str], Series]:
                 a = np.asarray(arr[e])
                 return a.reshape(1, -1) if stage == "weights" else a.reshape(a.shape[0], -1)
 
-            out[(stage, var)] = Series(stage, var, every, n, read)
+            out[(stage, var)] = Series(stage, var, every, entries, read)
     return out
 
 
@@ -142,9 +135,8 @@ def _original_series(run: OriginalRun) -> dict[tuple[str, str], Series]:
                         return run.dataset(*h5, rows=slice(e * r, (e + 1) * r))
 
                     name = f"{owner}.{var}"
-                    out[(stage, name)] = Series(
-                        stage, name, bk.idx_rec, shape[0] // per_entry, read
-                    )
+                    entries = tuple(range(shape[0] // per_entry))
+                    out[(stage, name)] = Series(stage, name, bk.idx_rec, entries, read)
     return out
 
 
@@ -258,18 +250,18 @@ def _record_steps(a: Series, b: Series, len_a: int, len_b: int) -> tuple[np.ndar
 
 
 def _compare_series(a: Series, b: Series, atol: float, max_ulps: int) -> SeriesComparison:
-    n_entries = min(a.n_entries, b.n_entries)
-    res = SeriesComparison(a.stage, a.var, n_entries, 0)
+    common = sorted(set(a.entries) & set(b.entries))
+    res = SeriesComparison(a.stage, a.var, len(common), 0)
     notes = []
-    if a.n_entries != b.n_entries:
-        notes.append(f"entries {a.n_entries} vs {b.n_entries}")
-    for e in range(n_entries):
+    if set(a.entries) != set(b.entries):
+        notes.append(f"entries {len(a.entries)} vs {len(b.entries)}, {len(common)} shared")
+    for e in common:
         xa, xb = a.read(e), b.read(e)
         if xa.shape[1] != xb.shape[1]:
             res.note = f"shape differs: {xa.shape[1]} vs {xb.shape[1]} values per record"
             return res
         ia, ib, steps = _record_steps(a, b, xa.shape[0], xb.shape[0])
-        if e == 0 and xa.shape[0] * (a.every or 1) != xb.shape[0] * (b.every or 1):
+        if e == common[0] and xa.shape[0] * (a.every or 1) != xb.shape[0] * (b.every or 1):
             notes.append(f"stage lengths differ ({xa.shape[0]} vs {xb.shape[0]} records)")
         va = xa[ia].astype(np.float64)
         vb = xb[ib].astype(np.float64)

@@ -43,6 +43,8 @@ original key                            ours
 ``learning_lag``                        ``network.player.learning_lag``
 ``set_wBackw_to_wTransp``               ``network.feedback: transpose``
 ``reinforce_self_predict``              ``protocol.reinforce_self_prediction``
+``record.recordings``                   ``recording.validation/test/training`` (only with
+                                        ``record_as_original``)
 ======================================  ==================================================
 
 The feedback mode follows from the learning rates and the noise: ``eta.down > 0`` is ``pal``
@@ -161,7 +163,10 @@ _WHY_IGNORED = {
     "input_rates": "data arrays filled in by the original runner; ours loads the dataset",
     "output_rates": "teacher arrays filled in by the original runner; ours builds them",
     "record.filename": "path of the original's HDF5 file; runs are directories here",
-    "record.recordings": "the original's recorder set; use recording.* to record more",
+    "record.recordings": (
+        "the original's recorder set; record_as_original (mc-run train --record-as-original) "
+        "records it, or use recording.*"
+    ),
     "record.update_indices": "derived by the original runner",
     "sim_config.sim_time": "derived by the original runner",
     "sim_config.idx": "derived by the original runner",

@@ -3,7 +3,10 @@
 Splits as in the original: train = the first 50 000 training images, validation = training
 images 50 000..59 999, test = the 10 000 test images; pixels are encoded as ``pixel / 256``.
 ``n_train``, ``n_valid`` and ``n_test`` count per class: a split uses its first ``10 * n``
-samples (the original ignored them and always used the full splits, i.e. 5000/1000/1000).
+samples. The original always loaded the full splits (5000/1000/1000 per class) and showed, in
+every stage run, the first ``10 * n`` entries of a fresh shuffle of the whole split; with
+``whole_splits=True`` (used by ``randomness: original``) every split holds all its samples, so
+that the protocol can do the same.
 
 The files are looked up in one directory (see :func:`resolve_mnist_dir`), as
 ``<name>`` or ``<name>.gz``, directly or in the ``MNIST/raw`` subfolder that torchvision

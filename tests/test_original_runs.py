@@ -115,3 +115,18 @@ def test_data_sets_are_the_originals(run):
         tk, _ = import_original_config(RUNS / run / "config.yaml", {"randomness": "toolkit"})
         other = load_stage_data(tk)["training"].inputs
         assert not np.array_equal(other, data["training"].inputs)
+
+
+def test_cli_noise_replay(tmp_path, capsys, caplog):
+    run_dir = RUNS / "yinyang_pal"
+    args = ["train", str(run_dir / "config.yaml"), "--record-as-original", "--quiet"]
+    # the replay picks the reference backend; the compiled one cannot take a noise trace
+    assert mc_run([*args, "--replay-noise", str(run_dir), "--out", str(tmp_path / "a")]) == 0
+    (run,) = (tmp_path / "a").iterdir()
+    capsys.readouterr()
+    assert analyze(["compare", str(run), str(run_dir)]) == 0
+    assert "(toolkit, reference backend)" in capsys.readouterr().out
+    if available_backends()["compiled"] is None:
+        bad = [*args, "--backend", "compiled", "--replay-noise", str(run_dir)]
+        assert mc_run([*bad, "--out", str(tmp_path / "b")]) == 2
+        assert "--replay-noise: the 'compiled' backend cannot replay a noise trace" in caplog.text

@@ -40,8 +40,9 @@ def get_parser() -> argparse.ArgumentParser:
         "--replay-noise",
         type=Path,
         metavar="ORIGINAL_RUN",
-        help="replay the apical noise an original run recorded at every step (reference "
-        "backend; with randomness: original the run then follows the original step for step)",
+        help="replay the apical noise an original run recorded at every step (on the "
+        "reference backend unless --backend says otherwise; with randomness: original the run "
+        "then follows the original step for step)",
     )
     t.add_argument(
         "--record-as-original",
@@ -154,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             from mc_experiments.runner import train
 
-            cfg = _load(args.config, args.set, args.backend, args.record_as_original)
+            # noise replay runs on the reference backend (the others cannot take a trace)
+            backend = args.backend or ("reference" if args.replay_noise else None)
+            cfg = _load(args.config, args.set, backend, args.record_as_original)
             noise = None
             if args.replay_noise is not None:
                 from mc_experiments.replay import original_noise_source

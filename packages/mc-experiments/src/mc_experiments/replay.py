@@ -8,7 +8,7 @@ noise (:func:`mc_network.noise_draws`) and hands them to the reference backend i
 drawing. With ``randomness: original`` the replayed run then follows the original step for
 step::
 
-    mc-run train ORIGINAL_RUN/config.yaml --backend reference --replay-noise ORIGINAL_RUN
+    mc-run train ORIGINAL_RUN/config.yaml --replay-noise ORIGINAL_RUN
     mc-analyze compare runs/<new run> ORIGINAL_RUN
 """
 

@@ -1,13 +1,17 @@
 """The GeNN backend against the reference backend (needs pygenn 5; skipped without it).
 
+The exact build (the default) must equal the reference bit for bit; the fast build
+(``exact=False``, GeNN's ``-O3 -ffast-math``) to float round-off (:func:`_check_close`).
 Each distinct model costs a GeNN compile (a few seconds): the models are built once per
 module in a private code cache (``$MC_GENN_CACHE`` if set) and shared between tests.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -25,6 +29,7 @@ from mc_network import (  # noqa: E402
     PyramidalParams,
     RecordPlan,
     build_network,
+    mnist_spec,
     yinyang_spec,
 )
 from mc_network.backends import _genn_build  # noqa: E402
@@ -41,6 +46,12 @@ DEEP = NetworkSpec(
     plasticity=PlasticityParams(
         eta_up=(1.0, 0.5, 0.1), eta_ip=(0.05, 0.05), eta_pi=(0.0, 0.0), eta_down=(0.0, 0.0)
     ),
+)
+
+TINY = NetworkSpec(
+    dims=(2, 3, 2),
+    feedback="fa",
+    plasticity=PlasticityParams(eta_up=(0.1, 0.1), eta_ip=(0.1,), eta_pi=(0.0,), eta_down=(0.0,)),
 )
 
 
@@ -79,11 +90,11 @@ def _every_variable(sim):
     return names + [f"{proj}.{var}" for proj, arrays in sim.synapses.items() for var in arrays]
 
 
-def _run_both(spec, cache, n_samples=25, seed=3, stages=((True, True),)):
+def _run_both(spec, cache, exact, n_samples=25, seed=3, stages=((True, True),)):
     """Run the same stages on both backends; returns the records of each and both sims."""
     ref = build_network(spec, seeds=seed, backend="reference")
     gen = build_network(
-        spec, seeds=seed, backend="genn", weights=ref.get_weights(), cache_dir=cache
+        spec, seeds=seed, backend="genn", weights=ref.get_weights(), cache_dir=cache, exact=exact
     )
     plan = RecordPlan(tuple(_every_variable(ref)), every=1)
     a, b = [], []
@@ -103,7 +114,7 @@ def _check_close(a, b, eps):
     The bound is ``ULPS`` units of ``eps`` times the variable's scale ``S = max |x|`` over
     the run (``eps`` = 2**-23 for float32; for ``ULPS = 256`` that is 3e-5 relative); for
     the high-passed rate, a difference of consecutive rates, ``S`` is the rate's scale.
-    Why differences exist: GeNN compiles with ``-O3 -ffast-math`` (reassociation and FMA
+    Why differences exist: the fast build compiles with ``-O3 -ffast-math`` (reassociation, FMA
     contraction of the same formulas, ~1-2 ulp per expression) and its own ``exp``/``log``
     (<= 1 ulp before the single rounding); sums over the presynaptic neurons can cancel
     (``v_apical = I_down + I_inter`` nearly cancels in the self-predicting state, which
@@ -137,12 +148,24 @@ def _check_close(a, b, eps):
 
 
 F32, F64 = float(np.finfo(np.float32).eps), float(np.finfo(np.float64).eps)
+EXACT = [pytest.param(True, id="exact"), pytest.param(False, id="fast")]
 
 
-def test_fa_matches_reference_over_2500_steps(cache):
-    a, b, ref, gen = _run_both(yinyang_spec("fa"), cache)
+def _check(a, b, eps, exact):
+    """The exact build equals the reference bit for bit, the fast one to round-off."""
+    if not exact:
+        _check_close(a, b, eps)
+        return
+    assert a.keys() == b.keys() and len(a) >= 10
+    for k in a:
+        np.testing.assert_array_equal(b[k], a[k], err_msg=k)
+
+
+@pytest.mark.parametrize("exact", EXACT)
+def test_fa_matches_reference_over_2500_steps(cache, exact):
+    a, b, ref, gen = _run_both(yinyang_spec("fa"), cache, exact)
     assert a[0]["output.v_brev"].shape[1] == 2500
-    _check_close(a[0], b[0], F32)
+    _check(a[0], b[0], F32, exact)
     assert not np.array_equal(a[0]["ff_2.g"][0, -1], a[0]["ff_2.g"][0, 0])  # W learns
     assert np.array_equal(b[0]["fb_1.g"][0, -1], b[0]["fb_1.g"][0, 0])  # FA: B fixed
     # the state has the reference backend's keys and shapes
@@ -157,30 +180,45 @@ def test_fa_matches_reference_over_2500_steps(cache):
     gen.close()
 
 
-def test_pal_without_noise_matches_reference(cache):
-    a, b, _, gen = _run_both(yinyang_spec("pal", **PAL0), cache)
-    _check_close(a[0], b[0], F32)
+@pytest.mark.parametrize("exact", EXACT)
+def test_pal_without_noise_matches_reference(cache, exact):
+    a, b, _, gen = _run_both(yinyang_spec("pal", **PAL0), cache, exact)
+    _check(a[0], b[0], F32, exact)
     assert a[0]["i2p_1.g"][0, -1].tolist() != a[0]["i2p_1.g"][0, 0].tolist()  # i2p learns
     gen.close()
 
 
-def test_pal_without_noise_float64_decay_of_b(cache):
+@pytest.mark.parametrize("exact", EXACT)
+def test_pal_without_noise_float64_decay_of_b(cache, exact):
     # in float64 the alpha decay of B acts (in float32 it is below half an ulp, spec §2.4)
-    a, b, _, gen = _run_both(yinyang_spec("pal", dtype="float64", **PAL0), cache, n_samples=20)
+    spec = yinyang_spec("pal", dtype="float64", **PAL0)
+    a, b, ref, gen = _run_both(spec, cache, exact, n_samples=20)
     fb = a[0]["fb_1.g"]
     assert np.abs(fb[0, -1] - fb[0, 0]).max() > 1e-6
+    # float64 exp: NumPy's SIMD routine and the C library's differ in the last bit of some
+    # results, which float64 state keeps (float32 rounding hides it), so even the exact
+    # build only comes close to the reference; it equals the compiled backend, which calls
+    # the C library as the generated code does
     _check_close(a[0], b[0], F64)
+    if exact and importlib.util.find_spec("numba") is not None:
+        com = build_network(spec, seeds=3, backend="compiled")  # the initial weights of seed 3
+        x, t = _data(20, 4, 3, seed=0)
+        plan = RecordPlan(tuple(_every_variable(ref)), every=1)
+        c = com.run_stage(x, t, learning=True, teaching=True, record=plan)
+        _check(c, b[0], F64, True)
     gen.close()
 
 
-def test_deep_network_with_bias_and_soft_relu(cache):
-    a, b, _, gen = _run_both(DEEP, cache, n_samples=20)
+@pytest.mark.parametrize("exact", EXACT)
+def test_deep_network_with_bias_and_soft_relu(cache, exact):
+    a, b, _, gen = _run_both(DEEP, cache, exact, n_samples=20)
     assert "bias_pyr_1.g" in a[0] and "pyramidal_2.v_apical" in a[0]
-    _check_close(a[0], b[0], F32)
+    _check(a[0], b[0], F32, exact)
     gen.close()
 
 
-def test_le_off_stable_sigmoid_lag_mute_and_growing_stages(cache):
+@pytest.mark.parametrize("exact", EXACT)
+def test_le_off_stable_sigmoid_lag_mute_and_growing_stages(cache, exact):
     spec = yinyang_spec(
         "fa",
         le_active=False,
@@ -191,13 +229,61 @@ def test_le_off_stable_sigmoid_lag_mute_and_growing_stages(cache):
     # samples: the second is larger than the resident arrays, so the model is reloaded
     stages = ((False, False), (True, True), (True, True))
     ref = build_network(spec, seeds=2, backend="reference")
-    gen = build_network(spec, seeds=2, backend="genn", weights=ref.get_weights(), cache_dir=cache)
+    w0 = ref.get_weights()
+    gen = build_network(spec, seeds=2, backend="genn", weights=w0, cache_dir=cache, exact=exact)
     plan = RecordPlan(tuple(_every_variable(ref)), every=1)
     for i, ((learning, teaching), n) in enumerate(zip(stages, (4, 5, 12), strict=True)):
         x, t = _data(n, 4, 3, seed=i)
         ra = ref.run_stage(x, t, learning=learning, teaching=teaching, record=plan)
         rb = gen.run_stage(x, t, learning=learning, teaching=teaching, record=plan)
-        _check_close(ra, rb, F32)
+        _check(ra, rb, F32, exact)
+    gen.close()
+
+
+NETWORKS = {"yinyang": yinyang_spec, "mnist": mnist_spec}
+BIG = ("ff_1.g", "ff_1.delta")  # MNIST's 784 x 100 input weights: compared at the end only
+
+
+@pytest.mark.parametrize("le_active", [True, False], ids=["le", "no-le"])
+@pytest.mark.parametrize("feedback", ["fa", "pal"])
+@pytest.mark.parametrize("network", list(NETWORKS))
+def test_exact_build_is_bit_identical_with_bias(cache, network, feedback, le_active):
+    # the paper's networks with a bias neuron, 2 000 plastic steps (20 samples, teacher on):
+    # every variable at every step (on MNIST all but the input weights, which reach the
+    # records through every rate downstream of them), then the whole final state
+    changes = {"le_active": le_active, "bias": BiasParams(enabled=True)}
+    spec = NETWORKS[network](feedback, **changes, **(PAL0 if feedback == "pal" else {}))
+    ref = build_network(spec, seeds=4, backend="reference")
+    w0 = ref.get_weights()
+    gen = build_network(spec, seeds=4, backend="genn", weights=w0, cache_dir=cache)
+    assert gen.exact and gen.build_info()["exact"]  # the default build
+    names = [n for n in _every_variable(ref) if network == "yinyang" or n not in BIG]
+    plan = RecordPlan(tuple(names), every=1)
+    x, t = _data(20, spec.dims[0], spec.dims[-1], seed=1)
+    a = ref.run_stage(x, t, learning=True, teaching=True, record=plan)
+    b = gen.run_stage(x, t, learning=True, teaching=True, record=plan)
+    assert a["output.v_brev"].shape[1] == 2000 and "bias_pyr_1.g" in a
+    _check(a, b, F32, True)
+    sa, sb = ref.get_state(), gen.get_state()
+    for group in ("neurons", "synapses"):
+        for owner, arrays in sa[group].items():
+            for var, arr in arrays.items():
+                np.testing.assert_array_equal(sb[group][owner][var], arr, err_msg=(owner, var))
+    learned = sb["synapses"]["ff_1"]["g"] - w0["ff_1"]
+    assert np.abs(learned).max() > 1e-5  # the input weights learned
+    gen.close()
+
+
+def test_exact_build_writes_each_parameter_as_its_float32_value(cache):
+    # GeNN writes a parameter into the code as a decimal of 10 significant digits that the
+    # compiler rounds to float; for about 0.1% of doubles that is not the float32 the
+    # reference casts the double to (here tau_soma = 1/(0.079 + 0.1 + 0.8), whose double
+    # lies within 1e-10 of a midpoint between two floats)
+    tau = 1.0 / (0.079 + 0.1 + 0.8)
+    assert np.float32(float(f"{tau:.9e}")) != np.float32(tau)
+    spec = yinyang_spec("fa", pyramidal=PyramidalParams(g_leak=0.079, g_apical=0.8))
+    a, b, _, gen = _run_both(spec, cache, True, n_samples=4)
+    _check(a[0], b[0], F32, True)
     gen.close()
 
 
@@ -321,25 +407,21 @@ def test_code_cache_is_keyed_by_content(tmp_path):
 
     v = getattr(pygenn, "__version__", "5")
     fa = yinyang_spec("fa")
-    a = cache_key(fa, "single_threaded_cpu", 1, v, True)
-    assert a == cache_key(yinyang_spec("fa"), "single_threaded_cpu", 1, v, True)
+    cpu = "single_threaded_cpu"
+    a = cache_key(fa, cpu, 1, v, True, exact=True)
+    assert a == cache_key(yinyang_spec("fa"), cpu, 1, v, True, exact=True)
     for other in (
-        cache_key(yinyang_spec("fa", threshold=10.0), "single_threaded_cpu", 1, v, True),
-        cache_key(fa.replace(dtype="float64"), "single_threaded_cpu", 1, v, True),
-        cache_key(fa, "single_threaded_cpu", 1, v, False),
-        cache_key(fa, "cuda", 4, v, True),
-        cache_key(fa, "single_threaded_cpu", 1, "5.9.9", True),
-        cache_key(fa, "single_threaded_cpu", 1, v, True, seed=7),
+        cache_key(yinyang_spec("fa", threshold=10.0), cpu, 1, v, True, exact=True),
+        cache_key(fa.replace(dtype="float64"), cpu, 1, v, True, exact=True),
+        cache_key(fa, cpu, 1, v, False, exact=True),
+        cache_key(fa, cpu, 1, v, True, exact=False),
+        cache_key(fa, "cuda", 4, v, True, exact=True),
+        cache_key(fa, cpu, 1, "5.9.9", True, exact=True),
+        cache_key(fa, cpu, 1, v, True, seed=7, exact=True),
     ):
         assert other != a
     # built once, reused by a later simulation of the same spec, rebuilt for another one
-    spec = NetworkSpec(
-        dims=(2, 3, 2),
-        feedback="fa",
-        plasticity=PlasticityParams(
-            eta_up=(0.1, 0.1), eta_ip=(0.1,), eta_pi=(0.0,), eta_down=(0.0,)
-        ),
-    )
+    spec = TINY
     first = build_network(spec, seeds=1, backend="genn", cache_dir=tmp_path)
     lib = next(first.code_dir.glob("*_CODE/librunner.so"))
     stamp = lib.stat().st_mtime_ns
@@ -355,6 +437,36 @@ def test_code_cache_is_keyed_by_content(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.lock")) == sorted(
         f"{d.name}.lock" for d in (first.code_dir, changed.code_dir)
     )
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the compiler wrapper is a shell script")
+def test_each_build_mode_compiles_with_its_flags(tmp_path, monkeypatch):
+    # a wrapper around the C++ compiler logs every command GeNN's make runs
+    gxx = shutil.which(os.environ.get("CXX") or "g++")
+    if gxx is None or _genn_build.compiler_family(gxx) != "gcc":
+        pytest.skip("needs GCC as $CXX or g++")
+    log = tmp_path / "commands.log"
+    wrapper = tmp_path / "g++"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\nexec "{gxx}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("CXX", str(wrapper))
+    _genn_build.compiler_family.cache_clear()
+    vect = "--param vect-max-version-for-alias-checks=64"
+    try:
+        for exact in (True, False):
+            log.unlink(missing_ok=True)
+            net = build_network(TINY, seeds=1, backend="genn", cache_dir=tmp_path, exact=exact)
+            net.close()
+            compiles = [c for c in log.read_text().splitlines() if " -c " in f" {c} "]
+            assert len(compiles) >= 5  # runner, init, neuron, synapse and custom updates
+            for c in compiles:
+                assert vect in c, c
+                if exact:
+                    assert c.startswith(f"-O3 -ffp-contract=off {vect} -c ") and "fast" not in c
+                else:
+                    assert "-O3 -ffast-math" in c and "ffp-contract" not in c, c
+    finally:
+        _genn_build.compiler_family.cache_clear()
 
 
 def test_cuda_unavailable_is_a_clear_error():

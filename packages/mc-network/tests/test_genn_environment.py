@@ -1,8 +1,9 @@
 """What the GeNN backend reads from its environment, tested without pygenn.
 
-The compiler command of CPU builds and its place in the code-cache key (the compilers here are
-small scripts that answer ``--version`` like GCC or like Clang), and the reasons given when no
-CUDA device can be used (the NVIDIA driver library here is a stand-in object).
+The compiler command of CPU builds in the exact and the fast mode and its place in the
+code-cache key (the compilers here are small scripts that answer ``--version`` like GCC or
+like Clang), the nvcc flags of exact CUDA builds, and the reasons given when no CUDA device can
+be used (the NVIDIA driver library here is a stand-in object).
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from mc_network.backends import _genn_build
 from mc_network.backends._genn_build import (
     GCC_VECTOR_PARAMS,
     _build_env,
+    build_mode,
     cache_key,
     check_cuda_device,
     cxx_command,
+    genn_preferences,
+    nvcc_flags,
 )
 
 CPU = "single_threaded_cpu"
@@ -38,28 +42,30 @@ def _fake_compiler(tmp_path: Path, name: str, banner: str) -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_detection():
-    _genn_build._is_gcc.cache_clear()
+    _genn_build.compiler_family.cache_clear()
     yield
-    _genn_build._is_gcc.cache_clear()
+    _genn_build.compiler_family.cache_clear()
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the fake compilers are shell scripts")
 def test_gcc_gets_the_vectoriser_parameter(tmp_path, monkeypatch):
     gcc = _fake_compiler(tmp_path, "g++", GCC_BANNER)
     monkeypatch.setenv("CXX", gcc)
-    assert cxx_command(CPU, optimize=True) == f"{gcc} --param vect-max-version-for-alias-checks=64"
+    assert cxx_command(CPU, optimize=True, exact=False) == (
+        f"{gcc} --param vect-max-version-for-alias-checks=64"
+    )
     assert GCC_VECTOR_PARAMS == ("--param", "vect-max-version-for-alias-checks=64")
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the fake compilers are shell scripts")
 def test_other_compilers_cuda_and_unoptimised_builds_keep_genns_default(tmp_path, monkeypatch):
     monkeypatch.setenv("CXX", _fake_compiler(tmp_path, "g++", GCC_BANNER))
-    assert cxx_command("cuda", optimize=True) is None
-    assert cxx_command(CPU, optimize=False) is None
+    assert cxx_command("cuda", optimize=True, exact=False) is None
+    assert cxx_command(CPU, optimize=False, exact=False) is None
     monkeypatch.setenv("CXX", _fake_compiler(tmp_path, "clang++", CLANG_BANNER))
-    assert cxx_command(CPU, optimize=True) is None
+    assert cxx_command(CPU, optimize=True, exact=False) is None
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
-    assert cxx_command(CPU, optimize=True) is None
+    assert cxx_command(CPU, optimize=True, exact=False) is None
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the fake compilers are shell scripts")
@@ -68,14 +74,53 @@ def test_the_compiler_is_part_of_the_cache_key(tmp_path, monkeypatch):
     keys = {}
     for name, banner in (("g++", GCC_BANNER), ("g++-13", GCC_BANNER), ("clang++", CLANG_BANNER)):
         monkeypatch.setenv("CXX", _fake_compiler(tmp_path, name, banner))
-        keys[name] = cache_key(spec, CPU, 1, "5.4.0", True)
-        assert keys[name] == cache_key(spec, CPU, 1, "5.4.0", True)
-    assert len(set(keys.values())) == 3
-    # the compiler does not matter for CUDA code, nor for unoptimised CPU builds
-    cuda = {cache_key(spec, "cuda", 2, "5.4.0", True)}
-    monkeypatch.setenv("CXX", _fake_compiler(tmp_path, "g++", GCC_BANNER))
-    cuda.add(cache_key(spec, "cuda", 2, "5.4.0", True))
-    assert len(cuda) == 1
+        for exact in (False, True):
+            keys[name, exact] = cache_key(spec, CPU, 1, "5.4.0", True, exact=exact)
+            assert keys[name, exact] == cache_key(spec, CPU, 1, "5.4.0", True, exact=exact)
+    assert len(set(keys.values())) == 6
+    # the compiler does not matter for CUDA code, nor for unoptimised fast CPU builds
+    for exact in (False, True):
+        cuda = {cache_key(spec, "cuda", 2, "5.4.0", True, exact=exact)}
+        monkeypatch.setenv("CXX", _fake_compiler(tmp_path, "g++", GCC_BANNER))
+        cuda.add(cache_key(spec, "cuda", 2, "5.4.0", True, exact=exact))
+        assert len(cuda) == 1
+    assert cache_key(spec, "cuda", 2, "5.4.0", True, exact=False) != cache_key(
+        spec, "cuda", 2, "5.4.0", True, exact=True
+    )
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the fake compilers are shell scripts")
+def test_exact_builds_optimise_without_value_changing_flags(tmp_path, monkeypatch):
+    gcc = _fake_compiler(tmp_path, "g++", GCC_BANNER)
+    monkeypatch.setenv("CXX", gcc)
+    vect = "--param vect-max-version-for-alias-checks=64"
+    assert cxx_command(CPU, optimize=True, exact=True) == f"{gcc} -O3 -ffp-contract=off {vect}"
+    assert cxx_command(CPU, optimize=False, exact=True) == f"{gcc} -ffp-contract=off"
+    # GeNN's optimize_code (-O3 -ffast-math) only in the fast optimised CPU build
+    assert genn_preferences(CPU, True, False, None) == {"optimize_code": True}
+    for optimize, exact in ((True, True), (False, True), (False, False)):
+        assert genn_preferences(CPU, optimize, exact, None) == {}
+    assert genn_preferences("cuda", True, False, None) == {}
+    clang = _fake_compiler(tmp_path, "clang++", CLANG_BANNER)
+    monkeypatch.setenv("CXX", clang)
+    assert cxx_command(CPU, optimize=True, exact=True) == f"{clang} -O3 -ffp-contract=off"
+    # an unknown compiler: GeNN's unoptimised build (no flags whose meaning is unknown)
+    monkeypatch.setenv("CXX", _fake_compiler(tmp_path, "icc", "icc (ICC) 2021.1\n"))
+    assert cxx_command(CPU, optimize=True, exact=True) is None
+    mode = build_mode(CPU, True, True)
+    assert mode == {
+        "exact": True,
+        "optimize": True,
+        "optimize_code": False,
+        "cxx": None,
+        "nvcc_append_flags": None,
+    }
+    # CUDA: no C++ compiler command; nvcc stops contracting multiply-adds in the exact build
+    assert cxx_command("cuda", optimize=True, exact=True) is None
+    assert nvcc_flags("cuda", True) == "-fmad=false"
+    assert nvcc_flags("cuda", False) is None and nvcc_flags(CPU, True) is None
+    assert build_mode("cuda", True, True)["nvcc_append_flags"] == "-fmad=false"
+    assert build_mode("cuda", True, False)["optimize_code"] is False
 
 
 def test_the_build_environment_is_restored(monkeypatch):
@@ -93,6 +138,14 @@ def test_the_build_environment_is_restored(monkeypatch):
     with _build_env(None):
         assert "CXX" not in os.environ and os.environ["MAKEFLAGS"] == "-s --no-print-directory"
     assert "MAKEFLAGS" not in os.environ
+    # the exact CUDA build's nvcc flags are appended to the user's own
+    with _build_env(None, "-fmad=false"):
+        assert os.environ["NVCC_APPEND_FLAGS"] == "-fmad=false"
+    assert "NVCC_APPEND_FLAGS" not in os.environ
+    monkeypatch.setenv("NVCC_APPEND_FLAGS", "-lineinfo")
+    with _build_env(None, "-fmad=false"):
+        assert os.environ["NVCC_APPEND_FLAGS"] == "-lineinfo -fmad=false"
+    assert os.environ["NVCC_APPEND_FLAGS"] == "-lineinfo"
 
 
 class _Driver:
@@ -156,7 +209,7 @@ def test_visible_gpus_are_part_of_the_cuda_cache_key(monkeypatch):
 
     def key(device, lib):
         _driver(monkeypatch, lib)
-        return cache_key(spec, device, 2 if device == "cuda" else 1, "5.4.0", True)
+        return cache_key(spec, device, 2 if device == "cuda" else 1, "5.4.0", True, exact=True)
 
     a100 = _Driver(count=1, gpus=(("NVIDIA A100-SXM4-80GB", 8, 0),))
     h200 = _Driver(count=1, gpus=(("NVIDIA H200", 9, 0),))
@@ -189,7 +242,9 @@ def test_cuda_device_option(monkeypatch):
     with pytest.raises(BackendUnavailable, match=r"cuda_device=2: only 2 GPU\(s\) .*0: NVIDIA"):
         check_cuda_device("cuda", 2)
     spec = yinyang_spec("fa")
-    keys = {cache_key(spec, "cuda", 2, "5.4.0", True, cuda_device=d) for d in (None, 0, 1)}
+    keys = {
+        cache_key(spec, "cuda", 2, "5.4.0", True, cuda_device=d, exact=True) for d in (None, 0, 1)
+    }
     assert len(keys) == 3
     _driver(monkeypatch, OSError("no driver"))  # GPUs unknown: nothing to check against
     check_cuda_device("cuda", 5)

@@ -33,6 +33,7 @@ def test_backend_options_come_from_the_backend_signature():
         "optimize": True,
         "max_samples": 1,
         "cuda_device": None,
+        "exact": True,
     }
     with pytest.raises(ValueError, match="unknown backend 'jax'"):
         backend_options("jax")

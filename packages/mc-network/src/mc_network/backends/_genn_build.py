@@ -39,13 +39,17 @@ __all__ = [
     "LOADED",
     "Loaded",
     "build_and_load",
+    "build_mode",
     "cache_key",
     "cache_root",
     "check_cuda_device",
     "check_device",
+    "compiler_family",
     "cuda_devices",
     "cxx_command",
+    "genn_preferences",
     "import_pygenn",
+    "nvcc_flags",
 ]
 
 log = logging.getLogger(__name__)
@@ -187,48 +191,130 @@ def check_device(device: str) -> None:
 # scalar: 784-100-10 ran at 6 500-8 000 steps/s, with this parameter at about 25 000.
 GCC_VECTOR_PARAMS = ("--param", "vect-max-version-for-alias-checks=64")
 
+# The exact build: optimised, but every floating-point operation is the IEEE operation written
+# in the code, in the order written. GeNN's ``optimize_code`` adds ``-O3 -ffast-math``
+# (reassociation, FMA contraction, vectorised libm calls), so the exact build leaves it off
+# and passes its own flags through the compiler command; ``-O3`` alone changes no value, and
+# ``-ffp-contract=off`` stops the contraction of ``a * b + c`` into an FMA that GCC (and
+# Clang) would otherwise do on targets with FMA instructions.
+EXACT_CXX_FLAGS = ("-ffp-contract=off",)
+OPT_CXX_FLAGS = ("-O3",)
+# CUDA: GeNN's flags carry no ``-use_fast_math`` while ``optimize_code`` is off (it is never
+# set on CUDA); nvcc contracts multiply-adds by default, which ``-fmad=false`` stops. GeNN 5.4
+# has no preference for extra nvcc flags in Python, so they go through nvcc's own
+# ``NVCC_APPEND_FLAGS`` environment variable.
+EXACT_NVCC_FLAGS = ("-fmad=false",)
+
 
 @lru_cache(maxsize=8)
-def _is_gcc(cxx: str) -> bool:
+def compiler_family(cxx: str) -> str | None:
+    """``"gcc"``, ``"clang"`` or ``None`` (unknown or not runnable), from ``cxx --version``."""
     try:
         out = subprocess.run(
             [*shlex.split(cxx), "--version"], capture_output=True, text=True, timeout=60
         )
     except (OSError, ValueError, subprocess.SubprocessError):
-        return False
-    return out.returncode == 0 and "Free Software Foundation" in out.stdout
+        return None
+    if out.returncode != 0:
+        return None
+    if "Free Software Foundation" in out.stdout:
+        return "gcc"
+    if "clang version" in out.stdout:
+        return "clang"
+    return None
 
 
-def cxx_command(device: str, optimize: bool) -> str | None:
+def _cxx() -> str:
+    return os.environ.get("CXX") or "g++"
+
+
+def cxx_command(device: str, optimize: bool, exact: bool) -> str | None:
     """The C++ compiler command the CPU build runs with, or ``None`` to leave GeNN's default.
 
-    With ``optimize`` on the CPU backend and a GCC compiler (``$CXX``, else make's default
-    ``g++``), that compiler followed by :data:`GCC_VECTOR_PARAMS`, so the plastic projection
-    loops are vectorised. Part of the cache key: another compiler builds into another
-    directory.
+    Fast build (``exact=False``): with ``optimize`` and a GCC compiler (``$CXX``, else
+    make's default ``g++``), that compiler followed by :data:`GCC_VECTOR_PARAMS`, so the
+    plastic projection loops are vectorised (GeNN adds ``-O3 -ffast-math``). Exact build:
+    with GCC or Clang, the compiler followed by ``-O3`` (if ``optimize``),
+    :data:`EXACT_CXX_FLAGS` and, for GCC with ``optimize``, :data:`GCC_VECTOR_PARAMS`;
+    GeNN's ``optimize_code`` stays off. An exact build with another compiler gets
+    ``None``: GeNN's unoptimised build. Part of the cache key: another compiler builds into
+    another directory.
     """
-    if device == "cuda" or not optimize:
+    if device == "cuda" or not (optimize or exact):
         return None
-    cxx = os.environ.get("CXX") or "g++"
-    if not _is_gcc(cxx):
+    cxx = _cxx()
+    family = compiler_family(cxx)
+    if not exact:
+        return " ".join([cxx, *GCC_VECTOR_PARAMS]) if family == "gcc" else None
+    if family is None:
         return None
-    return " ".join([cxx, *GCC_VECTOR_PARAMS])
+    flags = [*(OPT_CXX_FLAGS if optimize else ()), *EXACT_CXX_FLAGS]
+    if family == "gcc" and optimize:
+        flags += GCC_VECTOR_PARAMS
+    return " ".join([cxx, *flags])
+
+
+def nvcc_flags(device: str, exact: bool) -> str | None:
+    """Flags appended to every nvcc command of a CUDA build (``None``: nvcc's defaults)."""
+    return " ".join(EXACT_NVCC_FLAGS) if device == "cuda" and exact else None
+
+
+def genn_preferences(
+    device: str, optimize: bool, exact: bool, cuda_device: int | None
+) -> dict[str, Any]:
+    """Keyword arguments of ``GeNNModel`` (backend preferences) for a build mode.
+
+    ``optimize_code`` (``-O3 -ffast-math`` on the CPU) only for a fast optimised CPU build;
+    on CUDA it would add ``-use_fast_math``, so it is never set there. ``cuda_device`` picks
+    the GPU by ordinal. Needs pygenn only for the CUDA device selection.
+    """
+    prefs: dict[str, Any] = {}
+    if device != "cuda" and optimize and not exact:
+        prefs["optimize_code"] = True
+    if device == "cuda" and cuda_device is not None:
+        from pygenn.cuda_backend import DeviceSelect
+
+        prefs.update(device_select_method=DeviceSelect.MANUAL, manual_device_id=cuda_device)
+    return prefs
+
+
+def build_mode(device: str, optimize: bool, exact: bool) -> dict[str, Any]:
+    """What a build runs with, as plain data (recorded in run directories).
+
+    ``exact`` and ``optimize`` as given, the compiler command of CPU builds (``None``:
+    GeNN's default ``$CXX``), whether GeNN's ``optimize_code`` is on and the flags appended
+    to nvcc on CUDA.
+    """
+    return {
+        "exact": bool(exact),
+        "optimize": bool(optimize),
+        "optimize_code": device != "cuda" and optimize and not exact,
+        "cxx": cxx_command(device, optimize, exact),
+        "nvcc_append_flags": nvcc_flags(device, exact),
+    }
 
 
 _QUIET_MAKE = "-s --no-print-directory"
 
 
 @contextmanager
-def _build_env(cxx: str | None):
+def _build_env(cxx: str | None, nvcc: str | None = None):
     """Set the environment GeNN's make inherits, and restore it afterwards.
 
-    ``$CXX`` becomes ``cxx`` (if given); ``-s --no-print-directory`` is added to
-    ``$MAKEFLAGS``, so that make prints only what the compiler says (warnings, errors), not
-    its directory and "nothing to be done" messages.
+    ``$CXX`` becomes ``cxx`` (if given); ``nvcc`` (if given) is appended to
+    ``$NVCC_APPEND_FLAGS``; ``-s --no-print-directory`` is added to ``$MAKEFLAGS``, so that
+    make prints only what the compiler says (warnings, errors), not its directory and
+    "nothing to be done" messages.
     """
-    changes = {"MAKEFLAGS": " ".join(filter(None, [os.environ.get("MAKEFLAGS"), _QUIET_MAKE]))}
+
+    def joined(var: str, extra: str) -> str:
+        return " ".join(filter(None, [os.environ.get(var), extra]))
+
+    changes = {"MAKEFLAGS": joined("MAKEFLAGS", _QUIET_MAKE)}
     if cxx is not None:
         changes["CXX"] = cxx
+    if nvcc is not None:
+        changes["NVCC_APPEND_FLAGS"] = joined("NVCC_APPEND_FLAGS", nvcc)
     old = {k: os.environ.get(k) for k in changes}
     os.environ.update(changes)
     try:
@@ -257,8 +343,27 @@ def check_cuda_device(device: str, cuda_device: int | None) -> None:
         )
 
 
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in values.items()}
+def _values(model, params, spec) -> dict[str, float]:
+    """The parameter values GeNN writes into the code: the reference's, in the spec's dtype.
+
+    Base and derived parameters as the NumPy backends resolve them (derived ones computed in
+    float64 from the float64 parameters, then cast once), as Python floats. GeNN writes a
+    float value into float code as a decimal of 10 significant digits that the compiler
+    rounds to float; for a float32 value that is exact, but for a double it gives another
+    float than the cast in about 0.1% of cases (a double within 1e-10 of a midpoint between
+    two floats), so the values are cast to the spec's dtype here, not by the compiler.
+    """
+    resolved = model.resolve(params, spec.dt, np.dtype(spec.dtype))
+    return {k: float(v) for k, v in resolved.values.items()}
+
+
+def _derived_kwargs(model, values: dict[str, float]) -> list[tuple[str, Any]]:
+    """GeNN derived parameters that return the values of :func:`_values`.
+
+    GeNN would call each derived parameter's function with the values it was given, which
+    are already cast; the cast results of the float64 computation are handed over instead.
+    """
+    return [(d.name, (lambda v: lambda pars, dt: v)(values[d.name])) for d in model.derived]
 
 
 def _neuron_kwargs(spec, pop) -> dict[str, Any]:
@@ -287,14 +392,14 @@ def _describe(spec, topo: Topology) -> list[Any]:
     for pop in topo.populations:
         nm = neuron_model(spec, pop.kind)
         kw = {k: v for k, v in _neuron_kwargs(spec, pop).items() if k != "derived_params"}
-        resolved = nm.resolve(neuron_params(spec, pop), spec.dt, np.float64)
+        values = _values(nm, neuron_params(spec, pop), spec)
         inits = [(v.name, v.type, v.init) for v in (*nm.vars, *nm.genn_vars)]
-        out.append(["pop", pop.name, pop.size, kw, _plain(dict(resolved.values)), inits])
+        out.append(["pop", pop.name, pop.size, kw, values, inits])
         out.append(list(nm.dynamic_params))
     for proj in topo.projections:
         sm = synapse_model(proj.kind)
         kw = {k: v for k, v in _synapse_kwargs(proj).items() if k != "derived_params"}
-        resolved = sm.resolve(synapse_params(spec, proj), spec.dt, np.float64)
+        values = _values(sm, synapse_params(spec, proj), spec)
         out.append(
             [
                 "syn",
@@ -306,7 +411,7 @@ def _describe(spec, topo: Topology) -> list[Any]:
                 proj.has_delta,
                 kw,
                 [list(r) for r in (*sm.pre_refs, *sm.post_refs)],
-                _plain(dict(resolved.values)),
+                values,
                 list(sm.dynamic_params),
             ]
         )
@@ -321,24 +426,29 @@ def cache_key(
     optimize: bool,
     seed: int | None = None,
     cuda_device: int | None = None,
+    *,
+    exact: bool,
 ) -> str:
     """Content hash of everything that determines the generated code.
 
     The spec, every rendered group (code strings, variables and their types, parameter and
     derived-parameter values, references, dynamic parameters), the device, batch size,
-    pygenn version, the optimisation flag, and the GeNN seed where it is compiled into the
-    code (``seed``; ``None`` where the backend does not use it), the compiler command
-    (:func:`cxx_command`) and, for CUDA, the visible GPUs (:func:`cuda_devices`) and the
+    pygenn version, the optimisation flag, the build mode (``exact``), and the GeNN seed
+    where it is compiled into the code (``seed``; ``None`` where the backend does not use
+    it), the compiler command (:func:`cxx_command`), the flags appended to nvcc
+    (:func:`nvcc_flags`) and, for CUDA, the visible GPUs (:func:`cuda_devices`) and the
     chosen one (``cuda_device``, if set). Precision is in the spec.
     """
     topo = build_topology(spec)
-    cxx = cxx_command(device, optimize)
+    cxx = cxx_command(device, optimize, exact)
+    nvcc = nvcc_flags(device, exact)
     gpus = [list(d) for d in cuda_devices()] if device == "cuda" else []
     blob = json.dumps(
         [spec.to_dict(), _describe(spec, topo), device, batch, pygenn_version, optimize, seed]
         + ([cxx] if cxx is not None else [])
         + ([gpus] if gpus else [])
-        + ([cuda_device] if cuda_device is not None else []),
+        + ([cuda_device] if cuda_device is not None else [])
+        + ([{"exact": True, "nvcc": nvcc}] if exact else []),
         sort_keys=True,
         default=str,
     )
@@ -400,6 +510,7 @@ def build_and_load(
     copies: int,
     seed: int,
     optimize: bool,
+    exact: bool,
     host_rng: bool,
     cuda_device: int | None = None,
 ) -> Loaded:
@@ -408,18 +519,15 @@ def build_and_load(
     The players' resident arrays hold ``copies`` (1 when the batch shares its stage data,
     up to ``batch``) copies of the rates of ``capacity`` samples, and ``capacity`` order
     entries per member. ``host_rng``: attach a :class:`HostRNG` to the loaded CPU library.
+    ``optimize`` and ``exact`` select the build (:func:`build_mode`).
     """
     import pygenn as pg
 
-    prefs: dict[str, Any] = {"optimize_code": True} if device != "cuda" and optimize else {}
-    if device == "cuda" and cuda_device is not None:
-        from pygenn.cuda_backend import DeviceSelect
-
-        prefs.update(device_select_method=DeviceSelect.MANUAL, manual_device_id=cuda_device)
+    prefs = genn_preferences(device, optimize, exact, cuda_device)
     prec = "float" if np.dtype(spec.dtype) == np.float32 else "double"
     name = f"mc_{key[:12]}"
     model = pg.GeNNModel(prec, name, backend=device, **prefs)
-    model.dt = spec.dt
+    model.dt = float(np.dtype(spec.dtype).type(spec.dt))  # written into the code: see _values
     model.batch_size = batch
     model.seed = seed
     dtype = np.dtype(spec.dtype)
@@ -428,9 +536,10 @@ def build_and_load(
         nm = neuron_model(spec, pop.kind)
         kw = _neuron_kwargs(spec, pop)
         cls = kw.pop("class_name")
+        values = _values(nm, neuron_params(spec, pop), spec)
+        kw["derived_params"] = _derived_kwargs(nm, values)
         snippet = pg.create_neuron_model(cls, **kw)
-        values = nm.resolve(neuron_params(spec, pop), spec.dt, np.float64)
-        params = {k: float(values[k]) for k in nm.param_names}
+        params = {k: values[k] for k in nm.param_names}
         init = {v.name: v.init for v in (*nm.vars, *nm.genn_vars)}
         grp = model.add_neuron_population(pop.name, pop.size, snippet, params, init)
         for d in nm.dynamic_params:
@@ -448,9 +557,10 @@ def build_and_load(
         cls = kw.pop("class_name")
         for refs in ("pre_neuron_var_refs", "post_neuron_var_refs"):
             kw[refs] = [(n, t, read_only) for n, t, _ in kw[refs]]
+        values = _values(sm, synapse_params(spec, proj), spec)
+        kw["derived_params"] = _derived_kwargs(sm, values)
         snippet = pg.create_weight_update_model(cls, **kw)
-        values = sm.resolve(synapse_params(spec, proj), spec.dt, np.float64)
-        params = {k: float(values[k]) for k in sm.param_names}
+        params = {k: values[k] for k in sm.param_names}
         wvars = {"g": 0.0, "delta": 0.0} if proj.has_delta else {"g": 0.0}
         if proj.one_to_one:
             wvars = {"g": 1.0}
@@ -473,8 +583,8 @@ def build_and_load(
             syn.set_wu_param_dynamic(d)
         syns[proj.name] = syn
     code_dir = root / key
-    cxx = cxx_command(device, optimize)
-    with _locked(root / f"{key}.lock"), _build_env(cxx):
+    cxx, nvcc = cxx_command(device, optimize, exact), nvcc_flags(device, exact)
+    with _locked(root / f"{key}.lock"), _build_env(cxx, nvcc):
         code_dir.mkdir(parents=True, exist_ok=True)
         log.info("GeNN: building (or reusing) %s on %s", code_dir, device)
         model.build(path_to_model=str(code_dir))

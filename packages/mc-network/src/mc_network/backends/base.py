@@ -183,6 +183,14 @@ class Simulation(abc.ABC):
         """Number of independent members simulated together."""
         return len(self.seeds)
 
+    def build_info(self) -> dict[str, Any]:
+        """How this simulation was built, beyond its options, as JSON-ready data.
+
+        Run directories record it (``environment.json``); e.g. the GeNN backend's device,
+        build mode (exact or fast) and compiler command. Empty where there is nothing to add.
+        """
+        return {}
+
     # ------------------------------------------------------------------ stages
     def run_stage(
         self,

@@ -31,6 +31,11 @@ stream; simulations of one process that share a loaded model share its stream. T
 GeNN's own (``gennrand_normal``), statistically but not sample-wise equal to the NumPy
 backends' noise.
 
+Build mode: ``exact=True`` (the default) compiles without value-changing floating-point
+flags (CPU: ``-O3 -ffp-contract=off``, every parameter written as its float32 value), so the
+CPU device equals the reference backend bit for bit; ``exact=False`` is GeNN's fast build
+(``-O3 -ffast-math``). :meth:`GeNNSimulation.build_info` reports the mode.
+
 Code cache: the generated code goes to ``<root>/<key>/``, ``root`` being ``cache_dir``,
 ``$MC_GENN_CACHE`` or ``~/.cache/mc-network/genn``, never the current directory; ``key``
 hashes everything that determines the code (:func:`cache_key`); a file lock keeps
@@ -52,6 +57,7 @@ from mc_network.backends._genn_build import (
     LOADED,
     Loaded,
     build_and_load,
+    build_mode,
     cache_key,
     cache_root,
     check_cuda_device,
@@ -88,7 +94,17 @@ class GeNNSimulation(HostArrays, Simulation):
     cache_dir
         Root of the code cache (default ``$MC_GENN_CACHE`` or ``~/.cache/mc-network/genn``).
     optimize
-        Compile the CPU code with ``optimize_code=True`` (``-O3 -ffast-math``).
+        Compile the CPU code with optimisation (``-O3``). No effect on CUDA, where nvcc
+        optimises the device code by default.
+    exact
+        The exact build (the default): no value-changing floating-point flags, so every
+        operation is the IEEE float operation the code spells, in its order, and the CPU
+        device gives the reference backend's numbers bit for bit. On the CPU ``-O3
+        -ffp-contract=off`` (GCC or Clang; another compiler builds unoptimised) instead of
+        GeNN's ``-O3 -ffast-math``; on CUDA ``-fmad=false`` (no multiply-add contraction;
+        CUDA's atomic summation order and device ``exp``/``log`` still differ). ``False``:
+        the fast build (CPU: GeNN's ``-O3 -ffast-math``; CUDA: nvcc's default contraction),
+        equal to the reference to float round-off only.
     max_samples
         Room for this many samples per stage on the device (grown on demand).
     cuda_device
@@ -116,12 +132,21 @@ class GeNNSimulation(HostArrays, Simulation):
         optimize: bool = True,
         max_samples: int = 1,
         cuda_device: int | None = None,
+        exact: bool = True,
     ) -> None:
         super().__init__(spec, seeds, weights)
         _, self._pg_version = import_pygenn()
         check_device(device)
         check_cuda_device(device, cuda_device)
         self.device, self.optimize, self.cuda_device = device, bool(optimize), cuda_device
+        self.exact = bool(exact)
+        self.build = build_mode(device, self.optimize, self.exact)
+        if self.exact and self.optimize and device != "cuda" and self.build["cxx"] is None:
+            log.warning(
+                "GeNN exact build: the compiler %r is neither GCC nor Clang, so its "
+                "value-preserving flags are unknown; building without optimisation",
+                os.environ.get("CXX") or "g++",
+            )
         b = self.batch_size
         self._nb = b if device == "cuda" else 1
         if self._nb < b:
@@ -138,7 +163,14 @@ class GeNNSimulation(HostArrays, Simulation):
             self._seed = key_seed = int(word) or 1
         self._root = cache_root(cache_dir)
         self.key = cache_key(
-            spec, device, self._nb, self._pg_version, self.optimize, key_seed, cuda_device
+            spec,
+            device,
+            self._nb,
+            self._pg_version,
+            self.optimize,
+            key_seed,
+            cuda_device,
+            exact=self.exact,
         )
         self.code_dir = self._root / self.key
         self.neurons: dict[str, dict[str, np.ndarray]] = {}
@@ -199,6 +231,7 @@ class GeNNSimulation(HostArrays, Simulation):
                 seed=self._seed,
                 cuda_device=self.cuda_device,
                 optimize=self.optimize,
+                exact=self.exact,
                 host_rng=self._swap_rng,
             )
         except BaseException:
@@ -330,6 +363,20 @@ class GeNNSimulation(HostArrays, Simulation):
                         reported = done
                         progress(done)
             self._pull(members)
+
+    def build_info(self) -> dict[str, Any]:
+        """The device, the build mode, the code-cache key and pygenn's version (JSON-ready).
+
+        The build mode is :func:`~mc_network.backends._genn_build.build_mode`'s: ``exact``,
+        ``optimize``, GeNN's ``optimize_code``, the compiler command and the nvcc flags.
+        """
+        return {
+            "device": self.device,
+            "cuda_device": self.cuda_device,
+            **self.build,
+            "cache_key": self.key,
+            "pygenn": self._pg_version,
+        }
 
     # ------------------------------------------------------------------ weights and state
     def get_state(self) -> dict[str, Any]:

@@ -39,6 +39,7 @@ def test_protocol_stage_order_counts_and_run_dir(cfg, tmp_path):
         assert (run.path / f).is_file(), f
     env = json.loads((run.path / "environment.json").read_text())
     assert env["code"]["packages"]["mc-network"] and env["backend"]["name"] == "reference"
+    assert env["backend"]["build"] == {}  # the reference backend has nothing to add
     arrays = _arrays(run)
     data = load_stage_data(cfg)
     n_val, n_tr = data["validation"].n_samples, data["training"].n_samples
@@ -130,6 +131,22 @@ def test_batched_seeds_equal_lone_runs(cfg, tmp_path, backend, monkeypatch):
     a, b = _arrays(runs[1]), _arrays(lone)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+@pytest.mark.parametrize(("options", "exact"), [({}, True), ({"exact": False}, False)])
+def test_run_directory_records_the_genn_build_mode(cfg, tmp_path, monkeypatch, options, exact):
+    # the effective build mode is recorded also when the config leaves it at the default
+    monkeypatch.setenv("MC_GENN_CACHE", str(tmp_path / "genn-cache"))
+    backend = dataclasses.replace(cfg.backend, name=_backend("genn"), options=options)
+    protocol = dataclasses.replace(cfg.protocol, n_epochs=0)
+    cfg = dataclasses.replace(cfg, backend=backend, protocol=protocol)
+    (run,) = train(cfg, tmp_path / "runs", quiet=True)
+    env = json.loads((run.path / "environment.json").read_text())["backend"]
+    assert env["name"] == "genn" and env["options"] == options
+    build = env["build"]
+    assert build["exact"] is exact and build["device"] == "single_threaded_cpu"
+    assert build["optimize_code"] is not exact  # GeNN's -O3 -ffast-math: the fast build only
+    assert len(build["cache_key"]) == 24 and build["pygenn"].startswith("5.")
 
 
 def test_unavailable_backend_falls_back_with_warning(tiny_dict, tmp_path, caplog):

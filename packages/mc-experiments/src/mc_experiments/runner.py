@@ -56,11 +56,17 @@ def _run_log(paths: Sequence[Path]):
             h.close()
 
 
-def _backend_info(cfg: Config, used: str) -> dict:
+def _backend_info(cfg: Config, exp: Experiment) -> dict:
+    """What ``environment.json`` records of the backend a run used.
+
+    Its name, the config's request and options, and the simulation's own account of its
+    build (``build``: e.g. GeNN's exact or fast mode, also when it is the default).
+    """
     return {
-        "name": used,
+        "name": exp.backend,
         "requested": cfg.backend.name or default_backend(),
         "options": dict(cfg.backend.options),
+        "build": exp.sim.build_info(),
         "available": {k: v is None for k, v in available_backends().items()},
     }
 
@@ -94,7 +100,7 @@ def run_group(
         exp = Experiment(members, progress=progress, noise=noise)
         if not resumable:
             for cfg, run in zip(configs, runs, strict=True):
-                run.write_environment(_backend_info(cfg, exp.backend))
+                run.write_environment(_backend_info(cfg, exp))
         start = exp.restore(checkpoints) if resumable else 0
         if start:
             log.info("resuming %d member(s) at epoch %d", len(runs), start)

@@ -1,7 +1,9 @@
 """Network time steps per second with plasticity on, for every available backend.
 
-Cases: `reference`, `compiled`, `genn` (single-threaded CPU) and, where GeNN can use a GPU,
-`genn-cuda`.
+Cases: `reference`, `compiled`, GeNN on the single-threaded CPU in its exact build
+(`genn-exact`, the default: bit-identical to the reference) and its fast build (`genn-fast`,
+GeNN's ``-O3 -ffast-math``) and, where GeNN can use a GPU, `genn-cuda` (exact) and
+`genn-cuda-fast`.
 
 The paper's networks (PAL: apical noise, B learns), learning and teaching on, 100 steps per
 sample: Yin-Yang 4-30-3 and MNIST 784-100-10, batch sizes 1, 10 and 30. Each round runs one
@@ -27,17 +29,23 @@ BATCHES = (1, 10, 30)
 CASES = {
     "reference": ("reference", {}),
     "compiled": ("compiled", {}),
-    "genn": ("genn", {"device": "single_threaded_cpu"}),
-    "genn-cuda": ("genn", {"device": "cuda"}),
+    "genn-exact": ("genn", {"device": "single_threaded_cpu", "exact": True}),
+    "genn-fast": ("genn", {"device": "single_threaded_cpu", "exact": False}),
+    "genn-cuda": ("genn", {"device": "cuda", "exact": True}),
+    "genn-cuda-fast": ("genn", {"device": "cuda", "exact": False}),
 }
+_GENN_CPU = {"yinyang": {1: 100, 10: 10, 30: 5}, "mnist": {1: 10, 10: 2, 30: 1}}
+_GENN_CUDA = {"yinyang": {1: 20, 10: 20, 30: 20}, "mnist": {1: 20, 10: 20, 30: 20}}
 # samples per round (100 steps each), sized for about 0.1-1 s per round
 SAMPLES = {
     "reference": {"yinyang": {1: 4, 10: 2, 30: 2}, "mnist": {1: 1, 10: 1, 30: 1}},
     "compiled": {"yinyang": {1: 400, 10: 60, 30: 30}, "mnist": {1: 30, 10: 5, 30: 3}},
-    "genn": {"yinyang": {1: 100, 10: 10, 30: 5}, "mnist": {1: 10, 10: 2, 30: 1}},
-    "genn-cuda": {"yinyang": {1: 20, 10: 20, 30: 20}, "mnist": {1: 20, 10: 20, 30: 20}},
+    "genn-exact": _GENN_CPU,
+    "genn-fast": _GENN_CPU,
+    "genn-cuda": _GENN_CUDA,
+    "genn-cuda-fast": _GENN_CUDA,
 }
-ROUNDS = {"reference": 2, "compiled": 5, "genn": 3, "genn-cuda": 3}
+ROUNDS = dict.fromkeys(CASES, 3) | {"reference": 2, "compiled": 5}
 
 
 def _usable(case: str) -> bool:

@@ -2,9 +2,10 @@
 
 Runs pytest-benchmark on ``benchmarks/bench_steps.py`` with the JSON report in
 ``.benchmarks/results.json``, then prints per case: backend, network, batch, network steps
-per second (batch * steps per round / median round time) and the ratio to the reference
-backend measured in the same session. Extra arguments are passed on to pytest (e.g.
-``-k compiled``).
+per second (batch * steps per round / median round time), the ratio to the reference
+backend measured in the same session and, for GeNN's exact builds, the ratio to the fast
+build of the same device (``exact/fast``; the rows of one network and batch size are
+adjacent). Extra arguments are passed on to pytest (e.g. ``-k compiled``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / ".benchmarks" / "results.json"
+FAST_OF = {"genn-exact": "genn-fast", "genn-cuda": "genn-cuda-fast"}  # exact case -> fast case
 
 
 def run_benchmarks(extra: list[str]) -> int:
@@ -36,18 +38,27 @@ def run_benchmarks(extra: list[str]) -> int:
     return subprocess.call(cmd, cwd=ROOT)
 
 
-def table(results: dict) -> list[tuple[str, str, int, float, float, float | None]]:
-    """Rows ``(backend, network, batch, steps/s, peak MiB, ratio to reference)``."""
+Row = tuple[str, str, int, float, float, float | None, float | None]
+
+
+def table(results: dict) -> list[Row]:
+    """Rows ``(backend, network, batch, steps/s, peak MiB, x reference, exact/fast)``.
+
+    Sorted by network, batch and backend; ``exact/fast`` only for GeNN's exact cases whose
+    fast case ran in the same session.
+    """
     rows = {}
     for b in results["benchmarks"]:
         info = b["extra_info"]
         rate = info["batch"] * info["steps"] / b["stats"]["median"]
-        key = (info["backend"], info["network"], int(info["batch"]))
+        key = (info["network"], int(info["batch"]), info["backend"])
         rows[key] = (rate, info.get("peak_traced_mib", float("nan")))
     out = []
-    for (backend, network, batch), (rate, peak) in sorted(rows.items()):
-        ref = rows.get(("reference", network, batch))
-        out.append((backend, network, batch, rate, peak, rate / ref[0] if ref else None))
+    for (network, batch, backend), (rate, peak) in sorted(rows.items()):
+        ref = rows.get((network, batch, "reference"))
+        fast = rows.get((network, batch, FAST_OF.get(backend, "")))
+        ratio = rate / ref[0] if ref else None
+        out.append((backend, network, batch, rate, peak, ratio, rate / fast[0] if fast else None))
     return out
 
 
@@ -60,12 +71,13 @@ def main(argv: list[str]) -> int:
     rows = table(json.loads(RESULTS.read_text()))
     print()
     print(
-        f"{'backend':<10} {'network':<8} {'batch':>5} {'network-steps/s':>16} "
-        f"{'peak MiB':>9} {'x reference':>12}"
+        f"{'backend':<14} {'network':<8} {'batch':>5} {'network-steps/s':>16} "
+        f"{'peak MiB':>9} {'x reference':>12} {'exact/fast':>11}"
     )
-    for backend, network, batch, rate, peak, ratio in rows:
+    for backend, network, batch, rate, peak, ratio, vs_fast in rows:
         r = f"{ratio:12.1f}" if ratio is not None else f"{'-':>12}"
-        print(f"{backend:<10} {network:<8} {batch:>5} {rate:>16,.0f} {peak:>9.1f} {r}")
+        f = f"{vs_fast:11.2f}" if vs_fast is not None else f"{'-':>11}"
+        print(f"{backend:<14} {network:<8} {batch:>5} {rate:>16,.0f} {peak:>9.1f} {r} {f}")
     print(f"\n(JSON: {RESULTS.relative_to(ROOT)})")
     return code
 

@@ -18,12 +18,13 @@ PKG = {
     "experiments": "packages/mc-experiments",
     "analysis": "packages/mc-analysis",
 }
-# What each package needs installed from this repository (itself last).
+# What each package needs installed from this repository (itself last): exactly its declared
+# dependencies, so that a package that imports an undeclared one fails its own session.
 LOCAL_DEPS = {
     "models": ["models"],
     "network": ["models", "network"],
     "experiments": ["models", "network", "analysis", "experiments"],
-    "analysis": ["models", "network", "experiments", "analysis"],
+    "analysis": ["analysis"],
 }
 EXTRAS = {
     "models": "[test]",

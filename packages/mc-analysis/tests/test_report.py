@@ -154,6 +154,10 @@ def test_run_report_elsewhere_and_warning_on_mismatch(run_dir, tmp_path, caplog)
 
 def test_unfinished_run_drops_unwritten_entries(run_dir):
     d, expected = run_dir
+    # an unfinished run: interrupted after one epoch (what it wrote later is not counted yet)
+    (d / "status.json").write_text(json.dumps({"state": "interrupted", "epochs_completed": 1}))
+    metrics = json.loads((d / "metrics.json").read_text())
+    (d / "metrics.json").write_text(json.dumps({**metrics, "epochs_completed": 1}))
     g = zarr.open_group(d / "recordings.zarr", mode="a")
     g["validation/output.v_brev"][2] = np.nan
     g["validation/teacher.rate"][2] = np.nan
@@ -330,8 +334,9 @@ def test_cli(tmp_path, capsys):
     members = [str(p) for p in sorted((tmp_path / "sw" / "members").iterdir())]
     assert main(["-q", "sweep", *members, "--out", str(tmp_path / "s2")]) == 0
     assert (tmp_path / "s2" / "validation_accuracy.csv").is_file()
-    assert main(["-q", "sweep", *members]) == 1  # no --out for a list of runs
-    assert main(["-q", "run", str(tmp_path / "nope")]) == 1
+    # refusals exit with 2, as for mc-run (usage, missing inputs)
+    assert main(["-q", "sweep", *members]) == 2  # no --out for a list of runs
+    assert main(["-q", "run", str(tmp_path / "nope")]) == 2
 
 
 # ----------------------------------------------------------------- a real (tiny) run

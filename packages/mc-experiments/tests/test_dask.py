@@ -1,7 +1,6 @@
 """The Dask executor on a loopback LocalCluster (reference backend, tiny configs)."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +10,16 @@ import zarr
 
 distributed = pytest.importorskip("distributed")
 
+import cloudpickle  # noqa: E402
+import dask_hooks  # noqa: E402
+
 from mc_experiments.cli import main  # noqa: E402
 from mc_experiments.executors import dask_resources, run_sweep  # noqa: E402
-from mc_experiments.executors_dask import KILL_AFTER_CHECKPOINT_ENV  # noqa: E402
 from mc_experiments.storage import RunDir  # noqa: E402
 from mc_experiments.sweep import load_sweep  # noqa: E402
+
+# the plugin travels to the worker processes by value (they need not import the tests)
+cloudpickle.register_pickle_by_value(dask_hooks)
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -26,25 +30,28 @@ def kill_request(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cluster(kill_request):
-    """Two single-threaded worker processes; they (and restarted ones) see the test hook."""
-    old = os.environ.get(KILL_AFTER_CHECKPOINT_ENV)
-    os.environ[KILL_AFTER_CHECKPOINT_ENV] = str(kill_request)
-    try:
-        with distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            resources={"cores": 1},
-        ) as c:
-            yield c
-    finally:
-        if old is None:
-            os.environ.pop(KILL_AFTER_CHECKPOINT_ENV, None)
-        else:
-            os.environ[KILL_AFTER_CHECKPOINT_ENV] = old
+def cluster():
+    """Two single-threaded worker processes."""
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+        resources={"cores": 1},
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+def kill_hook(cluster, kill_request):
+    """The test hook on every worker of ``cluster`` (and on restarted ones), then removed."""
+    with distributed.Client(cluster.scheduler_address) as client:
+        client.register_plugin(dask_hooks.KillAfterCheckpoint(str(kill_request)))
+        try:
+            yield kill_request
+        finally:
+            client.unregister_worker_plugin(dask_hooks.KillAfterCheckpoint.name)
 
 
 def _sweep_file(tmp_path, tiny_dict, n_epochs, seeds, variants, **extra):
@@ -98,7 +105,8 @@ def test_dask_sweep_equals_local(tmp_path, tiny_dict, cluster):
         _assert_same_run(local.directory / "members" / name, dask.directory / "members" / name)
 
 
-def test_killed_worker_resumes_from_checkpoint(tmp_path, tiny_dict, cluster, kill_request):
+def test_killed_worker_resumes_from_checkpoint(tmp_path, tiny_dict, cluster, kill_hook):
+    kill_request = kill_hook
     path = _sweep_file(tmp_path, tiny_dict, n_epochs=3, seeds=[4], variants={"pal": {}})
     sw = load_sweep(path)
     assert sw.members[0].config.protocol.checkpoint_every == 1

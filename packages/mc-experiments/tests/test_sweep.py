@@ -1,12 +1,15 @@
+import json
+
 import numpy as np
 import pytest
 import yaml
 import zarr
 
 from mc_experiments.config import ConfigError
+from mc_experiments.executors import run_sweep
 from mc_experiments.runner import train
 from mc_experiments.storage import RunDir
-from mc_experiments.sweep import load_sweep, run_sweep
+from mc_experiments.sweep import load_sweep
 
 
 @pytest.fixture
@@ -43,7 +46,7 @@ def test_sweep_members_and_groups(sweep_file):
 
 def test_sweep_member_equals_lone_run(sweep_file, tmp_path):
     sw = load_sweep(sweep_file)
-    sweep_dir = run_sweep(sw, tmp_path / "out", quiet=True)
+    sweep_dir = run_sweep(sw, tmp_path / "out", quiet=True).directory
     member = sweep_dir / "members" / "fa_seed5"
     (lone,) = train(sw.members[3].config, tmp_path / "lone", quiet=True)
     assert RunDir(member).read_metrics() == lone.read_metrics()
@@ -56,7 +59,7 @@ def test_sweep_member_equals_lone_run(sweep_file, tmp_path):
 
 def test_continuing_a_sweep_skips_completed_members(sweep_file, tmp_path):
     sw = load_sweep(sweep_file, profile="smoke")
-    d = run_sweep(sw, directory=tmp_path / "fixed", quiet=True)
+    d = run_sweep(sw, directory=tmp_path / "fixed", quiet=True).directory
     before = (d / "members" / "pal_seed7" / "metrics.json").stat().st_mtime_ns
     run_sweep(sw, directory=d, quiet=True)
     assert (d / "members" / "pal_seed7" / "metrics.json").stat().st_mtime_ns == before
@@ -96,6 +99,7 @@ def test_non_strict_sweep_keeps_invalid_members(broken_sweep):
         "variant": "bad",
         "seed": 4,
         "overrides": {"dataset.n_train": 0},
+        "fingerprint": None,  # an invalid member has no resolved config
     }
     # a variant's resources replace the sweep's keys; they are not config overrides
     assert ok.resources == {"cores": 1, "memory": "1GiB", "gpu": 1}
@@ -135,10 +139,9 @@ def test_bad_resources_are_config_errors(broken_sweep):
 
 def test_local_executor_reports_invalid_members(broken_sweep, tmp_path, caplog):
     from mc_experiments.cli import main
-    from mc_experiments.executors import run_sweep as run_sweep_ex
 
     sw = load_sweep(broken_sweep, strict=False)
-    result = run_sweep_ex(sw, directory=tmp_path / "d", quiet=True)
+    result = run_sweep(sw, directory=tmp_path / "d", quiet=True)
     assert not result.ok
     assert list(result.failed) == ["bad_seed4"]
     assert result.failed["bad_seed4"].startswith("invalid config: ")
@@ -157,7 +160,7 @@ def test_local_executor_reports_invalid_members(broken_sweep, tmp_path, caplog):
         "dataset.directory": str(tmp_path / "no-mnist-here"),
     }
     broken_sweep.write_text(yaml.safe_dump(data))
-    result = run_sweep_ex(load_sweep(broken_sweep), directory=tmp_path / "e", quiet=True)
+    result = run_sweep(load_sweep(broken_sweep), directory=tmp_path / "e", quiet=True)
     assert list(result.failed) == ["bad_seed4"]
     assert "DatasetError: MNIST file(s) not found" in result.failed["bad_seed4"]
     assert result.states["ok_seed4"]["state"] == "completed"
@@ -176,3 +179,112 @@ def test_dask_missing_names_the_extra(sweep_file, tmp_path, monkeypatch, caplog)
     assert not out.exists()
     rc = main(["sweep", str(sweep_file), "--cluster", "local", "--out", str(out), "--quiet"])
     assert rc == 2 and "--scheduler and --cluster need --executor dask" in caplog.text
+
+
+# ------------------------------------------------------- names, fingerprints (items 1, 2, 7)
+@pytest.mark.parametrize("variant", ["../../victim/members/good", "ABSOLUTE", ".hidden", "a\\b"])
+def test_variant_names_never_become_paths_outside(tmp_path, tiny_dict, variant):
+    from mc_experiments.cli import main
+
+    victim = tmp_path / "victim" / "members" / "good_seed1"
+    victim.mkdir(parents=True)
+    (victim / "status.json").write_text('{"state": "completed", "epochs_completed": 2}')
+    outside = tmp_path / "abs_escape"
+    variant = str(outside) if variant == "ABSOLUTE" else variant
+    tiny_dict["protocol"]["n_epochs"] = 0
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(tiny_dict))
+    sweep = {"name": "esc", "base": "base.yaml", "seeds": [1], "variants": {variant: {}, "ok": {}}}
+    path = tmp_path / "esc.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    for strict in (True, False):  # the sweep file is wrong: refused before any path is built
+        with pytest.raises(ConfigError, match="member name"):
+            load_sweep(path, strict=strict)
+    before = sorted(p for p in tmp_path.rglob("*"))
+    assert main(["sweep", str(path), "--dir", str(tmp_path / "sw" / "d"), "--quiet"]) == 2
+    assert main(["validate", str(path)]) == 2
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing created anywhere
+    assert "completed" in (victim / "status.json").read_text()
+    assert not list(tmp_path.glob("abs_escape*"))
+
+
+@pytest.mark.parametrize(
+    ("seeds", "match"),
+    [
+        ({"start": 1, "count": -5}, r"seeds\.count: expected an integer from 1 to"),
+        ({"start": 1, "count": 0}, r"seeds\.count"),
+        ({"start": -1, "count": 2}, r"seeds\.start: expected an integer >= 0"),
+        ([], r"seeds: expected a non-empty list"),
+        ([1, 1], r"lists a seed twice"),
+    ],
+)
+def test_empty_or_bad_seeds_are_errors(sweep_file, seeds, match):
+    from mc_experiments.cli import main
+
+    data = yaml.safe_load(sweep_file.read_text())
+    data["seeds"] = seeds
+    sweep_file.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=match):
+        load_sweep(sweep_file)
+    assert main(["validate", str(sweep_file)]) == 2
+
+
+def _change_base(sweep_file):
+    base = sweep_file.parent / "base.yaml"
+    data = yaml.safe_load(base.read_text())
+    data["dataset"]["seed"] = 43
+    data["network"]["plasticity"] = {"eta_up": [60.0, 0.01]}
+    base.write_text(yaml.safe_dump(data))
+
+
+def test_continuing_a_sweep_whose_base_changed_is_refused(sweep_file, tmp_path):
+    sw = load_sweep(sweep_file, profile="smoke")
+    d = run_sweep(sw, directory=tmp_path / "fixed", quiet=True).directory
+    record = yaml.safe_load((d / "sweep.yaml").read_text())
+    assert record["format_version"] == 2 and record["fingerprint"].startswith("sha256:")
+    assert all(m["fingerprint"].startswith("sha256:") for m in record["members"])
+
+    def files():  # all but the lock file (locking rewrites it)
+        return {p: p.stat().st_mtime_ns for p in d.rglob("*") if p.is_file() and p.name != ".lock"}
+
+    before = files()
+    _change_base(sweep_file)
+    with pytest.raises(ConfigError) as info:
+        run_sweep(load_sweep(sweep_file, profile="smoke"), directory=d, quiet=True)
+    msg = str(info.value)
+    assert "continuing it would mix two configurations" in msg and "2 of 2 member(s)" in msg
+    assert "dataset.seed: 42 -> 43" in msg
+    assert "network.plasticity: (missing) -> {'eta_up': [60.0, 0.01]}" in msg
+    assert "--on-config-change new" in msg
+    assert files() == before
+
+
+def test_changed_sweep_continues_into_a_new_directory_when_asked(sweep_file, tmp_path, caplog):
+    from mc_experiments.cli import main
+
+    d = tmp_path / "fixed"
+    assert main(["sweep", str(sweep_file), "--profile", "smoke", "--dir", str(d), "--quiet"]) == 0
+    _change_base(sweep_file)
+    args = ["sweep", str(sweep_file), "--profile", "smoke", "--dir", str(d), "--quiet"]
+    assert main(args) == 2
+    assert "dataset.seed: 42 -> 43" in caplog.text
+    assert main([*args, "--on-config-change", "new"]) == 0
+    assert f"Continuing into a new sweep directory: {d}-2" in caplog.text
+    new = RunDir(d.parent / "fixed-2" / "members" / "pal_seed7")
+    old = RunDir(d / "members" / "pal_seed7")
+    assert new.read_config()["dataset"]["seed"] == 43 and old.read_config()["dataset"]["seed"] == 42
+    assert new.status()["state"] == old.status()["state"] == "completed"
+
+
+def test_member_run_of_another_config_is_not_continued(sweep_file, tmp_path):
+    """A member directory holds one config: a run of another one there is refused."""
+    from mc_experiments.runner import run_group
+
+    sw = load_sweep(sweep_file, profile="smoke")
+    d = run_sweep(sw, directory=tmp_path / "fixed", quiet=True).directory
+    member = d / "members" / "pal_seed7"
+    status = json.loads((member / "status.json").read_text())
+    status["state"] = "interrupted"
+    (member / "status.json").write_text(json.dumps(status))
+    other = sw.members[0].config.with_seed(8)
+    with pytest.raises(ConfigError, match=r"holds a run of another config.*\n  seed: 7 -> 8"):
+        run_group([other], [member])

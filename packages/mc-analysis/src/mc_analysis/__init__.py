@@ -39,7 +39,7 @@ from mc_analysis.original import (
     read_original_run,
 )
 from mc_analysis.report import make_run_report, make_sweep_report
-from mc_analysis.rundir import Run, RunDirError, read_run, read_sweep
+from mc_analysis.rundir import Run, RunDataError, RunDirError, read_run, read_sweep
 from mc_analysis.summary import run_summary, sweep_summary
 
 try:
@@ -53,6 +53,7 @@ __all__ = [
     "OriginalRun",
     "OriginalYAMLError",
     "Run",
+    "RunDataError",
     "RunDirError",
     "__version__",
     "accuracy",

@@ -9,6 +9,10 @@
 
 ``compare`` exits with 0 when the runs agree within the tolerance, 1 when they differ and 2
 when they cannot be compared (unreadable, or no variable in common).
+
+``run`` and ``sweep`` exit with 0 when done, 1 when the recordings fail their checks
+(checksums, missing entries: the message names the array) and 2 when refused (bad arguments,
+a missing or unreadable directory or file, a missing key), as ``mc-run`` does.
 """
 
 from __future__ import annotations
@@ -22,14 +26,23 @@ from pathlib import Path
 __all__ = ["get_parser", "main"]
 
 logger = logging.getLogger("mc_analysis.cli")
+EPILOG = (
+    "exit status: 0 done; 1 recordings fail their checks; 2 refused (bad arguments, missing "
+    "or unreadable files)"
+)
 
 
 def get_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mc-analyze`` (separate so that docs can render it)."""
+    from mc_analysis import __version__
+    from mc_analysis.bounded import int_at_least
+
     parser = argparse.ArgumentParser(
         prog="mc-analyze",
         description="Summaries, tables and figures of microcircuit runs and sweeps.",
+        epilog=EPILOG,
     )
+    parser.add_argument("--version", action="version", version=f"mc-analyze {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -37,7 +50,9 @@ def get_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="report of one run directory")
     run.add_argument("run_dir", type=Path, help="run directory (holds config.yaml)")
     run.add_argument("--out", type=Path, default=None, help="output folder [RUN_DIR/report]")
-    run.add_argument("--samples", type=int, default=4, help="samples in the trace figures [4]")
+    run.add_argument(
+        "--samples", type=int_at_least(1), default=4, help="samples in the trace figures (>= 1) [4]"
+    )
 
     sweep = sub.add_parser("sweep", help="comparison of the runs of a sweep")
     sweep.add_argument(
@@ -124,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "compare":
         return _compare(args)
     from mc_analysis.report import make_run_report, make_sweep_report
+    from mc_analysis.rundir import RunDataError
 
     try:
         if args.command == "run":
@@ -133,9 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = make_sweep_report(
                 paths, args.out, variant_by=args.variant_by, compare=args.compare
             )
-    except (FileNotFoundError, KeyError, ValueError) as err:
+    except RunDataError as err:
         logger.error("%s", err)
         return 1
+    except (OSError, KeyError, ValueError) as err:
+        logger.error("%s", err)
+        return 2
     print(f"report written to {out}")
     return 0
 

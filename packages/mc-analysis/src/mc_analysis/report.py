@@ -75,6 +75,8 @@ def make_run_report(
     pathlib.Path
         The report folder.
     """
+    if n_samples < 1:
+        raise ValueError(f"n_samples: {n_samples} must be >= 1 (samples in the trace figures)")
     if is_original_run_dir(run_dir):
         return _original_run_report(Path(run_dir), out_dir)
     run = read_run(run_dir)
@@ -158,9 +160,19 @@ def make_sweep_report(
     """
     single = isinstance(paths_or_sweep_dir, str | Path)
     paths = [Path(paths_or_sweep_dir)] if single else [Path(p) for p in paths_or_sweep_dir]
+    for p in paths:
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such sweep or run directory")
     if out_dir is None:
         if len(paths) != 1 or not (paths[0] / SWEEP).is_file():
-            raise ValueError("out_dir is required unless a single sweep directory is given")
+            what = (
+                f"{paths[0]} is not a sweep directory (no {SWEEP})"
+                if len(paths) == 1
+                else (f"{len(paths)} directories are given")
+            )
+            raise ValueError(
+                f"out_dir is required unless a single sweep directory is given: {what}"
+            )
         out_dir = paths[0] / "report"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

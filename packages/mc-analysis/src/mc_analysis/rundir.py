@@ -1,12 +1,20 @@
 """Read run directories written by ``mc-experiments`` and sweep directories of them.
 
-A run directory holds ``config.yaml`` (the resolved config), ``metrics.json``,
+The format is defined in :mod:`mc_analysis.runformat` (the writer uses the same module). A
+run directory holds ``config.yaml`` (the resolved config), ``metrics.json``,
 ``status.json``, ``environment.json`` and ``recordings.zarr`` (zarr v3, arrays
 ``<stage>/<owner>.<var>`` with shape ``(entries, records, n)`` or, for ``weights/<proj>.g``,
 ``(n_epochs + 1, n_pre, n_post)``). A sweep directory holds ``sweep.yaml`` and
 ``members/<member name>/`` (a run directory each). Runs of the original code (a two-document
 ``config.yaml`` and ``net_recordings.h5``) are recognised and opened with
 :func:`mc_analysis.original.read_original_run`.
+
+What is read is checked: every chunk of a format-2 recording carries a crc32c checksum, and a
+chunk that fails it raises :class:`RunDataError` naming the array; an entry that must exist
+(:func:`mc_analysis.runformat.required_entries`) but holds no data (a deleted shard) does too,
+as does a ``config.yaml`` that no longer matches its fingerprint. Directories written before
+these checks existed (format 1: no fingerprint, no checksums) are read as before, with one log
+line saying they are *legacy, unverified*.
 
 Nothing is read from the recordings until asked for::
 
@@ -27,20 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from mc_analysis import runformat as F
+from mc_analysis.bounded import load_yaml, short_repr
 from mc_analysis.original import H5_NAMES, OriginalRun, read_original_run
+from mc_analysis.runformat import CONFIG, ENVIRONMENT, METRICS, RECORDINGS, STATUS, SWEEP
 
-__all__ = ["Run", "RunDirError", "is_original_run_dir", "read_run", "read_sweep"]
+__all__ = ["Run", "RunDataError", "RunDirError", "is_original_run_dir", "read_run", "read_sweep"]
 
 logger = logging.getLogger(__name__)
 
-CONFIG = "config.yaml"
-METRICS = "metrics.json"
-STATUS = "status.json"
-ENVIRONMENT = "environment.json"
-RECORDINGS = "recordings.zarr"
-SWEEP = "sweep.yaml"
 _SEED_SUFFIX = re.compile(r"_seed_?\d+$")
 
 
@@ -51,14 +55,18 @@ class RunDirError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class RunDataError(ValueError):
+    """Recorded data fail their checks (checksum, missing entries); the message names them."""
+
+
 def _read_json(path: Path, required: bool) -> dict[str, Any]:
     if not path.is_file():
         if required:
             raise FileNotFoundError(f"{path}: no such file")
         return {}
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        data = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not valid JSON: {err}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
@@ -91,6 +99,23 @@ class Run:
         self.status = status
         self.environment = environment
         self._group: Any = None
+        self._unverified: set[str] = set()
+
+    @property
+    def format_version(self) -> int:
+        """The run-directory format (1: legacy, written before fingerprints and checksums)."""
+        return int(self.environment.get("format_version", 1))
+
+    @property
+    def completed(self) -> bool:
+        """Whether ``status.json`` says the run completed."""
+        return self.status.get("state") == F.RunState.COMPLETED
+
+    @property
+    def epochs_completed(self) -> int:
+        """Epochs ``metrics.json`` counts as done (0 without metrics)."""
+        value = self.metrics.get("epochs_completed", 0)
+        return int(value) if isinstance(value, int) else 0
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
@@ -211,11 +236,59 @@ class Run:
             stages = sorted(group.group_keys())
             have = self.variables(stage) if stage in stages else f"no stage; stages: {stages}"
             raise RunDirError(f"{self.recordings_path}: no array {key!r} ({stage}: {have})")
-        return group[key]
+        arr = group[key]
+        if not F.has_data_checksums(arr) and key not in self._unverified:
+            self._unverified.add(key)
+            logger.debug("%s: %s has no chunk checksums (legacy, unverified)", self.path, key)
+        return _CheckedArray(arr, f"{self.recordings_path}/{key}")
 
     def read(self, stage: str, var: str) -> np.ndarray:
         """Read ``<stage>/<var>`` whole."""
         return np.asarray(self.array(stage, var)[...])
+
+    def check_recordings(self) -> None:
+        """Check that every entry the run must have written holds data.
+
+        Which entries must exist follows from ``metrics.json`` and ``status.json``
+        (:func:`mc_analysis.runformat.required_entries`); a completed run must also have the
+        validation and test records the metrics are computed from.
+
+        Raises
+        ------
+        RunDataError
+            Naming the array and the entries that are missing (a deleted or truncated shard)
+            or whose data fail their checksum.
+        """
+        if not self.recordings_path.is_dir():
+            if self.completed:
+                raise RunDataError(f"{self.recordings_path}: missing (the run completed)")
+            return
+        group = self._zarr()
+        if self.completed:
+            for stage in ("validation", "test"):
+                for var in F.REQUIRED_RECORDS:
+                    if not self.has(stage, var):
+                        raise RunDataError(
+                            f"{self.recordings_path}: {stage}/{var} is missing, but the run "
+                            "completed (deleted?)"
+                        )
+        for stage in sorted(group.group_keys()):
+            for var in self.variables(stage):
+                missing = [
+                    e for e in self._required(stage, var) if e not in self.entries(stage, var)
+                ]
+                if missing:
+                    raise RunDataError(
+                        f"{self.recordings_path}/{stage}/{var}: entries {short_repr(missing)} "
+                        f"hold no data, but the run wrote them ({self.epochs_completed} epoch(s) "
+                        "done): a deleted or truncated shard?"
+                    )
+
+    def _required(self, stage: str, var: str) -> list[int]:
+        n = self.array(stage, var).shape[0]
+        return F.required_entries(
+            stage, n, self.entry_every(stage, var), self.epochs_completed, self.completed
+        )
 
     def attrs(self, stage: str, var: str) -> dict[str, Any]:
         """The attributes of ``<stage>/<var>`` (units, dt, records_per_sample, ...)."""
@@ -238,10 +311,34 @@ class Run:
         """
         arr = self.array(stage, var)
         n, k = arr.shape[0], self.entry_every(stage, var)
-        candidates = sorted(set(range(0, n, k)) | ({n - 1} if n else set()))
+        candidates = F.written_candidates(n, k)
         heads = np.asarray(arr[:, :1] if arr.ndim > 1 else arr[:], dtype=np.float64)
         heads = heads.reshape(n, -1)
         return [e for e in candidates if np.isfinite(heads[e]).any()]
+
+
+class _CheckedArray:
+    """A zarr array whose reads name the array when its data fail their checksum."""
+
+    def __init__(self, array: Any, name: str) -> None:
+        self._array = array
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._array, attr)
+
+    def __getitem__(self, index: Any) -> Any:
+        try:
+            return self._array[index]
+        except ValueError as err:
+            if "checksum" not in str(err).lower():
+                raise
+            raise RunDataError(
+                f"{self._name}: data fail their checksum (a corrupted chunk or shard): {err}"
+            ) from None
+
+    def __len__(self) -> int:
+        return len(self._array)
 
 
 def read_run(path: str | Path) -> Run:
@@ -265,12 +362,11 @@ def read_run(path: str | Path) -> Run:
     """
     path = Path(path)
     config_path = path / CONFIG
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such run directory (no {CONFIG})")
     if not config_path.is_file():
         raise FileNotFoundError(f"{path}: not a run directory (no {CONFIG})")
-    try:
-        config = yaml.safe_load(config_path.read_text())
-    except yaml.YAMLError as err:
-        raise ValueError(f"{config_path}: not valid YAML: {err}") from None
+    config = load_yaml(config_path, error=ValueError, what="run config")
     if not isinstance(config, dict):
         raise ValueError(
             f"{config_path}: expected a mapping (the resolved config), got "
@@ -279,13 +375,41 @@ def read_run(path: str | Path) -> Run:
     metrics = _read_json(path / METRICS, required=False)
     if not metrics:
         logger.warning("%s: no %s (run not past its first epoch?)", path, METRICS)
-    return Run(
+    else:
+        F.Metrics.from_dict(metrics, str(path / METRICS))  # types checked, naming the key
+    run = Run(
         path,
         config,
         metrics,
         _read_json(path / STATUS, required=False),
         _read_json(path / ENVIRONMENT, required=False),
     )
+    _check_identity(run)
+    return run
+
+
+def _check_identity(run: Run) -> None:
+    """Say what is verified about a run: its format, its config fingerprint, its writer."""
+    stored = run.environment.get("config_fingerprint")
+    if run.format_version < 2 or stored is None:
+        logger.info(
+            "%s: legacy run directory (format 1: no config fingerprint, no checksums): "
+            "read as before, unverified",
+            run.path,
+        )
+    elif F.fingerprint(run.config) != stored:
+        raise ValueError(
+            f"{run.path / CONFIG}: does not match the config fingerprint in {ENVIRONMENT} (edited "
+            "after the run started?); the recordings may belong to another config"
+        )
+    holder = F.DirLock.holder(run.path)
+    if holder:
+        logger.warning(
+            "%s: is being written by pid %s on host %s; this reads its state so far",
+            run.path,
+            holder.get("pid", "?"),
+            holder.get("host", "?"),
+        )
 
 
 def is_original_run_dir(path: str | Path) -> bool:
@@ -322,14 +446,22 @@ def _original_entry(path: Path) -> tuple[str, int, OriginalRun]:
 def _sweep_members(sweep_dir: Path) -> dict[str, str]:
     """Member name -> variant label from ``sweep.yaml`` (seed suffix removed from the name)."""
     path = sweep_dir / SWEEP
-    data = yaml.safe_load(path.read_text())
+    data = load_yaml(
+        path, max_bytes=F.MAX_SWEEP_RECORD_BYTES, error=ValueError, what="sweep record"
+    )
     if not isinstance(data, dict) or not isinstance(data.get("members"), list):
         raise RunDirError(f"{path}: missing key 'members' (a list)")
     out = {}
     for i, m in enumerate(data["members"]):
         if not isinstance(m, dict) or "name" not in m:
             raise RunDirError(f"{path}: members[{i}] has no 'name'")
-        out[str(m["name"])] = _strip_seed(str(m["name"])) or str(m.get("variant"))
+        try:
+            name = F.check_name(str(m["name"]), f"members[{i}].name")
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
+        out[name] = _strip_seed(name) or str(m.get("variant"))
+    if "format_version" not in data:
+        logger.info("%s: legacy sweep record (no fingerprints): unverified", path)
     return out
 
 
@@ -369,9 +501,11 @@ def read_sweep(
         paths = [paths]
     entries: list[tuple[str | None, int, Run | OriginalRun]] = []
     for p in (Path(x) for x in paths):
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such run or sweep directory")
         if (p / SWEEP).is_file():
             for member, variant in _sweep_members(p).items():
-                d = p / "members" / member
+                d = F.member_dir(p, member)
                 if not (d / CONFIG).is_file():
                     logger.warning("%s: member %s has no run directory; skipped", p, member)
                     continue

@@ -189,8 +189,15 @@ def run_summary(run: Run) -> dict[str, Any]:
         ``test_mae``, ``test_confusion`` (None without a test); ``angles``
         ``{"fb_l": [deg per snapshot]}`` and ``angle_epoch`` (the epochs they belong to);
         ``self_prediction`` ``{"layer_l": {"ff_minus_p2i": [...], "fb_plus_i2p": [...], ...}}``;
-        ``angles_source`` ("recordings", "metrics" when no weights were recorded, or None).
+        ``angles_source`` ("recordings", "metrics" when no weights were recorded, or None);
+        ``format_version`` of the run directory (1: legacy, unverified).
+
+    Raises
+    ------
+    mc_analysis.rundir.RunDataError
+        When recordings fail their checksums or entries the run wrote are missing.
     """
+    run.check_recordings()
     curves = _validation_curves(run, _stage_scores(run, "validation"))
     test = _stage_scores(run, "test")
     angles, selfpred, source = _weight_diagnostics(run)
@@ -216,6 +223,7 @@ def run_summary(run: Run) -> dict[str, Any]:
         "angle_epoch": {k: [float(e) for e in range(len(v))] for k, v in angles.items()},
         "angles_source": source,
         "self_prediction": selfpred,
+        "format_version": run.format_version,
     }
 
 

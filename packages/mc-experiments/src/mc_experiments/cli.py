@@ -1,30 +1,70 @@
-"""The ``mc-run`` command line: train, resume, sweep, validate.
+"""The ``mc-run`` command line: train, resume, sweep, validate, data.
 
-Thin wrappers around :mod:`mc_experiments.runner` and :mod:`mc_experiments.sweep`.
+Thin wrappers around :mod:`mc_experiments.runner` and :mod:`mc_experiments.executors`.
+Every failure ends in one log line naming what and where (``--debug`` adds the traceback)
+and one of these exit statuses:
+
+====  =====================================================================================
+0     done
+1     a run failed (an error or non-finite values during training), or sweep members failed
+2     refused before any work: bad arguments, config or input files, a directory being
+      written by another process, a backend or executor that is not available here
+130   interrupted (Ctrl-C); the message says how to continue
+143   terminated (SIGTERM, e.g. by a batch system); the same
+====  =====================================================================================
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import signal
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from mc_analysis.bounded import check_yaml, int_at_least, load_yaml
+from mc_analysis.runformat import CorruptFile, LockError
 from mc_experiments.config import ConfigError, load_config, parse_overrides
 from mc_experiments.datasets import DatasetError
 
-__all__ = ["get_parser", "main"]
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_REFUSED", "get_parser", "main"]
 
 log = logging.getLogger("mc_experiments")
+
+EXIT_FAILED = 1
+EXIT_REFUSED = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+EPILOG = (
+    "exit status: 0 done; 1 a run or sweep members failed; 2 refused before any work (bad "
+    "arguments, config or files, directory locked, backend unavailable); 130 interrupted; "
+    "143 terminated (SIGTERM)"
+)
+
+
+def _versions() -> str:
+    parts = []
+    for name in ("mc-experiments", "mc-analysis", "mc-network", "mc-models"):
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} (not installed)")
+    return ", ".join(parts)
 
 
 def get_parser() -> argparse.ArgumentParser:
     """The argument parser (separate so that docs can render it)."""
     p = argparse.ArgumentParser(
-        prog="mc-run", description="Train and evaluate dendritic microcircuit networks."
+        prog="mc-run",
+        description="Train and evaluate dendritic microcircuit networks.",
+        epilog=EPILOG,
     )
+    p.add_argument("--version", action="version", version=f"mc-run ({_versions()})")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train one config (a new run directory)")
+    t = sub.add_parser("train", help="train one config (a new run directory)", epilog=EPILOG)
     t.add_argument("config", type=Path, help="YAML config (ours or an original config)")
     t.add_argument("--out", type=Path, default=Path("runs"), help="parent folder (default runs/)")
     t.add_argument("--backend", help="backend name (reference, compiled, genn)")
@@ -50,13 +90,22 @@ def get_parser() -> argparse.ArgumentParser:
         help="original configs: record what the original's record.recordings names (for "
         "mc-analyze compare against an original run)",
     )
-    r = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
+    r = sub.add_parser(
+        "resume", help="continue an interrupted or failed run from its checkpoint", epilog=EPILOG
+    )
     r.add_argument("run_dir", type=Path)
     r.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
-    s = sub.add_parser("sweep", help="run a declared grid of configs")
+    s = sub.add_parser("sweep", help="run a declared grid of configs", epilog=EPILOG)
     s.add_argument("sweep", type=Path, help="sweep YAML file")
     s.add_argument("--out", type=Path, default=Path("runs"), help="parent folder (default runs/)")
     s.add_argument("--dir", type=Path, help="exact sweep directory (an existing one continues)")
+    s.add_argument(
+        "--on-config-change",
+        choices=("refuse", "new"),
+        default="refuse",
+        help="when the configs of a continued --dir changed: refuse, listing what differs "
+        "(default), or continue into a new sweep directory <dir>-N",
+    )
     s.add_argument("--profile", help="apply one of the sweep file's named profiles")
     s.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     s.add_argument(
@@ -75,7 +124,10 @@ def get_parser() -> argparse.ArgumentParser:
         help="dask: start a cluster (default local; slurm/pbs need --cluster-config)",
     )
     s.add_argument(
-        "--workers", type=int, metavar="N", help="dask: local workers, or SLURM/PBS jobs"
+        "--workers",
+        type=int_at_least(1),
+        metavar="N",
+        help="dask: local workers, or SLURM/PBS jobs",
     )
     s.add_argument(
         "--cluster-config",
@@ -85,17 +137,21 @@ def get_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--retries",
-        type=int,
+        type=int_at_least(0),
         default=1,
         metavar="N",
         help="dask: retries of a group that raised (each resumes from its checkpoint)",
     )
-    d = sub.add_parser("data", help="obtain and verify a dataset (pipeline step)")
+    d = sub.add_parser("data", help="obtain and verify a dataset (pipeline step)", epilog=EPILOG)
     d.add_argument("dataset", choices=("mnist", "yinyang"))
     d.add_argument("--out", type=Path, required=True, help="target directory")
     d.add_argument("--config", type=Path, help="yinyang: the config whose splits to write")
     d.add_argument("--from", dest="source", type=Path, help="mnist: a local copy to verify")
-    v = sub.add_parser("validate", help="check a config or sweep without running it")
+    v = sub.add_parser(
+        "validate",
+        help="check a config or sweep without running it (what it passes, train accepts)",
+        epilog=EPILOG,
+    )
     v.add_argument("config", type=Path)
     v.add_argument("--set", action="append", metavar="KEY=VALUE", default=[])
     return p
@@ -104,9 +160,11 @@ def get_parser() -> argparse.ArgumentParser:
 def _load(
     path: Path, sets: list[str], backend: str | None = None, record_as_original: bool = False
 ):
+    """Our config or an original two-document config, with ``--set`` and ``--backend``."""
     overrides = parse_overrides(sets)
     if backend:
         overrides["backend.name"] = backend
+    check_yaml(path, error=ConfigError, what="config file")  # the bounds, for every format
     from mc_experiments.original import import_original_config, is_original_file
 
     if is_original_file(path):
@@ -119,112 +177,188 @@ def _load(
     return load_config(path, overrides)
 
 
+_signalled: list[int] = []
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C: every run is marked interrupted and can be resumed."""
+    _signalled.append(signum)
+    raise KeyboardInterrupt
+
+
+_REFUSED = (
+    ConfigError,
+    DatasetError,
+    CorruptFile,
+    LockError,
+    FileNotFoundError,
+    NotADirectoryError,
+    IsADirectoryError,
+    PermissionError,
+)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``mc-run``; returns the exit status."""
+    """Entry point of ``mc-run``; returns the exit status (see the module docstring)."""
     args = get_parser().parse_args(argv)
     quiet = bool(getattr(args, "quiet", False))
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    # the console shows warnings only with --quiet; each run.log always gets the info lines
+    before = set(logging.getLogger().handlers)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for handler in set(logging.getLogger().handlers) - before:
+        handler.setLevel(logging.WARNING if quiet else logging.INFO)
+    from mc_experiments.outcomes import ExecutorUnavailable
+    from mc_network import BackendUnavailable
+
+    previous = signal.getsignal(signal.SIGTERM)
+    in_main = _set_sigterm(_on_sigterm)
+    _signalled.clear()
     try:
-        if args.command == "validate":
-            from mc_experiments.sweep import load_sweep
-
-            if _is_sweep(args.config):
-                sw = load_sweep(args.config, strict=True)
-                print(f"{args.config}: valid sweep, {len(sw.members)} members")  # noqa: T201
-            else:
-                cfg = _load(args.config, args.set)
-                print(
-                    f"{args.config}: valid ({cfg.name}, dims {list(cfg.network.dims)}, "  # noqa: T201
-                    f"{cfg.protocol.n_epochs} epochs)"
-                )
-            return 0
-        if args.command == "data":
-            from mc_experiments import prepare
-
-            if args.dataset == "mnist":
-                path = prepare.prepare_mnist(args.out, args.source)
-            else:
-                if args.config is None:
-                    raise ConfigError("mc-run data yinyang: --config is required")
-                path = prepare.prepare_yinyang(_load(args.config, []), args.out)
-            print(f"data ready: {path}")  # noqa: T201
-            return 0
-        if args.command == "train":
-            from mc_experiments.runner import train
-
-            # noise replay runs on the reference backend (the others cannot take a trace)
-            backend = args.backend or ("reference" if args.replay_noise else None)
-            cfg = _load(args.config, args.set, backend, args.record_as_original)
-            noise = None
-            if args.replay_noise is not None:
-                from mc_experiments.replay import original_noise_source
-
-                noise = original_noise_source(args.replay_noise, cfg.network)
-            (run,) = train(cfg, args.out, quiet=quiet, noise=noise)
-            m = run.read_metrics()
-            print(f"test accuracy: {m['test_accuracy']:.2f} %")  # noqa: T201
-            print(f"run directory: {run.path}")  # noqa: T201
-            return 0
-        if args.command == "resume":
-            from mc_experiments.runner import resume
-
-            run = resume(args.run_dir, quiet=quiet)
-            print(f"test accuracy: {run.read_metrics()['test_accuracy']:.2f} %")  # noqa: T201
-            return 0
-        if args.command == "sweep":
-            return _sweep(args, quiet)
-    except (ConfigError, DatasetError, FileNotFoundError) as err:
+        return _command(args, quiet)
+    except KeyboardInterrupt as err:
+        hint = getattr(err, "hint", None)
+        what = "terminated (SIGTERM)" if _signalled else "interrupted"
+        log.error(
+            "%s; %s",
+            what,
+            f"the run directory is consistent: continue with `{hint}`"
+            if hint
+            else "nothing was left half-written",
+        )
+        return EXIT_TERMINATED if _signalled else EXIT_INTERRUPTED
+    except (*_REFUSED, BackendUnavailable, ExecutorUnavailable) as err:
         log.error("%s", err)
-        return 2
-    except (NotImplementedError, ValueError, KeyError) as err:
-        if getattr(args, "replay_noise", None) is None:
-            raise
-        log.error("--replay-noise: %s", err)
-        return 2
-    except KeyboardInterrupt:
-        log.error("interrupted; the run directory is consistent and can be resumed")
-        return 130
-    return 1
+        _traceback(args)
+        return EXIT_REFUSED
+    except OSError as err:
+        where = f" ({err.filename})" if err.filename else ""
+        why = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
+        log.error("failed: %s%s", why, where)
+        _traceback(args)
+        return EXIT_FAILED
+    except Exception as err:
+        log.error("failed: %s: %s", type(err).__name__, err)
+        _traceback(args)
+        return EXIT_FAILED
+    finally:
+        if in_main:
+            _set_sigterm(previous)
+
+
+def _traceback(args: argparse.Namespace) -> None:
+    if args.debug:
+        log.error("traceback of the error above:", exc_info=True)
+
+
+def _set_sigterm(handler) -> bool:
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except (ValueError, TypeError):  # not the main thread (e.g. called from a worker thread)
+        return False
+    return True
+
+
+def _command(args: argparse.Namespace, quiet: bool) -> int:
+    if args.command == "validate":
+        from mc_experiments.sweep import load_sweep
+
+        if _is_sweep(args.config):
+            if args.set:
+                raise ConfigError("mc-run validate SWEEP: --set applies to configs only")
+            sw = load_sweep(args.config, strict=True)
+            print(f"{args.config}: valid sweep, {len(sw.members)} members")  # noqa: T201
+        else:
+            cfg = _load(args.config, args.set)
+            print(
+                f"{args.config}: valid ({cfg.name}, dims {list(cfg.network.dims)}, "  # noqa: T201
+                f"{cfg.protocol.n_epochs} epochs)"
+            )
+        return 0
+    if args.command == "data":
+        from mc_experiments import prepare
+
+        if args.dataset == "mnist":
+            path = prepare.prepare_mnist(args.out, args.source)
+        else:
+            if args.config is None:
+                raise ConfigError("mc-run data yinyang: --config is required")
+            path = prepare.prepare_yinyang(_load(args.config, []), args.out)
+        print(f"data ready: {path}")  # noqa: T201
+        return 0
+    if args.command == "train":
+        from mc_experiments.runner import train
+
+        # noise replay runs on the reference backend (the others cannot take a trace)
+        backend = args.backend or ("reference" if args.replay_noise else None)
+        cfg = _load(args.config, args.set, backend, args.record_as_original)
+        noise = None
+        if args.replay_noise is not None:
+            from mc_experiments.replay import original_noise_source
+
+            try:
+                noise = original_noise_source(args.replay_noise, cfg.network)
+            except (NotImplementedError, ValueError, KeyError) as err:
+                raise ConfigError(f"--replay-noise: {err}") from None
+        try:
+            (run,) = train(cfg, args.out, quiet=quiet, noise=noise)
+        except NotImplementedError as err:  # a backend that cannot take the noise trace
+            if noise is None:
+                raise
+            raise ConfigError(f"--replay-noise: {err}") from None
+        return _report(run)
+    if args.command == "resume":
+        from mc_experiments.runner import resume
+
+        return _report(resume(args.run_dir, quiet=quiet))
+    return _sweep(args, quiet)
+
+
+def _report(run) -> int:
+    """Print the outcome of one run (its accuracy, or why it failed) and its directory."""
+    status = run.status()
+    if status.get("state") != "completed":
+        log.error(
+            "run failed during %s: %s", status.get("step", "?"), status.get("error", "unknown")
+        )
+        print(f"run directory: {run.path}")  # noqa: T201
+        return EXIT_FAILED
+    if status.get("warning"):
+        log.warning("%s: completed, but %s", run.path, status["warning"])
+    print(f"test accuracy: {run.read_metrics()['test_accuracy']:.2f} %")  # noqa: T201
+    print(f"run directory: {run.path}")  # noqa: T201
+    return 0
 
 
 def _sweep(args: argparse.Namespace, quiet: bool) -> int:
     """``mc-run sweep``: invalid members are reported and the others run; 1 if any failed."""
-    from mc_experiments.executors import ExecutorUnavailable, run_sweep
+    from mc_experiments.executors import run_sweep
     from mc_experiments.sweep import load_sweep
 
     if args.executor == "local" and (args.scheduler or args.cluster):
         raise ConfigError("--scheduler and --cluster need --executor dask")
     sw = load_sweep(args.sweep, profile=args.profile, strict=False)  # invalid: reported
-    try:
-        result = run_sweep(
-            sw,
-            args.out,
-            quiet=quiet,
-            directory=args.dir,
-            executor=args.executor,
-            scheduler=args.scheduler,
-            cluster=args.cluster,
-            workers=args.workers,
-            cluster_config=args.cluster_config,
-            retries=args.retries,
-        )
-    except ExecutorUnavailable as err:
-        log.error("%s", err)
-        return 2
+    result = run_sweep(
+        sw,
+        args.out,
+        quiet=quiet,
+        directory=args.dir,
+        executor=args.executor,
+        scheduler=args.scheduler,
+        cluster=args.cluster,
+        workers=args.workers,
+        cluster_config=args.cluster_config,
+        retries=args.retries,
+        on_config_change=args.on_config_change,
+    )
     print(f"sweep directory: {result.directory}")  # noqa: T201
-    return 0 if result.ok else 1  # the failed members are listed in the log
+    return 0 if result.ok else EXIT_FAILED  # the failed members are listed in the log
 
 
 def _is_sweep(path: Path) -> bool:
-    import yaml
-
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return False
+        data = load_yaml(path, error=ConfigError)
+    except ConfigError:
+        return False  # reported by the config loader
     return isinstance(data, dict) and "base" in data and "network" not in data
 
 

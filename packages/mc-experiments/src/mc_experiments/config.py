@@ -14,23 +14,28 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mc_analysis.bounded import load_yaml, short_list, short_repr
 from mc_analysis.original_yaml import is_original_config, load_original_yaml
+from mc_analysis.runformat import REQUIRED_RECORDS, check_name
 from mc_experiments.randomness import RANDOMNESS_MODES
 from mc_network import (
+    FeedbackMode,
     NetworkSpec,
     SpecError,
     available_backends,
     backend_options,
+    build_topology,
     default_backend,
     paper_spec,
 )
+from mc_network.models import neuron_var_names
 
 __all__ = [
     "BackendConfig",
@@ -193,7 +198,9 @@ _TOP = ("name", "seed", "randomness", "network", *_SECTIONS)
 def _type_ok(value: Any, annotation: str) -> bool:
     checks = {
         "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "float": lambda v: (
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        ),
         "bool": lambda v: isinstance(v, bool),
         "str": lambda v: isinstance(v, str),
         "int | None": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)),
@@ -208,7 +215,7 @@ def _type_ok(value: Any, annotation: str) -> bool:
 
 _TYPE_WORDS = {
     "int": "an integer",
-    "float": "a number",
+    "float": "a finite number",
     "bool": "true or false",
     "str": "a string",
     "int | None": "an integer or null",
@@ -222,16 +229,20 @@ def _section(cls: type, data: Any, where: str) -> Any:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+        raise ConfigError(f"{where}: expected a mapping, got {short_repr(data)}")
     valid = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(valid))
+    unknown = sorted(map(str, set(data) - set(valid)))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(valid)}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {short_list(unknown)}; valid keys are {sorted(valid)}"
+        )
     kwargs = {}
     for key, value in data.items():
         ann = valid[key].type
         if not _type_ok(value, ann):
-            raise ConfigError(f"{where}.{key}: expected {_TYPE_WORDS[ann]}, got {value!r}")
+            raise ConfigError(
+                f"{where}.{key}: expected {_TYPE_WORDS[ann]}, got {short_repr(value)}"
+            )
         kwargs[key] = tuple(value) if ann.startswith("tuple") else value
     return cls(**kwargs)
 
@@ -248,9 +259,14 @@ def _merge(base: dict, over: Mapping) -> dict:
 
 def _network(data: Any, where: str, u_low: float) -> NetworkSpec:
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+        raise ConfigError(f"{where}: expected a mapping, got {short_repr(data)}")
     data = dict(data)
     preset = data.pop("preset", None)
+    modes = [m.value for m in FeedbackMode]
+    if "feedback" in data and data["feedback"] not in modes:
+        raise ConfigError(
+            f"{where}.feedback: {short_repr(data['feedback'])} is not valid; use one of {modes}"
+        )
     try:
         if preset is not None:
             base = paper_spec(preset, data.pop("feedback", "pal")).to_dict()
@@ -266,23 +282,32 @@ def _network(data: Any, where: str, u_low: float) -> NetworkSpec:
 def config_from_dict(data: Any, source: str = "<dict>") -> Config:
     """Validate a config dictionary (``source`` names the file in error messages)."""
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{source}: a config must be a mapping of sections, got {data!r}")
-    unknown = sorted(set(data) - set(_TOP))
+        raise ConfigError(
+            f"{source}: a config must be a mapping of sections, got {short_repr(data)}"
+        )
+    unknown = sorted(map(str, set(data) - set(_TOP)))
     if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {unknown}; valid keys are {sorted(_TOP)}")
+        raise ConfigError(
+            f"{source}: unknown key(s) {short_list(unknown)}; valid keys are {sorted(_TOP)}"
+        )
     for key in ("network",):
         if key not in data:
             raise ConfigError(f"{source}: missing section {key!r}")
     name = data.get("name", Path(source).stem if source != "<dict>" else "run")
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ConfigError(f"{source}: name: expected a non-empty string without '/', got {name!r}")
+    try:
+        check_name(name, "name")
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
     seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"{source}: seed: expected a non-negative integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ConfigError(
+            f"{source}: seed: expected a non-negative integer (below 2**63), got "
+            f"{short_repr(seed)}"
+        )
     randomness = data.get("randomness", "toolkit")
     if randomness not in RANDOMNESS_MODES:
         raise ConfigError(
-            f"{source}: randomness: {randomness!r} is not valid; use one of "
+            f"{source}: randomness: {short_repr(randomness)} is not valid; use one of "
             f"{list(RANDOMNESS_MODES)}"
         )
     sections = {k: _section(cls, data.get(k), f"{source}: {k}") for k, cls in _SECTIONS.items()}
@@ -308,6 +333,14 @@ def _check(cfg: Config) -> None:
     for key in ("n_train", "n_valid", "n_test"):
         if getattr(ds, key) < 1:
             raise ConfigError(f"{src}: dataset.{key}: must be >= 1 (samples per class)")
+        if ds.name == "mnist":
+            most = (MNIST_SAMPLE_PER_CLASS if ds.mnist_sample else MNIST_PER_CLASS)[key]
+            if getattr(ds, key) > most:
+                what = "the bundled MNIST sample" if ds.mnist_sample else "MNIST"
+                raise ConfigError(
+                    f"{src}: dataset.{key}: {getattr(ds, key)} per class is more than {what} "
+                    f"holds for that split ({most} per class)"
+                )
     if ds.mnist_sample and ds.name != "mnist":
         raise ConfigError(f"{src}: dataset.mnist_sample: applies to dataset.name 'mnist' only")
     if ds.mnist_sample and ds.directory is not None:
@@ -346,6 +379,88 @@ def _check(cfg: Config) -> None:
             f"{src}: recording.records_per_sample: {rec.records_per_sample} must divide the "
             f"steps per sample ({sps} = network.player.t_pattern / network.dt)"
         )
+    _check_recording(cfg)
+    _check_memory(cfg)
+
+
+# Samples per class each MNIST split can give (60 000 training images, the last 10 000 of
+# them for validation, and 10 000 test images; ten classes).
+MNIST_PER_CLASS = {"n_train": 5000, "n_valid": 1000, "n_test": 1000}
+# ... and the 400-image sample bundled with mc-experiments (dataset.mnist_sample)
+MNIST_SAMPLE_PER_CLASS = {"n_train": 20, "n_valid": 10, "n_test": 10}
+
+
+def _recordable(cfg: Config) -> dict[str, tuple[int, ...]]:
+    """Every ``owner.variable`` a stage can record, with its shape per record."""
+    topo = build_topology(cfg.network)
+    out: dict[str, tuple[int, ...]] = {}
+    for pop in topo.populations:
+        for var in neuron_var_names(pop.kind):
+            out[f"{pop.name}.{var}"] = (pop.size,)
+    for name in topo.weight_names:
+        proj = topo.projection(name)
+        for var in ("g", "delta") if proj.has_delta else ("g",):
+            out[f"{name}.{var}"] = (proj.n_pre, proj.n_post)
+    return out
+
+
+def _check_recording(cfg: Config) -> None:
+    """Every recorded name exists in this network (what the backends would refuse later)."""
+    valid = _recordable(cfg)
+    for stage in ("validation", "test", "training"):
+        for var in getattr(cfg.recording, stage):
+            if var in valid:
+                continue
+            owner = var.split(".", 1)[0]
+            have = sorted(v.split(".", 1)[1] for v in valid if v.startswith(owner + "."))
+            hint = (
+                f"{owner!r} has {have}"
+                if have
+                else f"owners are {sorted({v.split('.', 1)[0] for v in valid})}"
+            )
+            raise ConfigError(
+                f"{cfg.source}: recording.{stage}: {short_repr(var)} is not a variable of this "
+                f"network ({hint})"
+            )
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def estimate_memory(cfg: Config) -> int:
+    """Bytes one member needs at least: its data set and the records of its largest stage.
+
+    The data set counts its float32 rates and, for Yin-Yang, the float64 points drawn while
+    generating it; a stage records ``records_per_sample`` rows per sample of every recorded
+    variable (float32), plus the records every validation and test keep for the metrics.
+    """
+    ds, rec, dims = cfg.dataset, cfg.recording, cfg.network.dims
+    n_cls = dims[-1]
+    per_sample = 4 * (dims[0] + dims[-1]) + 8 + (8 * (dims[0] + 2) if ds.name == "yinyang" else 0)
+    data = per_sample * n_cls * (ds.n_train + ds.n_valid + ds.n_test)
+    shapes = _recordable(cfg)
+    largest = 0
+    for stage, n in (("validation", ds.n_valid), ("test", ds.n_test), ("training", ds.n_train)):
+        names = set(getattr(rec, stage)) | (set() if stage == "training" else set(REQUIRED_RECORDS))
+        row = sum(math.prod(shapes[v]) for v in names if v in shapes)
+        largest = max(largest, 4 * row * rec.records_per_sample * n * n_cls)
+    return data + largest
+
+
+def _check_memory(cfg: Config) -> None:
+    need, have = estimate_memory(cfg), _memory_bytes()
+    if have is not None and need > have:
+        ds = cfg.dataset
+        raise ConfigError(
+            f"{cfg.source}: dataset.n_train/n_valid/n_test ({ds.n_train}/{ds.n_valid}/"
+            f"{ds.n_test} per class) with these recordings need at least {need / 2**30:.1f} GiB "
+            f"per run; this machine has {have / 2**30:.1f} GiB. Use fewer samples or record less "
+            "(recording.training, recording.records_per_sample)"
+        )
 
 
 def _check_backend(cfg: Config) -> None:
@@ -360,7 +475,10 @@ def _check_backend(cfg: Config) -> None:
                 f"{registered} (or null for the default)"
             )
     name = bc.name or default_backend()
-    valid = backend_options(name)
+    try:
+        valid = backend_options(name)
+    except ImportError:  # the backend's module needs a package missing here: not checkable
+        return
     if valid is None:
         return
     for key in bc.options:
@@ -372,20 +490,22 @@ def _check_backend(cfg: Config) -> None:
 
 
 def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Config:
-    """Load and validate a YAML config; ``overrides`` maps dotted keys to values."""
+    """Load and validate a YAML config; ``overrides`` maps dotted keys to values.
+
+    The file is read within the bounds of :func:`mc_analysis.bounded.load_yaml` (size, alias
+    expansion, duplicate keys are errors).
+    """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
     hint = (
         f"{path}: this is an original two-document config; load it with "
         "mc_experiments.original.import_original_config (or `mc-run train` does it)"
     )
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        if _original_run_config(path):  # numpy arrays in python tags: an original run's config
+        data = load_yaml(path, error=ConfigError, what="config file")
+    except ConfigError:
+        if path.is_file() and _original_run_config(path):  # numpy arrays in python tags
             raise ConfigError(hint) from None
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        raise
     if is_original_config(data):
         raise ConfigError(hint)
     if overrides:
@@ -412,7 +532,7 @@ def apply_overrides(data: Any, overrides: Mapping[str, Any], source: str) -> dic
         for p in parts[:-1]:
             nxt = node.setdefault(p, {})
             if not isinstance(nxt, dict):
-                raise ConfigError(f"--set {dotted}: {p!r} is not a section")
+                raise ConfigError(f"--set {dotted}: {short_repr(p)} is not a section")
             node = nxt
         node[parts[-1]] = value
     return out
@@ -425,5 +545,9 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value, e.g. protocol.n_epochs=5")
         key, raw = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(raw)
+        if not key.strip():
+            raise ConfigError(f"--set {short_repr(item)}: the key is empty")
+        out[key.strip()] = load_yaml(
+            f"--set {short_repr(item)}", text=raw, max_bytes=64 << 10, error=ConfigError
+        )
     return out

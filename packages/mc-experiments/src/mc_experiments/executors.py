@@ -21,19 +21,21 @@ recorded as ``failed`` with its error in its ``status.json``, the others go on, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mc_experiments.storage import RunDir
-from mc_experiments.sweep import (
-    Sweep,
-    SweepMember,
-    group_members,
-    parse_memory,
-    prepare_sweep_dir,
+from mc_analysis import runformat as F
+from mc_experiments.executors_dask import check_dask, dask_resources, run_groups
+from mc_experiments.outcomes import (
+    ExecutorUnavailable,
+    SweepResult,
+    mark_failed,
+    member_states,
+    record_invalid,
 )
+from mc_experiments.protocol import Interrupted
+from mc_experiments.sweep import Sweep, SweepMember, group_members, open_sweep_dir
 
 __all__ = [
     "EXECUTORS",
@@ -48,104 +50,6 @@ log = logging.getLogger(__name__)
 EXECUTORS = ("local", "dask")
 
 
-class ExecutorUnavailable(ImportError):
-    """The requested executor needs a package that is not installed."""
-
-
-@dataclass
-class SweepResult:
-    """What became of a sweep's members.
-
-    Attributes
-    ----------
-    directory
-        The sweep directory.
-    states
-        Member name -> ``{"state": ..., "error": ...}`` (``state`` is ``completed`` or
-        ``failed``; ``error`` is ``None`` for completed members).
-    """
-
-    directory: Path
-    states: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def failed(self) -> dict[str, str]:
-        """Member name -> error of every member that did not complete."""
-        return {
-            name: str(s.get("error") or f"ended in state {s.get('state')!r}")
-            for name, s in self.states.items()
-            if s.get("state") != "completed"
-        }
-
-    @property
-    def ok(self) -> bool:
-        """Whether every member completed."""
-        return not self.failed
-
-
-def member_states(run_dirs: Sequence[Path]) -> dict[str, dict[str, Any]]:
-    """The state of run directories from their ``status.json`` (name -> state, error)."""
-    out = {}
-    for p in run_dirs:
-        status = RunDir(Path(p)).status()
-        state = status.get("state", "unknown")
-        error = None
-        if state != "completed":
-            error = status.get("error") or f"ended in state {state!r}"
-        out[Path(p).name] = {"state": state, "error": error}
-    return out
-
-
-def mark_failed(run_dirs: Sequence[Path], error: str) -> None:
-    """Record ``failed`` with ``error`` for every member that has not completed or failed."""
-    for p in run_dirs:
-        run = RunDir(Path(p))
-        run.path.mkdir(parents=True, exist_ok=True)
-        status = run.status()
-        if status.get("state") in ("completed", "failed"):
-            continue
-        run.set_status("failed", error=error, epochs_completed=status.get("epochs_completed", 0))
-
-
-def dask_resources(members: Sequence[SweepMember]) -> dict[str, float]:
-    """The Dask resources one batched group of ``members`` asks for.
-
-    ``cores`` -> ``"cores"``, ``gpu`` -> ``"GPU"``, ``memory`` -> ``"memory"`` (bytes); the
-    largest request of the group counts and zero requests are left out. Members on the
-    ``genn`` backend with ``device: cuda`` ask for ``GPU=1`` unless their ``gpu`` is set.
-    Workers must advertise the same names (``dask worker --resources "cores=4,GPU=1"``), or
-    the tasks wait for such a worker.
-    """
-    out: dict[str, float] = {}
-    for m in members:
-        res = dict(m.resources)
-        if res.get("gpu") is None and m.config is not None:
-            backend = m.config.backend
-            if backend.name == "genn" and str(backend.options.get("device", "")).lower() == "cuda":
-                res["gpu"] = 1
-        wanted = {
-            "cores": res.get("cores"),
-            "GPU": res.get("gpu"),
-            "memory": parse_memory(res["memory"]) if res.get("memory") is not None else None,
-        }
-        for key, value in wanted.items():
-            if value:
-                out[key] = max(out.get(key, 0), value)
-    return out
-
-
-def _record_invalid(sweep: Sweep, sweep_dir: Path) -> dict[str, dict[str, Any]]:
-    states = {}
-    for m in sweep.invalid:
-        error = f"invalid config: {m.error}"
-        log.error("member %s: %s", m.name, error)
-        run = RunDir(sweep_dir / "members" / m.name)
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.set_status("failed", error=error, epochs_completed=0)
-        states[m.name] = {"state": "failed", "error": error}
-    return states
-
-
 def run_sweep(
     sweep: Sweep,
     out: Path | None = None,
@@ -157,6 +61,7 @@ def run_sweep(
     workers: int | None = None,
     cluster_config: Path | Mapping[str, Any] | None = None,
     retries: int = 1,
+    on_config_change: str = "refuse",
 ) -> SweepResult:
     """Run every member of a sweep (batched where possible) and report which failed.
 
@@ -171,7 +76,8 @@ def run_sweep(
         No progress bar.
     directory
         The exact sweep directory; an existing one continues (completed members are skipped,
-        the others resume from their checkpoints).
+        the others resume from their checkpoints). It is locked while the sweep runs: a
+        second ``run_sweep`` into it is refused, naming the holder.
     executor
         ``"local"`` (this process, one group after the other) or ``"dask"``.
     scheduler
@@ -190,6 +96,11 @@ def run_sweep(
         Dask: how often a group that raised is retried (a group whose worker died is
         rescheduled by Dask itself, up to ``distributed.scheduler.allowed-failures`` times).
         Every attempt resumes from the group's last checkpoint.
+    on_config_change
+        What a continued ``directory`` whose configs changed does: ``"refuse"`` (a
+        :class:`~mc_experiments.config.ConfigError` listing the differences) or ``"new"``
+        (continue into a new directory ``<directory>-N``); see
+        :func:`mc_experiments.sweep.open_sweep_dir`.
 
     Returns
     -------
@@ -201,37 +112,37 @@ def run_sweep(
     if executor == "local" and (scheduler or cluster):
         raise ValueError("scheduler/cluster need executor='dask'")
     if executor == "dask":
-        from mc_experiments.executors_dask import check_dask
-
         check_dask()  # fail before creating a sweep directory
-    sweep_dir = prepare_sweep_dir(sweep, out, directory)
-    groups = group_members(sweep)
-    log.info(
-        "sweep %s: %d members in %d batched group(s) -> %s",
-        sweep.name,
-        len(sweep.members),
-        len(groups),
-        sweep_dir,
-    )
-    states = _record_invalid(sweep, sweep_dir)
-    if executor == "local":
-        states.update(_run_local(sweep, sweep_dir, groups, quiet))
-    else:
-        from mc_experiments.executors_dask import run_groups
-
-        states.update(
-            run_groups(
-                sweep,
-                sweep_dir,
-                groups,
-                quiet=quiet,
-                scheduler=scheduler,
-                cluster=cluster,
-                workers=workers,
-                cluster_config=cluster_config,
-                retries=retries,
-            )
+    with open_sweep_dir(sweep, out, directory, on_config_change) as sweep_dir:
+        groups = group_members(sweep)
+        log.info(
+            "sweep %s: %d members in %d batched group(s) -> %s",
+            sweep.name,
+            len(sweep.members),
+            len(groups),
+            sweep_dir,
         )
+        states = record_invalid(sweep, sweep_dir)
+        try:
+            if executor == "local":
+                states.update(_run_local(sweep, sweep_dir, groups, quiet))
+            else:
+                states.update(
+                    run_groups(
+                        sweep,
+                        sweep_dir,
+                        groups,
+                        quiet=quiet,
+                        scheduler=scheduler,
+                        cluster=cluster,
+                        workers=workers,
+                        cluster_config=cluster_config,
+                        retries=retries,
+                    )
+                )
+        except KeyboardInterrupt:
+            profile = f" --profile {sweep.profile}" if sweep.profile else ""
+            raise Interrupted(f"mc-run sweep {sweep.source}{profile} --dir {sweep_dir}") from None
     result = SweepResult(sweep_dir, {m.name: states[m.name] for m in sweep.members})
     if result.failed:
         log.error(
@@ -253,10 +164,15 @@ def _run_local(
 
     states = {}
     for gi, group in enumerate(groups):
-        paths = [sweep_dir / "members" / m.name for m in group]
+        paths = [F.member_dir(sweep_dir, m.name) for m in group]
         bar = ProgressBar(not quiet, f"{sweep.name} [{gi + 1}/{len(groups)}]")
         try:
-            run_group([m.config for m in group], paths, bar)
+            with bar.logs_above():
+                run_group([m.config for m in group], paths, bar)
+        except F.LockError as err:  # another process writes these members: leave them alone
+            log.error("group %s skipped: %s", ", ".join(m.name for m in group), err)
+            states.update({m.name: {"state": "failed", "error": str(err)} for m in group})
+            continue
         except Exception as err:  # a group that fails on its own does not stop the others
             error = f"{type(err).__name__}: {err}"
             log.error("group %s failed: %s", ", ".join(m.name for m in group), error)

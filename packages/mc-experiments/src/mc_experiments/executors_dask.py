@@ -29,20 +29,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mc_analysis import runformat as F
+from mc_analysis.bounded import load_yaml
 from mc_experiments.config import Config, ConfigError
-from mc_experiments.executors import (
-    ExecutorUnavailable,
-    dask_resources,
-    mark_failed,
-    member_states,
-)
-from mc_experiments.sweep import Sweep, SweepMember
+from mc_experiments.outcomes import ExecutorUnavailable, mark_failed, member_states
+from mc_experiments.sweep import Sweep, SweepMember, parse_memory
 
 __all__ = [
-    "KILL_AFTER_CHECKPOINT_ENV",
     "check_dask",
+    "dask_resources",
     "jobqueue_kwargs",
     "open_client",
     "run_group_task",
@@ -51,9 +46,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 INSTALL_HINT = "pip install 'mc-experiments[dask]'"
-#: Test hook: the path of a request file. A task that has just written a checkpoint and can
-#: delete that file kills its worker process (``os._exit``), exactly once per request.
-KILL_AFTER_CHECKPOINT_ENV = "MC_EXPERIMENTS_TEST_KILL_AFTER_CHECKPOINT"
 _CONFIG_KEYS = ("jobs", "adapt", "worker_resources")
 
 
@@ -71,38 +63,34 @@ def check_dask(jobqueue: bool = False) -> None:
         ) from err
 
 
+def dask_resources(members: Sequence[SweepMember]) -> dict[str, float]:
+    """The Dask resources one batched group of ``members`` asks for.
+
+    ``cores`` -> ``"cores"``, ``gpu`` -> ``"GPU"``, ``memory`` -> ``"memory"`` (bytes); the
+    largest request of the group counts and zero requests are left out. Members on the
+    ``genn`` backend with ``device: cuda`` ask for ``GPU=1`` unless their ``gpu`` is set.
+    Workers must advertise the same names (``dask worker --resources "cores=4,GPU=1"``), or
+    the tasks wait for such a worker.
+    """
+    out: dict[str, float] = {}
+    for m in members:
+        res = dict(m.resources)
+        if res.get("gpu") is None and m.config is not None:
+            backend = m.config.backend
+            if backend.name == "genn" and str(backend.options.get("device", "")).lower() == "cuda":
+                res["gpu"] = 1
+        wanted = {
+            "cores": res.get("cores"),
+            "GPU": res.get("gpu"),
+            "memory": parse_memory(res["memory"]) if res.get("memory") is not None else None,
+        }
+        for key, value in wanted.items():
+            if value:
+                out[key] = max(out.get(key, 0), value)
+    return out
+
+
 # ---------------------------------------------------------------------------- the task
-@contextmanager
-def _kill_hook() -> Iterator[None]:
-    """Test-only: kill this worker process right after a checkpoint (see the env variable)."""
-    request = os.environ.get(KILL_AFTER_CHECKPOINT_ENV)
-    if not request:
-        yield
-        return
-    from mc_experiments.protocol import Experiment
-
-    original = Experiment.checkpoint
-
-    def checkpoint(self: Experiment, epoch: int) -> None:
-        original(self, epoch)
-        try:
-            os.unlink(request)  # only one process can claim the request
-        except FileNotFoundError:
-            return
-        log.warning(
-            "test hook: killing this worker (pid %d) after the checkpoint at epoch %d",
-            os.getpid(),
-            epoch,
-        )
-        os._exit(17)
-
-    Experiment.checkpoint = checkpoint
-    try:
-        yield
-    finally:
-        Experiment.checkpoint = original
-
-
 def run_group_task(configs: Sequence[Config], run_dirs: Sequence[str]) -> dict[str, dict]:
     """Run one batched group on a worker (the Dask task).
 
@@ -126,8 +114,7 @@ def run_group_task(configs: Sequence[Config], run_dirs: Sequence[str]) -> dict[s
         mc_log.setLevel(logging.INFO)  # run.log gets the info messages on workers too
     paths = [Path(p) for p in run_dirs]
     try:
-        with _kill_hook():
-            run_group(list(configs), paths, progress=None)
+        run_group(list(configs), paths, progress=None)
     finally:
         mc_log.setLevel(level)
     return member_states(paths)
@@ -140,9 +127,7 @@ def _load_cluster_config(cluster_config: Path | Mapping[str, Any] | None) -> dic
     if isinstance(cluster_config, Mapping):
         return dict(cluster_config)
     path = Path(cluster_config)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such cluster config file")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = load_yaml(path, error=ConfigError, what="cluster config file") or {}
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: a cluster config must be a mapping")
     return dict(data)
@@ -414,7 +399,7 @@ def run_groups(
             _check_resources(client, requests)
             futures = {}
             for group, req in zip(groups, requests, strict=True):
-                paths = [str(sweep_dir / "members" / m.name) for m in group]
+                paths = [str(F.member_dir(sweep_dir, m.name)) for m in group]
                 fut = client.submit(
                     run_group_task,
                     [m.config for m in group],

@@ -13,6 +13,13 @@ Then the final validation (number ``n_epochs``) and the test. Every stage draws 
 from the member's ``order`` stream in that sequence (val 0, train 0, val 1, ..., test). With
 ``randomness: original`` the initial weights and that stream are the original code's (one
 legacy ``RandomState`` per member, :mod:`mc_experiments.randomness`).
+
+After every stage each member's state is checked: a NaN or inf in any population or
+projection fails that member (``status.json`` names the stage, every non-finite variable and
+the first step where the recordings show it); a variable beyond :data:`DIVERGENCE` (finite,
+but far outside anything the model produces when it learns) is logged as a warning once.
+``status.json`` is updated after every epoch, and any error other than Ctrl-C marks the
+members ``failed`` with the error and the step before it is raised again.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from mc_analysis import metrics as M
+from mc_analysis import runformat as F
 from mc_experiments.config import Config
 from mc_experiments.data import StageData, load_stage_data
 from mc_experiments.randomness import original_streams, rng_state, set_rng_state, shuffled_order
@@ -33,15 +41,27 @@ from mc_network import (
     BackendUnavailable,
     FeedbackMode,
     RecordPlan,
+    available_backends,
     build_network,
     default_backend,
     run_streams,
 )
 
-__all__ = ["Experiment", "Member", "NoiseSource", "RunFailed"]
+__all__ = [
+    "DIVERGENCE",
+    "Experiment",
+    "Interrupted",
+    "Member",
+    "NoiseSource",
+    "RunFailed",
+    "backend_problem",
+]
 
 log = logging.getLogger(__name__)
-REQUIRED = ("output.v_brev", "teacher.rate")
+REQUIRED = F.REQUIRED_RECORDS
+#: Absolute value beyond which a state variable counts as diverging (warned about once per
+#: run): rates lie in [0, 1] and a learning network keeps voltages and weights of order 1-10.
+DIVERGENCE = 1e3
 
 
 class RunFailed(RuntimeError):
@@ -51,6 +71,14 @@ class RunFailed(RuntimeError):
 #: ``noise(stage, index) -> {pyramidal population: (n_steps, n)} or None``: a noise trace to
 #: replay in that stage run (``index``: the epoch, or 0 for the test) instead of drawing it.
 NoiseSource = Callable[[str, int], Mapping[str, np.ndarray] | None]
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during a run; ``hint`` says how to continue (with the paths)."""
+
+    def __init__(self, hint: str) -> None:
+        super().__init__(hint)
+        self.hint = hint
 
 
 @dataclass
@@ -66,9 +94,10 @@ class Member:
     run: RunDir
     data: dict[str, StageData] = field(default_factory=dict)
     order_rng: np.random.Generator | np.random.RandomState | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: F.Metrics | None = None
     failed: str | None = None
     initial_weights: dict[str, np.ndarray] | None = None
+    warning: str | None = None
 
     def __post_init__(self) -> None:
         if self.order_rng is None:
@@ -80,27 +109,26 @@ class Member:
                 self.order_rng = run_streams(self.config.seed).order
         if not self.data:
             self.data = load_stage_data(self.config)
-        if not self.metrics:
-            self.metrics = _empty_metrics(self.config)
+        if self.metrics is None:
+            cfg = self.config
+            self.metrics = F.Metrics.empty(cfg.name, cfg.seed, cfg.network.n_hidden)
 
 
-def _empty_metrics(cfg: Config) -> dict[str, Any]:
-    return {
-        "name": cfg.name,
-        "seed": cfg.seed,
-        "epochs_completed": 0,
-        "validation_accuracy": [],
-        "validation_rmse": [],
-        "validation_mae": [],
-        "test_accuracy": None,
-        "test_rmse": None,
-        "test_confusion": None,
-        "angles": {f"fb_{layer}": [] for layer in range(1, cfg.network.n_hidden + 1)},
-        "self_prediction": {
-            f"layer_{layer}": {"ff_minus_p2i": [], "fb_plus_i2p": []}
-            for layer in range(1, cfg.network.n_hidden + 1)
-        },
-    }
+def backend_problem(cfg: Config) -> str | None:
+    """Why ``cfg`` cannot run on this machine (its backend and its fallback unavailable).
+
+    ``None`` when the backend, or its fallback, is available (GeNN may still find at build
+    time that its CUDA device is unusable; then the fallback is used, with a warning).
+    """
+    bc = cfg.backend
+    name = bc.name or default_backend()
+    available = available_backends()
+    why = available.get(name, f"{name!r} is not a registered backend")
+    if why is None or (bc.fallback and available.get(bc.fallback, "unknown") is None):
+        return None
+    return f"backend {name!r} is not available: {why}" + (
+        f" (and its fallback {bc.fallback!r}: {available.get(bc.fallback)})" if bc.fallback else ""
+    )
 
 
 def group_key(cfg: Config) -> str:
@@ -150,6 +178,7 @@ class Experiment:
         self.every = sps // self.cfg.recording.records_per_sample
         self._done = 0
         self._total = 0
+        self.step = "start"  # the protocol step being run (named in failures)
 
     def _build(self, seeds: list[int]):
         bc = self.cfg.backend
@@ -157,6 +186,18 @@ class Experiment:
         if self.members[0].initial_weights is not None:
             given = [m.initial_weights for m in self.members]
             weights = {k: np.stack([w[k] for w in given]) for k in given[0]}
+        why = available_backends().get(self.backend, "not registered")
+        if why is not None:  # checked first: importing the backend's module may need it
+            if not bc.fallback:
+                raise BackendUnavailable(f"backend {self.backend!r} is not available: {why}")
+            log.warning(
+                "backend %r is not available: %s; falling back to the %r backend",
+                self.backend,
+                why,
+                bc.fallback,
+            )
+            self.backend = bc.fallback
+            return build_network(self.spec, seeds=seeds, backend=bc.fallback, weights=weights)
         try:
             return build_network(
                 self.spec, seeds=seeds, backend=self.backend, weights=weights, **dict(bc.options)
@@ -218,6 +259,8 @@ class Experiment:
             # the records are still needed in memory (metrics); none is written
             plan = RecordPlan(tuple(v for v in plan.variables if v in REQUIRED), every=self.every)
 
+        self.step = _step_name(stage, index)
+
         def tick(n_done: int, base=self._done) -> None:
             if self.progress:
                 self.progress(base + n_done, self._total, self._postfix())
@@ -247,38 +290,78 @@ class Experiment:
                 continue
             for var, arr in out.items():
                 m.run.write_record(stage, var, index, n_index, arr[b], attrs)
-        self._check_finite(stage, index)
+        self._check_state(out)
         return out, order
 
-    def _check_finite(self, stage: str, index: int) -> None:
-        """Fail every member whose state holds NaN or inf after a stage, naming the variable."""
+    def _check_state(self, out: Mapping[str, np.ndarray]) -> None:
+        """After a stage: fail members with NaN/inf anywhere, warn once about divergence.
+
+        Every population and projection variable of the state is checked. A failure names
+        the step, every non-finite ``owner.variable`` and, where a recorded variable shows
+        it, the first record that is not finite (its time step within the stage).
+        """
         state = self.sim.get_state()
         for b, m in enumerate(self.members):
             if m.failed:
                 continue
-            bad = next(
-                (
-                    f"{owner}.{var}"
-                    for group in ("neurons", "synapses")
-                    for owner, variables in state[group].items()
-                    for var, arr in variables.items()
-                    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr[b]))
-                ),
-                None,
-            )
-            if bad is not None:
-                self._fail(m, f"non-finite {bad} (NaN or inf) after {stage} {index}")
+            bad, large = [], []
+            for group in ("neurons", "synapses"):
+                for owner, variables in state[group].items():
+                    for var, arr in variables.items():
+                        if arr.dtype.kind != "f":
+                            continue
+                        x = arr[b]
+                        if not np.all(np.isfinite(x)):
+                            bad.append(f"{owner}.{var}")
+                        elif x.size and np.max(np.abs(x)) > DIVERGENCE:
+                            large.append((f"{owner}.{var}", float(np.max(np.abs(x)))))
+            if bad:
+                shown = ", ".join(bad[:8]) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
+                why = f"non-finite values (NaN or inf) after {self.step} in {shown}"
+                self._fail(m, why + self._first_non_finite(out, b))
+                continue
+            if large and m.warning is None:
+                large.sort(key=lambda nv: -nv[1])
+                top = ", ".join(f"|{n}| = {v:.3g}" for n, v in large[:3])
+                more = f" and {len(large) - 3} more variable(s)" if len(large) > 3 else ""
+                m.warning = (
+                    f"diverging after {self.step}: {top}{more} beyond {DIVERGENCE:g} (learning "
+                    "rates too large?)"
+                )
+                log.warning("%s: %s", m.run.path, m.warning)
+
+    def _first_non_finite(self, out: Mapping[str, np.ndarray], b: int) -> str:
+        """``"; first seen in <var> at step k of the stage (sample s)"`` from the records."""
+        first = None
+        for var, arr in out.items():
+            if arr.dtype.kind != "f":
+                continue
+            rows = ~np.isfinite(arr[b].reshape(arr.shape[1], -1)).all(axis=1)
+            if rows.any():
+                r = int(np.argmax(rows))
+                if first is None or r < first[0]:
+                    first = (r, var)
+        if first is None:
+            return ""
+        r, var = first
+        rps = self.cfg.recording.records_per_sample
+        return f"; first seen in {var} at step {r * self.every} of the stage (sample {r // rps})"
 
     def _fail(self, m: Member, why: str) -> None:
         m.failed = why
         log.error("%s: failed: %s", m.run.path, why)
-        m.run.set_status("failed", error=why, epochs_completed=m.metrics["epochs_completed"])
+        self._status(m, F.RunState.FAILED, error=why, step=self.step)
+
+    def _status(self, m: Member, state: F.RunState, **extra: Any) -> None:
+        """Write a member's ``status.json`` (with its divergence warning, if any)."""
+        extra.setdefault("epochs_completed", m.metrics.epochs_completed)
+        if m.warning:
+            extra["warning"] = m.warning
+        m.run.set_status(state, **extra)
 
     def _postfix(self) -> dict:
         accs = [
-            m.metrics["validation_accuracy"][-1]
-            for m in self.members
-            if m.metrics["validation_accuracy"]
+            m.metrics.validation_accuracy[-1] for m in self.members if m.metrics.validation_accuracy
         ]
         return {"val_acc": f"{np.mean(accs):.1f}%"} if accs else {}
 
@@ -293,16 +376,17 @@ class Experiment:
             n_cls = self.spec.dims[-1]
             conf = M.per_class_counts(M.predictions(v, rps), M.labels_from_teacher(t, rps), n_cls)
             if stage == "validation":
-                m.metrics["validation_accuracy"].append(acc)
-                m.metrics["validation_rmse"].append(rmse)
-                m.metrics["validation_mae"].append(mae)
-                m.metrics["validation_confusion"] = np.asarray(conf).tolist()
+                m.metrics.validation_accuracy.append(acc)
+                m.metrics.validation_rmse.append(rmse)
+                m.metrics.validation_mae.append(mae)
+                m.metrics.validation_confusion = np.asarray(conf).tolist()
             else:
-                m.metrics.update(
-                    test_accuracy=acc, test_rmse=rmse, test_confusion=np.asarray(conf).tolist()
-                )
+                m.metrics.test_accuracy = acc
+                m.metrics.test_rmse = rmse
+                m.metrics.test_confusion = np.asarray(conf).tolist()
 
     def _weights_epoch(self, index: int) -> None:
+        self.step = f"weight snapshot {index}"
         w = self.sim.get_weights()
         n_idx = self.cfg.protocol.n_epochs + 1
         for b, m in enumerate(self.members):
@@ -310,9 +394,9 @@ class Experiment:
                 continue
             for layer in range(1, self.spec.n_hidden + 1):
                 ff, fb = w[f"ff_{layer + 1}"][b], w[f"fb_{layer}"][b]
-                m.metrics["angles"][f"fb_{layer}"].append(float(M.alignment_angle(ff, fb)))
+                m.metrics.angles[f"fb_{layer}"].append(float(M.alignment_angle(ff, fb)))
                 sp = M.self_prediction_errors(ff, w[f"p2i_{layer}"][b], fb, w[f"i2p_{layer}"][b])
-                entry = m.metrics["self_prediction"][f"layer_{layer}"]
+                entry = m.metrics.self_prediction[f"layer_{layer}"]
                 entry["ff_minus_p2i"].append(float(sp["ff_p2i_mean_abs"]))
                 entry["fb_plus_i2p"].append(float(sp["fb_i2p_mean_abs"]))
             k = self.cfg.recording.weights_every
@@ -330,6 +414,7 @@ class Experiment:
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self, epoch: int) -> None:
         """Save each member's slice of the state, its order stream and metrics."""
+        self.step = f"checkpoint {epoch}"
         state = self.sim.get_state()
         for b, m in enumerate(self.members):
             if m.failed:
@@ -338,11 +423,11 @@ class Experiment:
             for group in ("neurons", "synapses"):
                 for owner, variables in state[group].items():
                     for var, arr in variables.items():
-                        arrays[f"{group}/{owner}/{var}"] = arr[b : b + 1]
+                        arrays[F.state_key(group, owner, var)] = arr[b : b + 1]
             meta = {
                 "noise_rng": state["noise_rng"][b],
                 "order_rng": rng_state(m.order_rng),
-                "metrics": m.metrics,
+                "metrics": m.metrics.to_dict(),
                 "backend": self.backend,
             }
             m.run.save_checkpoint(epoch, arrays, meta)
@@ -361,7 +446,7 @@ class Experiment:
             state["noise_rng"].append(meta["noise_rng"])
             m = self.members[b]
             set_rng_state(m.order_rng, meta["order_rng"])
-            m.metrics = meta["metrics"]
+            m.metrics = F.Metrics.from_dict(meta["metrics"], f"{m.run.checkpoint_dir} (metrics)")
         for group in ("neurons", "synapses"):
             for variables in state[group].values():
                 for var, parts in variables.items():
@@ -371,7 +456,15 @@ class Experiment:
 
     # ------------------------------------------------------------------ the protocol
     def run(self, start_epoch: int = 0) -> None:
-        """Run (or continue from ``start_epoch``) to the end; updates every run directory."""
+        """Run (or continue from ``start_epoch``) to the end; updates every run directory.
+
+        Raises
+        ------
+        Interrupted
+            On Ctrl-C: every member is ``interrupted`` and can be resumed.
+        Exception
+            Anything else: every member still running is ``failed`` with the error and step.
+        """
         pr = self.cfg.protocol
         n_ep = pr.n_epochs
         n_val = self.members[0].data["validation"].shown
@@ -379,7 +472,7 @@ class Experiment:
         n_te = self.members[0].data["test"].shown
         self._total = (n_ep - start_epoch) * (n_val + n_tr) + n_val + n_te
         for m in self.members:
-            m.run.set_status("running", epochs_completed=start_epoch, backend=self.backend)
+            self._status(m, F.RunState.RUNNING, epochs_completed=start_epoch, backend=self.backend)
         try:
             if start_epoch == 0:
                 self._weights_epoch(0)
@@ -391,19 +484,39 @@ class Experiment:
             self._evaluate("validation", out, order)
             out, order = self._run_stage("test", 0, 1)
             self._evaluate("test", out, order)
+            self.step = "completion"
+            for m in self.members:
+                if m.failed:
+                    continue
+                m.run.write_metrics(m.metrics)
+                m.run.prune_checkpoints(keep=1)  # a completed run keeps its final checkpoint
+                self._status(m, F.RunState.COMPLETED, epochs_completed=n_ep, backend=self.backend)
+                log.info("%s: test accuracy %.2f %%", m.run.path.name, m.metrics.test_accuracy)
         except KeyboardInterrupt:
+            hints = []
             for m in self.members:
                 if not m.failed:
-                    m.run.set_status("interrupted", epochs_completed=m.metrics["epochs_completed"])
-            log.warning("interrupted: resume with `mc-run resume RUN_DIR`")
+                    done = m.metrics.epochs_completed
+                    self._status(m, F.RunState.INTERRUPTED, step=self.step)
+                    log.warning(
+                        "%s: interrupted during %s after %d epoch(s); resume with "
+                        "`mc-run resume %s`",
+                        m.run.path,
+                        self.step,
+                        done,
+                        m.run.path,
+                    )
+                    hints.append(f"mc-run resume {m.run.path}")
+            raise Interrupted("; ".join(hints) or "nothing to resume") from None
+        except Exception as err:
+            why = f"{type(err).__name__}: {err}"
+            for m in self.members:
+                if not m.failed:
+                    try:
+                        self._fail(m, why)
+                    except OSError:  # e.g. the disk is full: the error is raised below
+                        log.debug("could not record the failure in %s", m.run.path)
             raise
-        for m in self.members:
-            if m.failed:
-                continue
-            m.run.write_metrics(m.metrics)
-            m.run.prune_checkpoints(keep=1)  # a completed run keeps its final checkpoint
-            m.run.set_status("completed", epochs_completed=n_ep, backend=self.backend)
-            log.info("%s: test accuracy %.2f %%", m.run.path.name, m.metrics["test_accuracy"])
 
     def _epoch(self, epoch: int) -> None:
         pr = self.cfg.protocol
@@ -419,9 +532,10 @@ class Experiment:
         for m in self.members:
             if m.failed:
                 continue
-            m.metrics["epochs_completed"] = epoch + 1
+            m.metrics.epochs_completed = epoch + 1
             m.run.write_metrics(m.metrics)
-        accs = [m.metrics["validation_accuracy"][-1] for m in self.members if not m.failed]
+            self._status(m, F.RunState.RUNNING, backend=self.backend)
+        accs = [m.metrics.validation_accuracy[-1] for m in self.members if not m.failed]
         log.info(
             "epoch %d/%d: validation accuracy before it %s",
             epoch + 1,
@@ -430,3 +544,8 @@ class Experiment:
         )
         if (epoch + 1) % pr.checkpoint_every == 0 or epoch + 1 == n_ep:
             self.checkpoint(epoch + 1)
+
+
+def _step_name(stage: str, index: int) -> str:
+    """``"validation 3"``, ``"training epoch 3"``, ``"test"``: how failures name a stage."""
+    return {"training": f"training epoch {index}", "test": "test"}.get(stage, f"{stage} {index}")

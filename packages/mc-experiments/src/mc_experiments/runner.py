@@ -1,16 +1,30 @@
-"""High-level entry points: train one config, resume a run, run a sweep."""
+"""High-level entry points: train one config, resume a run, run a batched group.
+
+Every run directory is locked while it is written (:class:`mc_analysis.runformat.DirLock`):
+a second writer is refused with the holder named. A directory that already holds a run is
+only continued with the config it was started with (its fingerprint in
+``environment.json``); anything else is refused with the differences listed.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from mc_experiments.config import Config, config_from_dict
-from mc_experiments.protocol import Experiment, Member, NoiseSource, group_key
+from mc_analysis import runformat as F
+from mc_experiments.config import Config, ConfigError, config_from_dict
+from mc_experiments.data import load_stage_data
+from mc_experiments.protocol import (
+    Experiment,
+    Member,
+    NoiseSource,
+    backend_problem,
+    group_key,
+)
 from mc_experiments.storage import RunDir, create_run_dir
-from mc_network import available_backends, default_backend
+from mc_network import BackendUnavailable, available_backends, default_backend
 
 __all__ = ["ProgressBar", "resume", "run_group", "train"]
 
@@ -18,7 +32,11 @@ log = logging.getLogger(__name__)
 
 
 class ProgressBar:
-    """A tqdm bar over samples with ETA and the last validation accuracy (or nothing)."""
+    """A tqdm bar over samples with ETA and the last validation accuracy (or nothing).
+
+    Use :meth:`logs_above` around the work: log lines are then printed above the bar
+    instead of being glued to it.
+    """
 
     def __init__(self, enabled: bool, desc: str) -> None:
         self.enabled, self.desc, self.bar = enabled, desc, None
@@ -34,6 +52,17 @@ class ProgressBar:
         self.bar.set_postfix(postfix, refresh=False)
         self.bar.update(done - self.bar.n)  # honours tqdm's minimum refresh interval
 
+    @contextmanager
+    def logs_above(self) -> Iterator[None]:
+        """Route console log records through tqdm while the bar may be shown."""
+        if not self.enabled:
+            yield
+            return
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        with logging_redirect_tqdm():
+            yield
+
     def close(self) -> None:
         """Finish the bar."""
         if self.bar is not None:
@@ -44,7 +73,7 @@ class ProgressBar:
 def _run_log(paths: Sequence[Path]):
     handlers = []
     for p in paths:
-        h = logging.FileHandler(p / "run.log")
+        h = logging.FileHandler(p / F.RUN_LOG)
         h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger("mc_experiments").addHandler(h)
         handlers.append(h)
@@ -71,6 +100,71 @@ def _backend_info(cfg: Config, exp: Experiment) -> dict:
     }
 
 
+def check_same_config(cfg: Config, run: RunDir) -> None:
+    """Refuse to continue ``run`` with another config than the one it was started with.
+
+    The fingerprint in ``environment.json`` decides; a legacy run (no fingerprint) is compared
+    with its ``config.yaml``. A ``config.yaml`` edited after the start of a run whose
+    fingerprint matches ``cfg`` is rewritten (with a warning): the fingerprint says what ran.
+
+    Raises
+    ------
+    ConfigError
+        Naming the run directory and listing what differs (key paths, both values).
+    """
+    resolved = cfg.to_dict()
+    stored = run.config_fingerprint()
+    have_config = (run.path / F.CONFIG).is_file()
+    old = run.read_config() if have_config else None
+    if stored is None and old is None:
+        return  # nothing was started here yet
+    if stored is None:
+        diffs = F.config_diff(old, resolved)
+        if not diffs:
+            log.info("%s: legacy run directory (no config fingerprint): same config", run.path)
+            return
+    elif stored == F.fingerprint(resolved):
+        if old is not None and F.fingerprint(old) != stored:
+            log.warning("%s: config.yaml was edited after the run started; restored", run.path)
+            run.write_config(resolved)
+        return
+    else:
+        diffs = F.config_diff(old, resolved) if old is not None else []
+        diffs = diffs or ["(config.yaml is missing; only the fingerprints differ)"]
+    raise ConfigError(
+        f"{run.path}: holds a run of another config; continuing it would mix two "
+        "configurations. What differs (run -> now):\n  " + "\n  ".join(diffs)
+    )
+
+
+def _common_checkpoint(runs: Sequence[RunDir]) -> list[tuple[dict, dict]] | None:
+    """The newest usable checkpoint that every member has at the same epoch, or ``None``.
+
+    Members are killed between their checkpoint writes: one may be an epoch ahead, and a
+    checkpoint may be corrupt (then the previous one is used, with a warning).
+    """
+    found = [r.latest_checkpoint() for r in runs]
+    if not all(found):
+        return None
+    while True:
+        epoch = min(ck[1]["epoch"] for ck in found)
+        for i, (r, ck) in enumerate(zip(runs, found, strict=True)):
+            if ck[1]["epoch"] != epoch:
+                found[i] = r.latest_checkpoint(at_most=epoch)
+        if not all(found):
+            return None
+        if len({ck[1]["epoch"] for ck in found}) == 1:
+            return found
+
+
+def _starting_again(runs: Sequence[RunDir]) -> None:
+    """Clear what a start from epoch 0 rewrites; say so where a run had made progress."""
+    for r in runs:
+        if r.checkpoint_dir.is_dir() and any(r.checkpoint_dir.iterdir()):
+            log.warning("%s: no usable checkpoint: starting again from epoch 0", r.path)
+        r.clear_progress()
+
+
 def run_group(
     configs: Sequence[Config],
     run_dirs: Sequence[Path],
@@ -79,32 +173,50 @@ def run_group(
 ) -> list[RunDir]:
     """Run configs that differ only in their seed as one batched simulation.
 
-    The run directories may exist already (a sweep being continued): completed members are
-    left alone, and if every member has a checkpoint at the same epoch the group resumes
-    from there; otherwise it starts from the beginning in the same directories. ``noise``
-    replays a given noise trace (see :class:`~mc_experiments.protocol.Experiment`).
+    The run directories may exist already (a sweep being continued): each is locked while
+    the group runs, completed members are left alone, the others must hold the same config
+    (:func:`check_same_config`) and resume from the newest checkpoint they share (older
+    ones when the newest fails its checks); without one they start again from epoch 0.
+    ``noise`` replays a given noise trace (see :class:`~mc_experiments.protocol.Experiment`).
+
+    Raises
+    ------
+    mc_analysis.runformat.LockError
+        When a member directory is being written by another process.
+    ConfigError
+        When a member directory holds a run of another config.
     """
     runs = [RunDir(p) for p in run_dirs]
     for r in runs:
         r.path.mkdir(parents=True, exist_ok=True)
-    if all(r.status().get("state") == "completed" for r in runs):
-        log.info("%s: already completed", ", ".join(r.path.name for r in runs))
-        return runs
-    checkpoints = [r.latest_checkpoint() for r in runs]
-    resumable = all(checkpoints) and len({ck[1]["epoch"] for ck in checkpoints}) == 1
-    if not resumable:
-        for cfg, run in zip(configs, runs, strict=True):
-            run.write_config(cfg.to_dict())
-    with _run_log([r.path for r in runs]):
-        members = [Member(cfg, run) for cfg, run in zip(configs, runs, strict=True)]
-        exp = Experiment(members, progress=progress, noise=noise)
-        if not resumable:
-            for cfg, run in zip(configs, runs, strict=True):
-                run.write_environment(_backend_info(cfg, exp))
-        start = exp.restore(checkpoints) if resumable else 0
-        if start:
-            log.info("resuming %d member(s) at epoch %d", len(runs), start)
-        exp.run(start_epoch=start)
+    with F.locked([r.path for r in runs]):
+        pending = [
+            (cfg, r)
+            for cfg, r in zip(configs, runs, strict=True)
+            if r.status().get("state") != F.RunState.COMPLETED
+        ]
+        if not pending:
+            log.info("%s: already completed", ", ".join(r.path.name for r in runs))
+            return runs
+        for cfg, r in pending:
+            check_same_config(cfg, r)
+        checkpoints = _common_checkpoint([r for _, r in pending])
+        if checkpoints is None:
+            _starting_again([r for _, r in pending])
+            for cfg, r in pending:
+                r.write_config(cfg.to_dict())
+        with _run_log([r.path for _, r in pending]):
+            members = [Member(cfg, r) for cfg, r in pending]
+            exp = Experiment(members, progress=progress, noise=noise)
+            if checkpoints is None:
+                for cfg, r in pending:
+                    r.write_environment(
+                        _backend_info(cfg, exp), F.fingerprint(cfg.to_dict())
+                    )
+            start = exp.restore(checkpoints) if checkpoints else 0
+            if start:
+                log.info("resuming %d member(s) at epoch %d", len(pending), start)
+            exp.run(start_epoch=start)
     return runs
 
 
@@ -119,38 +231,90 @@ def train(
 
     ``noise``: replay a given noise trace instead of drawing it (e.g.
     :func:`mc_experiments.replay.original_noise_source`; reference backend).
+
+    The backend and the data are checked before any directory is created, so a config that
+    cannot run here leaves nothing behind.
     """
     configs = [cfg] if not seeds else [cfg.with_seed(s) for s in seeds]
+    problem = backend_problem(cfg)
+    if problem:
+        raise BackendUnavailable(problem)
+    _held = [load_stage_data(c) for c in configs]  # fails here, before any directory
     paths = [
         create_run_dir(out, c.name if len(configs) == 1 else f"{c.name}_seed{c.seed}")
         for c in configs
     ]
     bar = ProgressBar(not quiet, cfg.name)
     try:
-        return run_group(configs, paths, bar, noise)
+        with bar.logs_above():
+            return run_group(configs, paths, bar, noise)
     finally:
         bar.close()
+
+
+def _sweep_holder(run_dir: Path) -> dict | None:
+    """The holder of the sweep lock when ``run_dir`` is a member of a sweep being run."""
+    parent = run_dir.absolute().parent
+    if parent.name == F.MEMBERS and (parent.parent / F.SWEEP).is_file():
+        return F.DirLock.holder(parent.parent)
+    return None
 
 
 def resume(run_dir: Path, quiet: bool = False) -> RunDir:
-    """Continue an interrupted run from its last checkpoint (or from the start)."""
+    """Continue an interrupted or failed run from its last usable checkpoint (or the start).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``run_dir`` is not a run directory.
+    mc_analysis.runformat.LockError
+        When the run (or the sweep it belongs to) is being written by another process.
+    ConfigError
+        When ``config.yaml`` no longer matches the fingerprint recorded at the start, or this
+        version of the toolkit would resolve it differently.
+    """
     run = RunDir(Path(run_dir))
-    if not (run.path / "config.yaml").is_file():
-        raise FileNotFoundError(f"{run.path}: not a run directory (no config.yaml)")
-    if run.status().get("state") == "completed":
-        log.info("%s: already completed; nothing to do", run.path)
-        return run
-    cfg = config_from_dict(run.read_config(), source=str(run.path / "config.yaml"))
-    bar = ProgressBar(not quiet, cfg.name)
-    try:
-        with _run_log([run.path]):
-            exp = Experiment([Member(cfg, run)], progress=bar)
-            ck = run.latest_checkpoint()
-            start = exp.restore([ck]) if ck else 0
-            log.info("%s: resuming at epoch %d", run.path, start)
-            exp.run(start_epoch=start)
-    finally:
-        bar.close()
+    if not (run.path / F.CONFIG).is_file():
+        raise FileNotFoundError(f"{run.path}: not a run directory (no {F.CONFIG})")
+    holder = _sweep_holder(run.path)
+    if holder:
+        raise F.LockError(
+            f"{run.path}: is a member of the sweep {run.path.absolute().parent.parent}, which is "
+            f"being run by {F.DirLock._describe(holder)}; let the sweep continue it"
+        )
+    with run.lock():
+        if run.status().get("state") == F.RunState.COMPLETED:
+            log.info("%s: already completed; nothing to do", run.path)
+            return run
+        raw = run.read_config()
+        stored = run.config_fingerprint()
+        if stored is not None and F.fingerprint(raw) != stored:
+            raise ConfigError(
+                f"{run.path / F.CONFIG}: changed since the run started (it no longer matches "
+                f"the fingerprint in {F.ENVIRONMENT}); restore it, or train a new run"
+            )
+        cfg = config_from_dict(raw, source=str(run.path / F.CONFIG))
+        diffs = F.config_diff(raw, cfg.to_dict())
+        if diffs:
+            raise ConfigError(
+                f"{run.path}: this version of the toolkit resolves the run's config "
+                "differently, so the rest of the run would not continue the same "
+                "experiment (config.yaml -> now):\n  " + "\n  ".join(diffs)
+            )
+        if stored is None:
+            log.info("%s: legacy run directory (no config fingerprint): unverified", run.path)
+        bar = ProgressBar(not quiet, cfg.name)
+        try:
+            with bar.logs_above(), _run_log([run.path]):
+                exp = Experiment([Member(cfg, run)], progress=bar)
+                ck = run.latest_checkpoint()
+                if ck is None:
+                    _starting_again([run])
+                start = exp.restore([ck]) if ck else 0
+                log.info("%s: resuming at epoch %d", run.path, start)
+                exp.run(start_epoch=start)
+        finally:
+            bar.close()
     return run
 
 

@@ -1,26 +1,28 @@
-"""Run directories: never overwritten, atomic writes, zarr v3 recordings, checkpoints.
+"""Run directories: never overwritten, locked while written, atomic writes, checksums.
 
-Layout of a run directory::
+The layout and every file's schema are defined once, in :mod:`mc_analysis.runformat` (the
+reader, :mod:`mc_analysis.rundir`, uses the same definitions). This module writes them:
+``config.yaml`` with its fingerprint in ``environment.json``, ``status.json`` after every
+epoch and on every failure, ``metrics.json`` (a :class:`~mc_analysis.runformat.Metrics`
+record), zarr recordings whose chunks carry crc32c checksums, and checkpoints sealed with
+sha256 checksums. Reading a checkpoint back falls back, with a warning naming the file, to
+the newest one that passes its checks.
 
-    <name>_<YYYYmmdd-HHMMSS>[-N]/
-        config.yaml          resolved config (every default filled in)
-        environment.json     code version (git commit, package versions), backend, machine
-        status.json          running | interrupted | failed | completed, epochs completed
-        metrics.json         written atomically after every epoch
-        run.log              the run's log
-        recordings.zarr/     zarr v3: <stage>/<variable> arrays, sharded, with attributes
-        checkpoints/         epoch_NNNN.npz + epoch_NNNN.json (the last two are kept; a
-                             completed run keeps only its final one)
+Every file is written atomically (a temporary file in the same folder, then a rename) with
+the mode the umask gives new files (0644 with the usual umask 022), so colleagues sharing the
+storage can read it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import platform
+import secrets
 import subprocess
-import tempfile
+import zipfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -28,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+
+from mc_analysis import runformat as F
+from mc_analysis.bounded import dump_yaml, load_yaml, short_repr
 
 __all__ = [
     "RunDir",
@@ -54,9 +58,14 @@ UNITS = {
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename).
+
+    The file gets the mode the umask gives any new file (``0o666 & ~umask``), not the 0600 of
+    :func:`tempfile.mkstemp`.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -64,13 +73,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     """Write JSON atomically."""
     atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_json_default) + "\n").encode())
+
+
+def plain_json(obj: Any) -> Any:
+    """``obj`` as plain JSON data (NumPy scalars and arrays converted), as read back."""
+    return json.loads(json.dumps(obj, default=_json_default))
 
 
 def _json_default(o: Any) -> Any:
@@ -123,8 +137,15 @@ def machine_info() -> dict[str, Any]:
 
 
 def create_run_dir(out: Path, name: str) -> Path:
-    """Create a new, unique run directory ``out/<name>_<timestamp>[-N]`` (never reused)."""
+    """Create a new, unique run directory ``out/<name>_<timestamp>[-N]`` (never reused).
+
+    Raises :class:`NotADirectoryError` naming ``out`` when it exists and is not a directory,
+    and :class:`ValueError` when ``name`` cannot be a directory name.
+    """
+    F.check_name(name, "run name")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out}: exists and is not a directory (--out names a folder)")
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     for n in range(1000):
@@ -138,27 +159,38 @@ def create_run_dir(out: Path, name: str) -> Path:
 
 
 class RunDir:
-    """Reads and writes one run directory (see the module docstring for the layout)."""
+    """Reads and writes one run directory (layout: :mod:`mc_analysis.runformat`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._zarr = None
 
+    def lock(self) -> F.DirLock:
+        """The directory's lock (use as a context manager while writing)."""
+        return F.DirLock(self.path, "run directory")
+
     # ------------------------------------------------------------------ plain files
     def write_config(self, resolved: Mapping[str, Any]) -> None:
         """Write the resolved config."""
-        text = yaml.safe_dump(dict(resolved), sort_keys=False)
-        atomic_write_bytes(self.path / "config.yaml", text.encode())
+        atomic_write_bytes(self.path / F.CONFIG, dump_yaml(dict(resolved)).encode())
 
     def read_config(self) -> dict[str, Any]:
-        """The resolved config of the run."""
-        return yaml.safe_load((self.path / "config.yaml").read_text())
+        """The resolved config of the run (``CorruptFile`` naming it if it is garbled)."""
+        data = load_yaml(self.path / F.CONFIG, error=F.CorruptFile, what="run config")
+        if not isinstance(data, dict):
+            raise F.CorruptFile(
+                f"{self.path / F.CONFIG}: expected the resolved config (a mapping), got "
+                f"{short_repr(data)}"
+            )
+        return data
 
-    def write_environment(self, backend: Mapping[str, Any]) -> None:
-        """Code version, backend and machine."""
+    def write_environment(self, backend: Mapping[str, Any], fingerprint: str) -> None:
+        """Code version, backend and machine, the format version and the config fingerprint."""
         atomic_write_json(
-            self.path / "environment.json",
+            self.path / F.ENVIRONMENT,
             {
+                "format_version": F.FORMAT_VERSION,
+                "config_fingerprint": fingerprint,
                 "code": code_version(),
                 "backend": dict(backend),
                 "machine": machine_info(),
@@ -166,31 +198,56 @@ class RunDir:
             },
         )
 
-    def write_metrics(self, metrics: Mapping[str, Any]) -> None:
+    def environment(self) -> dict[str, Any]:
+        """``environment.json`` (``{}`` when absent)."""
+        return self._read_json(F.ENVIRONMENT)
+
+    def config_fingerprint(self) -> str | None:
+        """The fingerprint recorded when the run started (``None`` for legacy runs)."""
+        return self.environment().get("config_fingerprint")
+
+    def write_metrics(self, metrics: F.Metrics | Mapping[str, Any]) -> None:
         """Write ``metrics.json`` atomically."""
-        atomic_write_json(self.path / "metrics.json", metrics)
+        data = metrics.to_dict() if isinstance(metrics, F.Metrics) else dict(metrics)
+        atomic_write_json(self.path / F.METRICS, data)
 
     def read_metrics(self) -> dict[str, Any]:
-        """The run's metrics."""
-        return json.loads((self.path / "metrics.json").read_text())
+        """The run's metrics (``FileNotFoundError`` naming the file if there are none yet)."""
+        if not (self.path / F.METRICS).is_file():
+            raise FileNotFoundError(f"{self.path / F.METRICS}: no metrics (no epoch completed?)")
+        return self._read_json(F.METRICS)
 
     def set_status(self, state: str, **extra: Any) -> None:
         """Record the run's state (running, interrupted, failed, completed)."""
         atomic_write_json(
-            self.path / "status.json",
-            {"state": state, "updated": datetime.now(UTC).isoformat(), **extra},
+            self.path / F.STATUS,
+            {"state": F.RunState(state).value, "updated": datetime.now(UTC).isoformat(), **extra},
         )
 
     def status(self) -> dict[str, Any]:
-        """The run's state, or ``{"state": "unknown"}``."""
-        p = self.path / "status.json"
-        return json.loads(p.read_text()) if p.exists() else {"state": "unknown"}
+        """The run's state, or ``{"state": "unknown"}`` (garbled files name themselves)."""
+        data = self._read_json(F.STATUS)
+        if data and not isinstance(data.get("state"), str):
+            raise F.CorruptFile(f"{self.path / F.STATUS}: no 'state' in {short_repr(data)}")
+        return data or {"state": F.RunState.UNKNOWN.value}
+
+    def _read_json(self, name: str) -> dict[str, Any]:
+        path = self.path / name
+        if not path.is_file():
+            return {}
+        try:
+            data = json.loads(path.read_bytes())
+        except (ValueError, UnicodeDecodeError) as err:
+            raise F.CorruptFile(f"{path}: not valid JSON ({err}); the file is garbled") from None
+        if not isinstance(data, dict):
+            raise F.CorruptFile(f"{path}: expected a JSON object, got {type(data).__name__}")
+        return data
 
     # ------------------------------------------------------------------ recordings
     @property
     def zarr_path(self) -> Path:
         """Where the recordings live."""
-        return self.path / "recordings.zarr"
+        return self.path / F.RECORDINGS
 
     def _group(self):
         if self._zarr is None:
@@ -198,6 +255,15 @@ class RunDir:
 
             self._zarr = zarr.open_group(self.zarr_path, mode="a")
         return self._zarr
+
+    def clear_progress(self) -> None:
+        """Remove what a run that starts again from epoch 0 would rewrite (no checkpoint)."""
+        import shutil
+
+        self._zarr = None
+        if self.zarr_path.exists():
+            shutil.rmtree(self.zarr_path)
+        (self.path / F.METRICS).unlink(missing_ok=True)
 
     def write_record(
         self,
@@ -212,10 +278,11 @@ class RunDir:
 
         The array has shape ``(n_index, *data.shape)``: one entry per validation (epoch),
         per training epoch or per weight snapshot. It is chunked along time (the first axis of
-        ``data``) and sharded over up to 64 entries, so a run is a few hundred files.
+        ``data``) and sharded over up to 64 entries, so a run is a few hundred files; every
+        chunk carries a crc32c checksum.
         """
         group = self._group()
-        key = f"{stage}/{var}"
+        key = F.array_key(stage, var)
         if key not in group:
             time_chunk = max(1, min(data.shape[0] if data.ndim else 1, 2048))
             chunks = (1, time_chunk, *data.shape[1:]) if data.ndim else (1,)
@@ -229,6 +296,7 @@ class RunDir:
                 shards=shards,
                 dtype=data.dtype,
                 fill_value=np.nan if data.dtype.kind == "f" else 0,
+                **F.zarr_codecs(),
             )
             owner, name = var.split(".", 1)
             arr.attrs.update(
@@ -248,38 +316,98 @@ class RunDir:
     @property
     def checkpoint_dir(self) -> Path:
         """Where checkpoints live."""
-        return self.path / "checkpoints"
+        return self.path / F.CHECKPOINTS
 
     def save_checkpoint(self, epoch: int, arrays: Mapping[str, np.ndarray], meta: Any) -> Path:
-        """Atomically save a checkpoint (arrays as ``.npz``, the rest as JSON); keep two."""
+        """Atomically save a checkpoint: arrays as ``.npz``, the rest as sealed JSON; keep two.
+
+        The JSON holds the sha256 of the ``.npz`` and its own checksum
+        (:func:`mc_analysis.runformat.seal`); it is written last, so a checkpoint counts only
+        when both files exist.
+        """
+        import io
+
         self.checkpoint_dir.mkdir(exist_ok=True)
-        stem = self.checkpoint_dir / f"epoch_{epoch:04d}"
-        fd, tmp = tempfile.mkstemp(dir=self.checkpoint_dir, suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, stem.with_suffix(".npz"))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        # the JSON is written last: a checkpoint counts only when both files exist
-        atomic_write_json(stem.with_suffix(".json"), {"epoch": epoch, **meta})
+        stem = self.checkpoint_dir / F.checkpoint_stem(epoch)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(stem.with_suffix(".npz"), buf.getvalue())
+        digest = "sha256:" + hashlib.sha256(buf.getbuffer()).hexdigest()
+        record = F.seal(plain_json({"epoch": epoch, **meta, "arrays_sha256": digest}))
+        atomic_write_json(stem.with_suffix(".json"), record)
         self.prune_checkpoints(keep=2)
         return stem
 
+    def checkpoint_epochs(self) -> list[int]:
+        """Epochs of the checkpoints present (complete pairs by name), newest first."""
+        epochs = [F.checkpoint_epoch(p) for p in self.checkpoint_dir.glob("epoch_*.json")]
+        return sorted((e for e in epochs if e is not None), reverse=True)
+
     def prune_checkpoints(self, keep: int) -> None:
         """Delete all but the ``keep`` newest checkpoints (a completed run keeps one)."""
-        for old in sorted(self.checkpoint_dir.glob("epoch_*.json"))[:-keep]:
-            old.unlink()
-            old.with_suffix(".npz").unlink(missing_ok=True)
+        for epoch in self.checkpoint_epochs()[keep:]:
+            stem = self.checkpoint_dir / F.checkpoint_stem(epoch)
+            stem.with_suffix(".json").unlink(missing_ok=True)
+            stem.with_suffix(".npz").unlink(missing_ok=True)
 
-    def latest_checkpoint(self) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
-        """The newest complete checkpoint, or ``None``."""
-        metas = sorted(self.checkpoint_dir.glob("epoch_*.json"))
-        if not metas:
-            return None
-        meta_path = metas[-1]
-        meta = json.loads(meta_path.read_text())
-        with np.load(meta_path.with_suffix(".npz")) as z:
-            arrays = {k: z[k] for k in z.files}
+    def load_checkpoint(self, epoch: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Load and check one checkpoint.
+
+        Raises
+        ------
+        mc_analysis.runformat.CorruptFile
+            Naming the file that is missing, truncated, garbled or fails its checksum.
+        """
+        stem = self.checkpoint_dir / F.checkpoint_stem(epoch)
+        meta_path, npz_path = stem.with_suffix(".json"), stem.with_suffix(".npz")
+        try:
+            raw = json.loads(meta_path.read_bytes())
+        except FileNotFoundError:
+            raise F.CorruptFile(f"{meta_path}: missing") from None
+        except (ValueError, UnicodeDecodeError) as err:
+            raise F.CorruptFile(
+                f"{meta_path}: not valid JSON ({err}): truncated or garbled"
+            ) from None
+        meta, sealed = F.unseal(raw, meta_path)
+        if not npz_path.is_file():
+            raise F.CorruptFile(f"{npz_path}: missing (its record {meta_path.name} exists)")
+        if sealed and F.sha256_file(npz_path) != meta.get("arrays_sha256"):
+            raise F.CorruptFile(f"{npz_path}: fails its checksum (truncated or garbled)")
+        try:
+            with np.load(npz_path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
+            raise F.CorruptFile(
+                f"{npz_path}: cannot be read ({type(err).__name__}: {err})"
+            ) from None
+        for key in ("epoch", "noise_rng", "order_rng", "metrics"):
+            if key not in meta:
+                raise F.CorruptFile(f"{meta_path}: missing key {key!r}")
+        if meta["epoch"] != epoch:
+            raise F.CorruptFile(f"{meta_path}: holds epoch {meta['epoch']!r}, not {epoch}")
+        if not sealed:
+            log.info("%s: legacy checkpoint without checksums (unverified)", meta_path)
         return arrays, meta
+
+    def latest_checkpoint(
+        self, at_most: int | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """The newest checkpoint (at most at epoch ``at_most``) that passes its checks.
+
+        A newer checkpoint that fails them is set aside as ``epoch_NNNN.*.corrupt`` (so that
+        it is neither used nor kept instead of a good one) with a warning naming the file;
+        ``None`` when no checkpoint is usable.
+        """
+        for epoch in self.checkpoint_epochs():
+            if at_most is not None and epoch > at_most:
+                continue
+            try:
+                return self.load_checkpoint(epoch)
+            except F.CorruptFile as err:
+                log.warning("%s; falling back to an older checkpoint", err)
+                stem = self.checkpoint_dir / F.checkpoint_stem(epoch)
+                for suffix in (".json", ".npz"):
+                    p = stem.with_suffix(suffix)
+                    if p.exists():
+                        p.replace(p.with_name(p.name + ".corrupt"))
+        return None

@@ -18,7 +18,16 @@ Example::
         overrides: {protocol.n_epochs: 2, dataset.n_train: 20}
 
 Members that differ only in their seed run as one batched simulation; every member still
-gets its own run directory ``<sweep dir>/members/<variant>[_<grid point>]_seed<seed>``.
+gets its own run directory ``<sweep dir>/members/<variant>[_<grid point>]_seed<seed>``. Member
+names become directory names: a variant or grid value that would make one leave ``members/``
+(``/``, a leading ``.``, control characters) is an error of the sweep file.
+
+The sweep directory's ``sweep.yaml`` records the members, each member's config fingerprint
+and the base config. Continuing a sweep directory (``--dir``) whose configs changed is
+refused with what differs (key paths and both values), or, with
+``on_config_change="new"`` (``mc-run sweep --on-config-change new``), continues into a new
+sweep directory next to it (``<dir>-2``, ...) so that one directory never mixes two
+configurations.
 
 A variant may carry its own ``resources`` (``variants: {big: {resources: {memory: 8GB},
 network.dims: [...]}}``); they replace the sweep's keys for that variant's members. Resources
@@ -29,31 +38,35 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mc_analysis import runformat as F
+from mc_analysis.bounded import dump_yaml, load_yaml, short_repr
 from mc_experiments.config import Config, ConfigError, apply_overrides, config_from_dict
 from mc_experiments.runner import batch_groups
-from mc_experiments.storage import atomic_write_bytes, create_run_dir
+from mc_experiments.storage import RunDir, atomic_write_bytes, create_run_dir
 
 __all__ = [
+    "ON_CONFIG_CHANGE",
     "RESOURCE_KEYS",
     "Sweep",
     "SweepMember",
     "group_members",
     "load_sweep",
+    "open_sweep_dir",
     "parse_memory",
-    "run_sweep",
 ]
 
 log = logging.getLogger(__name__)
 _KEYS = ("name", "base", "seeds", "variants", "grid", "max_batch", "resources", "profiles")
 _PROFILE_KEYS = ("seeds", "max_batch", "overrides")
 RESOURCE_KEYS = ("cores", "memory", "gpu")
+#: What continuing a sweep directory whose configs changed does: refuse, or use a new one.
+ON_CONFIG_CHANGE = ("refuse", "new")
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,11 @@ class SweepMember:
         """Whether the member has a valid config (and can run)."""
         return self.config is not None
 
+    @property
+    def fingerprint(self) -> str | None:
+        """The fingerprint of the member's resolved config (``None`` when invalid)."""
+        return F.fingerprint(self.config.to_dict()) if self.config is not None else None
+
 
 @dataclass(frozen=True)
 class Sweep:
@@ -101,6 +119,8 @@ class Sweep:
     source: str
     members: tuple[SweepMember, ...]
     max_batch: int
+    base: Mapping[str, Any] = field(default_factory=dict)
+    profile: str | None = None
 
     @property
     def invalid(self) -> tuple[SweepMember, ...]:
@@ -108,31 +128,65 @@ class Sweep:
         return tuple(m for m in self.members if not m.ok)
 
     def to_dict(self) -> dict[str, Any]:
-        """What ``sweep.yaml`` in the sweep directory holds."""
+        """What ``sweep.yaml`` in the sweep directory holds.
+
+        ``members`` (name, variant, seed, overrides and the config fingerprint of each),
+        ``fingerprint`` (of all the members' fingerprints), ``base`` (the base config as read,
+        with the profile's overrides) and ``format_version``.
+        """
+        members = [
+            {
+                "name": m.name,
+                "variant": m.variant,
+                "seed": m.config.seed if m.config is not None else m.seed,
+                "overrides": dict(m.overrides),
+                "fingerprint": m.fingerprint,
+            }
+            for m in self.members
+        ]
         return {
             "name": self.name,
             "source": self.source,
+            "profile": self.profile,
             "max_batch": self.max_batch,
-            "members": [
-                {
-                    "name": m.name,
-                    "variant": m.variant,
-                    "seed": m.config.seed if m.config is not None else m.seed,
-                    "overrides": dict(m.overrides),
-                }
-                for m in self.members
-            ],
+            "format_version": F.FORMAT_VERSION,
+            "fingerprint": F.fingerprint(
+                {"members": [[m["name"], m["fingerprint"]] for m in members]}
+            ),
+            "base": dict(self.base),
+            "members": members,
         }
+
+
+def _is_seed(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63
+
+
+MAX_MEMBERS = 100_000
 
 
 def _seeds(value: Any, where: str) -> list[int]:
     if isinstance(value, Mapping):
         if set(value) != {"start", "count"}:
             raise ConfigError(f"{where}: seeds: use a list or {{start: N, count: K}}")
-        return list(range(int(value["start"]), int(value["start"]) + int(value["count"])))
-    if isinstance(value, list) and value and all(isinstance(s, int) for s in value):
+        start, count = value["start"], value["count"]
+        if not _is_seed(start):
+            raise ConfigError(
+                f"{where}: seeds.start: expected an integer >= 0, got {short_repr(start)}"
+            )
+        if not (_is_seed(count) and 1 <= count <= MAX_MEMBERS):
+            raise ConfigError(
+                f"{where}: seeds.count: expected an integer from 1 to {MAX_MEMBERS}, got "
+                f"{short_repr(count)}"
+            )
+        return list(range(start, start + count))
+    if isinstance(value, list) and value and all(_is_seed(s) for s in value):
+        if len(set(value)) != len(value):
+            raise ConfigError(f"{where}: seeds: {short_repr(value)} lists a seed twice")
         return value
-    raise ConfigError(f"{where}: seeds: expected a non-empty list of integers, got {value!r}")
+    raise ConfigError(
+        f"{where}: seeds: expected a non-empty list of integers >= 0, got {short_repr(value)}"
+    )
 
 
 def _label(v: Any) -> str:
@@ -221,20 +275,20 @@ def load_sweep(path: str | Path, profile: str | None = None, strict: bool = True
     """
     path = Path(path)
     where = str(path)
-    if not path.is_file():
-        raise ConfigError(f"{where}: no such sweep file")
-    data = yaml.safe_load(path.read_text())
+    data = load_yaml(path, error=ConfigError, what="sweep file")
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: a sweep must be a mapping")
-    unknown = sorted(set(data) - set(_KEYS))
+        raise ConfigError(f"{where}: a sweep must be a mapping, got {short_repr(data)}")
+    unknown = sorted(map(str, set(data) - set(_KEYS)))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys are {list(_KEYS)}")
+        raise ConfigError(f"{where}: unknown key(s) {unknown[:20]}; valid keys are {list(_KEYS)}")
     if "base" not in data:
         raise ConfigError(f"{where}: base: missing (a config file, relative to the sweep file)")
     base_path = (path.parent / data["base"]) if isinstance(data["base"], str) else None
     if base_path is None or not base_path.is_file():
-        raise ConfigError(f"{where}: base: config file {data['base']!r} not found")
-    base = yaml.safe_load(base_path.read_text())
+        raise ConfigError(f"{where}: base: config file {short_repr(data['base'])} not found")
+    base = load_yaml(base_path, error=ConfigError, what="config file")
+    if not isinstance(base, Mapping):
+        raise ConfigError(f"{base_path}: a config must be a mapping of sections")
     data, common = _apply_profile(dict(data), profile, where)
     seeds = _seeds(data.get("seeds", [base.get("seed", 0)]), where)
     variants = data.get("variants") or {"default": {}}
@@ -248,12 +302,18 @@ def load_sweep(path: str | Path, profile: str | None = None, strict: bool = True
     if not isinstance(max_batch, int) or max_batch < 1:
         raise ConfigError(f"{where}: max_batch: expected a positive integer, got {max_batch!r}")
     name = data.get("name", path.stem)
+    try:
+        F.check_name(name, "name")
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
     resources = _resources(data.get("resources"), f"{where}: resources")
     members = []
     grid_keys = list(grid)
     for vname, vover in variants.items():
         if not isinstance(vover, Mapping):
-            raise ConfigError(f"{where}: variants.{vname}: expected a mapping of overrides")
+            raise ConfigError(
+                f"{where}: variants.{short_repr(vname)}: expected a mapping of overrides"
+            )
         vover = dict(vover)
         vres_raw = vover.pop("resources", None)
         try:
@@ -267,7 +327,13 @@ def load_sweep(path: str | Path, profile: str | None = None, strict: bool = True
             gover = dict(zip(grid_keys, point, strict=True))
             glabel = "_".join(f"{k.split('.')[-1]}{_label(v)}" for k, v in gover.items())
             for seed in seeds:
-                mname = "_".join(x for x in (vname, glabel, f"seed{seed}") if x)
+                mname = "_".join(x for x in (str(vname), glabel, f"seed{seed}") if x)
+                try:  # before the name becomes a path anywhere
+                    F.check_name(mname, f"variants.{short_repr(vname, 60)}: member name")
+                except ValueError as err:
+                    raise ConfigError(f"{where}: {err}") from None
+                if len(members) >= MAX_MEMBERS:
+                    raise ConfigError(f"{where}: more than {MAX_MEMBERS} members")
                 over = {**common, **vover, **gover, "seed": seed, "name": mname}
                 cfg, error = None, vres_error
                 if error is None:
@@ -284,7 +350,20 @@ def load_sweep(path: str | Path, profile: str | None = None, strict: bool = True
                 members.append(
                     SweepMember(mname, vname, {**vover, **gover}, cfg, error, seed, vres)
                 )
-    return Sweep(name=name, source=where, members=tuple(members), max_batch=max_batch)
+    names = [m.name for m in members]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ConfigError(f"{where}: member names occur twice: {dup[:5]} (variants and grid)")
+    if not members:
+        raise ConfigError(f"{where}: the sweep has no members")
+    return Sweep(
+        name=name,
+        source=where,
+        members=tuple(members),
+        max_batch=max_batch,
+        base=apply_overrides(base, common, str(base_path)) if common else dict(base),
+        profile=profile,
+    )
 
 
 def _apply_profile(data: dict, profile: str | None, where: str) -> tuple[dict, dict]:
@@ -310,30 +389,139 @@ def _apply_profile(data: dict, profile: str | None, where: str) -> tuple[dict, d
     return data, dict(over)
 
 
-def prepare_sweep_dir(sweep: Sweep, out: Path | None = None, directory: Path | None = None) -> Path:
-    """Create a new sweep directory under ``out``, or use/continue ``directory``.
+def _member_key(members: Any) -> list:
+    """What identifies a sweep's members (fingerprints aside) in ``sweep.yaml``."""
+    if not isinstance(members, list):
+        return []
+    return [
+        {k: m.get(k) for k in ("name", "variant", "seed", "overrides")}
+        for m in members
+        if isinstance(m, Mapping)
+    ]
 
-    A continued directory must hold the same sweep (same members); ``sweep.yaml`` records it.
+
+def _config_change(sweep: Sweep, sweep_dir: Path) -> str | None:
+    """Why continuing ``sweep_dir`` with ``sweep`` would mix configs, or ``None``.
+
+    Raises :class:`ConfigError` when the directory holds another sweep (other members).
     """
-    record = yaml.safe_dump(sweep.to_dict(), sort_keys=False)
+    record = sweep_dir / F.SWEEP
+    old = load_yaml(
+        record, max_bytes=F.MAX_SWEEP_RECORD_BYTES, error=ConfigError, what="sweep record"
+    )
+    new = sweep.to_dict()
+    if not isinstance(old, Mapping) or _member_key(old.get("members")) != _member_key(
+        new["members"]
+    ):
+        raise ConfigError(
+            f"{sweep_dir}: holds a different sweep (its {F.SWEEP} lists other members); "
+            "choose another --dir"
+        )
+    old_fps = {m["name"]: m.get("fingerprint") for m in old["members"]}
+    changed = [
+        m for m in sweep.members if m.ok and old_fps.get(m.name) not in (None, m.fingerprint)
+    ]
+    legacy = all(fp is None for fp in old_fps.values())
+    diffs: list[str] = []
+    if legacy:  # written before fingerprints: compare with the members' config.yaml
+        for m in sweep.members:
+            d = F.member_dir(sweep_dir, m.name)
+            if m.ok and (d / F.CONFIG).is_file():
+                diffs = F.config_diff(RunDir(d).read_config(), m.config.to_dict())
+                if diffs:
+                    changed = [m]
+                    break
+        if not diffs:
+            log.info("%s: legacy sweep directory (no fingerprints): configs checked", sweep_dir)
+            return None
+    if not changed:
+        return None
+    if not diffs and isinstance(old.get("base"), Mapping):
+        diffs = F.config_diff(old["base"], new["base"])
+    if not diffs:
+        for m in changed:
+            d = F.member_dir(sweep_dir, m.name)
+            if (d / F.CONFIG).is_file():
+                diffs = F.config_diff(RunDir(d).read_config(), m.config.to_dict())
+                break
+    what = "\n  ".join(diffs or ["(the resolved configs differ; no started member to compare)"])
+    count = "some" if legacy else f"{len(changed)} of {len(sweep.members)}"
+    return (
+        f"{sweep_dir}: the config of {count} member(s) changed since this sweep directory was "
+        f"started; continuing it would mix two configurations. What differs (then -> now):\n  "
+        f"{what}"
+    )
+
+
+def _next_free(path: Path) -> Path:
+    for n in range(2, 10_000):
+        candidate = path.with_name(f"{path.name}-{n}")
+        if not candidate.exists():
+            return candidate
+    raise ConfigError(f"{path}: no free directory name {path.name}-N")
+
+
+@contextmanager
+def open_sweep_dir(
+    sweep: Sweep,
+    out: Path | None = None,
+    directory: Path | None = None,
+    on_config_change: str = "refuse",
+) -> Iterator[Path]:
+    """Create a new sweep directory under ``out``, or use/continue ``directory``; lock it.
+
+    Parameters
+    ----------
+    sweep
+        The sweep.
+    out
+        Parent of a new sweep directory ``<out>/<name>_<timestamp>`` (default ``runs/``).
+    directory
+        The exact sweep directory; one that exists must hold the same sweep (same members)
+        with the same configs.
+    on_config_change
+        ``"refuse"`` (default): a continued directory whose member configs changed is a
+        :class:`ConfigError` listing what differs. ``"new"``: say so and continue into a new
+        directory ``<directory>-N`` instead.
+
+    Yields
+    ------
+    pathlib.Path
+        The sweep directory, locked (:class:`mc_analysis.runformat.DirLock`) until the end.
+    """
+    if on_config_change not in ON_CONFIG_CHANGE:
+        raise ValueError(f"on_config_change: {on_config_change!r}; use one of {ON_CONFIG_CHANGE}")
     if directory is None:
         sweep_dir = create_run_dir(out or Path("runs"), sweep.name)
     else:
         sweep_dir = Path(directory)
-        existing = sweep_dir / "sweep.yaml"
-        if existing.exists():
-            old = yaml.safe_load(existing.read_text())
-            if old.get("members") != sweep.to_dict()["members"]:
-                raise ConfigError(
-                    f"{sweep_dir}: holds a different sweep (its sweep.yaml lists other members); "
-                    "choose another --dir"
-                )
-        elif sweep_dir.exists() and any(sweep_dir.iterdir()):
-            raise ConfigError(f"{sweep_dir}: exists and is not a sweep directory")
+        if sweep_dir.exists() and not sweep_dir.is_dir():
+            raise ConfigError(f"{sweep_dir}: exists and is not a directory")
         sweep_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(sweep_dir / "sweep.yaml", record.encode())
-    (sweep_dir / "members").mkdir(exist_ok=True)
-    return sweep_dir
+    while True:
+        lock = F.DirLock(sweep_dir, "sweep directory").acquire()
+        try:
+            problem = None
+            if (sweep_dir / F.SWEEP).exists():
+                problem = _config_change(sweep, sweep_dir)
+            elif any(p.name != F.LOCK for p in sweep_dir.iterdir()):
+                raise ConfigError(f"{sweep_dir}: exists and is not a sweep directory")
+            if problem is None:
+                atomic_write_bytes(sweep_dir / F.SWEEP, dump_yaml(sweep.to_dict()).encode())
+                (sweep_dir / F.MEMBERS).mkdir(exist_ok=True)
+                yield sweep_dir
+                return
+            if on_config_change == "refuse":
+                raise ConfigError(
+                    f"{problem}\nChoose another --dir, or continue into a new directory next to "
+                    "it with --on-config-change new"
+                )
+            new_dir = _next_free(sweep_dir)
+            log.warning("%s\nContinuing into a new sweep directory: %s", problem, new_dir)
+        finally:
+            lock.release()
+        sweep_dir = new_dir
+        sweep_dir.mkdir(parents=True)
 
 
 def group_members(sweep: Sweep) -> list[list[SweepMember]]:
@@ -350,25 +538,6 @@ def group_tasks(sweep: Sweep, sweep_dir: Path) -> list[tuple[list[Config], list[
     Members with an invalid config (non-strict :func:`load_sweep`) are not in any group.
     """
     return [
-        ([m.config for m in group], [Path(sweep_dir) / "members" / m.name for m in group])
+        ([m.config for m in group], [F.member_dir(sweep_dir, m.name) for m in group])
         for group in group_members(sweep)
     ]
-
-
-def run_sweep(
-    sweep: Sweep,
-    out: Path | None = None,
-    quiet: bool = False,
-    directory: Path | None = None,
-    **executor: Any,
-) -> Path:
-    """Run every member (batched where possible); returns the sweep directory.
-
-    With ``directory`` an interrupted sweep continues: completed members are skipped and the
-    others resume from their checkpoints. ``executor`` keywords (``executor="dask"``,
-    ``scheduler=...``, ``cluster=...``, ...) go to :func:`mc_experiments.executors.run_sweep`,
-    which also returns which members failed; here failed members are only logged.
-    """
-    from mc_experiments.executors import run_sweep as _run
-
-    return _run(sweep, out, quiet=quiet, directory=directory, **executor).directory

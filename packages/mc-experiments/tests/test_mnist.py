@@ -307,6 +307,7 @@ def test_download_all_mirrors_fail_leaves_nothing(tmp_path, monkeypatch):
     assert "could not download train-images-idx3-ubyte.gz from any mirror" in msg
     for mirror in MIRRORS:
         assert f"{mirror}train-images-idx3-ubyte.gz: checksum mismatch" in msg
+    assert "set the environment variable MC_MNIST_DIR to a directory holding" in msg
     assert list(target.iterdir()) == []
 
 

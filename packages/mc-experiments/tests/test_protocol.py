@@ -263,3 +263,23 @@ def test_non_finite_state_fails_the_member_naming_the_variable(cfg, tmp_path, mo
     assert m0.failed is None and m0.run.status()["state"] == "completed"
     assert m1.failed.startswith("non-finite ") and "after validation 0" in m1.failed
     assert m1.run.status()["state"] == "failed"
+
+
+def test_diverging_run_warns_once_and_says_so_in_its_status(cfg, tmp_path, monkeypatch, caplog):
+    from mc_experiments import protocol
+
+    real = protocol.build_network
+
+    def inflated(*args, **kwargs):
+        sim = real(*args, **kwargs)
+        sim.set_weights({"fb_1": sim.get_weights()["fb_1"] * 5e3})  # finite, far too large
+        return sim
+
+    monkeypatch.setattr(protocol, "build_network", inflated)
+    (run,) = train(cfg, tmp_path, quiet=True)
+    status = run.status()
+    assert status["state"] == "completed"  # finite: it runs to the end ...
+    warnings = [r.getMessage() for r in caplog.records if "diverging" in r.getMessage()]
+    assert len(warnings) == 1  # ... warned once, naming the step and the largest variables
+    assert "diverging after validation 0: |" in warnings[0] and "fb_1.g" in warnings[0]
+    assert "beyond 1000" in warnings[0] and status["warning"] == warnings[0].split(": ", 1)[1]

@@ -316,8 +316,7 @@ class Experiment:
                         elif x.size and np.max(np.abs(x)) > DIVERGENCE:
                             large.append((f"{owner}.{var}", float(np.max(np.abs(x)))))
             if bad:
-                shown = ", ".join(bad[:8]) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
-                why = f"non-finite values (NaN or inf) after {self.step} in {shown}"
+                why = f"non-finite values (NaN or inf) after {self.step} in {_by_owner(bad)}"
                 self._fail(m, why + self._first_non_finite(out, b))
                 continue
             if large and m.warning is None:
@@ -549,3 +548,16 @@ class Experiment:
 def _step_name(stage: str, index: int) -> str:
     """``"validation 3"``, ``"training epoch 3"``, ``"test"``: how failures name a stage."""
     return {"training": f"training epoch {index}", "test": "test"}.get(stage, f"{stage} {index}")
+
+
+def _by_owner(names: Sequence[str], most: int = 4) -> str:
+    """``["a.x", "a.y", "b.g"]`` -> ``"a.{x, y}, b.{g}"`` (at most ``most`` names per owner)."""
+    owners: dict[str, list[str]] = {}
+    for name in names:
+        owner, var = name.split(".", 1)
+        owners.setdefault(owner, []).append(var)
+    parts = []
+    for owner, variables in owners.items():
+        more = f", +{len(variables) - most}" if len(variables) > most else ""
+        parts.append(f"{owner}.{{{', '.join(variables[:most])}{more}}}")
+    return ", ".join(parts)

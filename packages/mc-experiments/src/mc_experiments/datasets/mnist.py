@@ -442,7 +442,11 @@ def _download_one(spec: MnistFile, mirrors: Sequence[str], timeout: float) -> by
             continue
         return payload
     joined = "\n".join(errors)
-    raise DatasetError(f"could not download {spec.name}.gz from any mirror:\n{joined}")
+    raise DatasetError(
+        f"could not download {spec.name}.gz from any mirror:\n{joined}\nTo use a copy you "
+        f"have instead: set the environment variable {ENV_VAR} to a directory holding the four "
+        "MNIST files (or give it as dataset.directory, or `mc-run data mnist --from DIR`)"
+    )
 
 
 def download_mnist(

@@ -170,7 +170,8 @@ def test_sweep_figures(tmp_path):
     assert ax.get_xlabel() == "epoch" and "[deg]" in ax.get_ylabel()
 
     ax = F.plot_sweep_validation_rmse(sweep)
-    assert ax.get_ylabel() == "validation RMSE output - teacher" and ax.get_yscale() == "log"
+    # these means span less than two decades: a linear axis (a log one labelled no tick)
+    assert ax.get_ylabel() == "validation RMSE output - teacher" and ax.get_yscale() == "linear"
     means = {ln.get_label().split(" ")[0]: ln for ln in ax.lines if "(n=" in ln.get_label()}
     for variant, line in means.items():
         np.testing.assert_allclose(
@@ -208,3 +209,44 @@ def test_decision_map_series_one_panel_per_entry(run_dir):
     assert panels[0].get_legend() is None and panels[1].get_legend() is not None
     with pytest.raises(ValueError, match="no decision maps"):
         F.plot_decision_map_series([])
+
+
+def test_self_prediction_curves_differ_in_colour_and_marker(run_dir):
+    ax = F.plot_self_prediction(run_summary(read_run(run_dir[0])))
+    lines = ax.get_lines()
+    assert len(lines) == 2  # one layer: W - W_PI and B + W_IP
+    assert len({line.get_color() for line in lines}) == 2
+    assert len({line.get_marker() for line in lines}) == 2
+    legend = ax.get_legend()
+    handles = legend.legend_handles if hasattr(legend, "legend_handles") else legend.legendHandles
+    assert len({(h.get_color(), h.get_marker()) for h in handles}) == 2
+
+
+@pytest.mark.parametrize(
+    ("rmse", "scale"),
+    [([0.5261, 0.5230, 0.5206], "linear"), ([0.5, 0.08, 0.004], "log")],
+    ids=["within a decade", "over decades"],
+)
+def test_rmse_axes_label_ticks_within_the_data(rmse, scale):
+    for ax in (
+        F.plot_validation_rmse({"validation_rmse": rmse}),
+        F.plot_sweep_validation_rmse(
+            {
+                "variants": {
+                    "v": {
+                        "epochs": [0, 1, 2],
+                        "validation_rmse": {
+                            "mean": rmse,
+                            "std": [0.0] * 3,
+                            "n": [1] * 3,
+                            "per_seed": [rmse],
+                        },
+                    }
+                }
+            }  # fmt: skip
+        ),
+    ):
+        ax.figure.canvas.draw()
+        labelled = [t.get_position()[1] for t in ax.get_yticklabels() if t.get_text()]
+        inside = [y for y in labelled if min(rmse) <= y <= max(rmse)]
+        assert ax.get_yscale() == scale and len(inside) >= 2, (ax.get_yscale(), labelled)

@@ -103,10 +103,22 @@ def test_yinyang_geometry():
 def test_class_of_known_points():
     assert class_of(0.75, 0.5) == 2  # right dot centre
     assert class_of(0.25, 0.5) == 2  # left dot centre
-    assert class_of(0.25, 0.66) == 1  # around the left dot: yang
-    assert class_of(0.75, 0.34) == 0  # around the right dot: yin
-    assert class_of(0.5, 0.95) == 1  # top: yang
-    assert class_of(0.5, 0.05) == 0  # bottom: yin
+    assert class_of(0.25, 0.66) == 1  # around the left dot: yin
+    assert class_of(0.75, 0.34) == 0  # around the right dot: yang
+    assert class_of(0.5, 0.95) == 1  # top: yin
+    assert class_of(0.5, 0.05) == 0  # bottom: yang
+
+
+def test_class_names_match_the_labels():
+    """Label 1 is yin (the original's ``int(is_yin)``); names, figures and labels agree."""
+    from mc_experiments.datasets.yinyang import CLASS_NAMES
+
+    assert CLASS_NAMES[class_of(0.5, 0.95)] == "yin"  # the top half, around the left dot
+    assert CLASS_NAMES[class_of(0.5, 0.05)] == "yang"
+    assert CLASS_NAMES[class_of(0.75, 0.5)] == "dot"
+    from mc_analysis.figures import YINYANG_CLASSES  # the decision maps' legend
+
+    assert YINYANG_CLASSES == CLASS_NAMES
 
 
 def test_yinyang_inputs_mirror():

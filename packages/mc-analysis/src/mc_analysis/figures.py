@@ -25,6 +25,7 @@ __all__ = [
     "FALLBACK_COLORS",
     "STYLE",
     "VARIANT_COLORS",
+    "YINYANG_CLASSES",
     "new_axes",
     "plot_angles",
     "plot_decision_map",
@@ -64,6 +65,8 @@ FALLBACK_COLORS: tuple[str, ...] = (
 #: Colours of the output classes (traces and decision maps).
 CLASS_COLORS: tuple[str, ...] = ("#1B9E77", "#D95F02", "#7570B3", "#E7298A", "#66A61E",
                                  "#E6AB02", "#A6761D", "#666666", "#1F78B4", "#B2DF8A")  # fmt: skip
+#: Yin-Yang class names by label, as the dataset (and the original) assigns them: 1 is yin.
+YINYANG_CLASSES: tuple[str, ...] = ("yang", "yin", "dot")
 #: rcParams applied (with ``rc_context``) while a figure is drawn or saved.
 STYLE: dict[str, Any] = {
     "font.size": 8,
@@ -150,6 +153,18 @@ def _integer_epochs(ax: Any, x: Any) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def _value_axis(ax: Any, values: Any) -> None:
+    """Log scale where the positive values span two decades or more, else linear.
+
+    A log axis labels the decades: over two decades at least two labelled ticks lie within
+    the data, over less it may hold one or none (the labels would all lie outside the data),
+    so such data get a linear axis.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    ax.set_yscale("log" if v.size and v.max() >= 100 * v.min() else "linear")
+
+
 def _stage_title(data: Mapping[str, Any]) -> str:
     """Title: ``validation after N epochs`` (validation entry N) or the stage name."""
     if data["stage"] == "validation":
@@ -187,10 +202,15 @@ def plot_validation_accuracy(
 
 @_styled
 def plot_validation_rmse(summary: Mapping[str, Any], ax: Any = None) -> Any:
-    """Validation RMSE between output ``v_brev`` and teacher rate against epoch (log scale)."""
+    """Validation RMSE between output ``v_brev`` and teacher rate against epoch.
+
+    Log scale where the values span two decades or more, linear otherwise (so that
+    labelled ticks always lie within the data).
+    """
     ax = _axes(ax)
     rmse = _arr(summary["validation_rmse"])
-    ax.semilogy(np.arange(rmse.size), rmse, marker="o", ms=3, color="0.2")
+    ax.plot(np.arange(rmse.size), rmse, marker="o", ms=3, color="0.2")
+    _value_axis(ax, rmse)
     ax.set(xlabel="epoch", ylabel="validation RMSE output - teacher")
     _integer_epochs(ax, np.arange(rmse.size))
     return ax
@@ -219,23 +239,28 @@ def plot_angles(summary: Mapping[str, Any], ax: Any = None, color: str | None = 
 
 @_styled
 def plot_self_prediction(summary: Mapping[str, Any], ax: Any = None) -> Any:
-    """Self-prediction errors against epoch (log scale; exact zeros are not drawn).
+    """Self-prediction errors against epoch (log scale over two decades or more).
 
-    Mean ``|W_ff(l+1) - W_p2i(l)|`` (solid) and mean ``|B_l + W_i2p(l)|`` (dashed) per layer.
+    Mean ``|W_ff(l+1) - W_p2i(l)|`` (solid, circles) and mean ``|B_l + W_i2p(l)|`` (dashed,
+    squares) per layer, each curve in its own colour; on a log axis exact zeros are not drawn.
     """
     ax = _axes(ax)
-    any_positive, n_max = False, 0
+    curves, n_max = [], 0
     for i, (layer, d) in enumerate(sorted(summary.get("self_prediction", {}).items())):
         n = _layer(layer)
-        for key, ls, name in (("ff_minus_p2i", "-", rf"$|W_{n + 1} - W^{{PI}}_{n}|$"),
-                              ("fb_plus_i2p", "--", rf"$|B_{n} + W^{{IP}}_{n}|$")):  # fmt: skip
+        for q, (key, ls, marker, name) in enumerate(
+            (("ff_minus_p2i", "-", "o", rf"$|W_{n + 1} - W^{{PI}}_{n}|$"),
+             ("fb_plus_i2p", "--", "s", rf"$|B_{n} + W^{{IP}}_{n}|$"))):  # fmt: skip
             vals = _arr(d.get(key, []))
-            any_positive |= bool(np.any(vals > 0))
-            vals[vals <= 0] = np.nan  # not drawable on a log axis
             n_max = max(n_max, vals.size)
-            ax.plot(np.arange(vals.size), vals, ls=ls, marker="o", ms=3, color=f"C{i}", label=name)
-    if any_positive:
-        ax.set_yscale("log")
+            curves.append(vals)
+            ax.plot(np.arange(vals.size), vals, ls=ls, marker=marker, ms=3,
+                    color=f"C{2 * i + q}", label=name)  # fmt: skip
+    _value_axis(ax, np.concatenate(curves) if curves else [])
+    if ax.get_yscale() == "log":
+        for line in ax.get_lines():  # zeros cannot be drawn on a log axis
+            y = np.asarray(line.get_ydata(), dtype=np.float64)
+            line.set_ydata(np.where(y > 0, y, np.nan))
     ax.set(xlabel="epoch", ylabel="mean abs. difference [weight units]")
     ax.set_xlim(-0.3, max(n_max - 1, 1) + 0.3)
     _integer_epochs(ax, np.arange(n_max))
@@ -267,7 +292,7 @@ def plot_decision_map(points: Mapping[str, Any], ax: Any = None) -> Any:
     ax = _axes(ax)
     x, y = np.asarray(points["x"]), np.asarray(points["y"])
     pred, labels = np.asarray(points["predicted"]), np.asarray(points["labels"])
-    names = {0: "yang", 1: "yin", 2: "dot"} if points.get("n_classes") == 3 else {}
+    names = dict(enumerate(YINYANG_CLASSES)) if points.get("n_classes") == 3 else {}
     for c in range(int(points.get("n_classes", pred.max(initial=0) + 1))):
         col = CLASS_COLORS[c % len(CLASS_COLORS)]
         ok, bad = (pred == c) & (pred == labels), (pred == c) & (pred != labels)
@@ -336,9 +361,13 @@ def plot_sweep_validation_accuracy(
 def plot_sweep_validation_rmse(
     sweep: Mapping[str, Any], ax: Any = None, colors: Mapping[str, str] | None = None
 ) -> Any:
-    """Validation RMSE output ``v_brev`` - teacher per variant (log scale): mean, ± std, seeds."""
+    """Validation RMSE output ``v_brev`` - teacher per variant: mean, ± std, seeds.
+
+    Log scale where the means span two decades or more, linear otherwise.
+    """
     ax = _sweep_curves(_axes(ax), sweep, "validation_rmse", colors)
-    ax.set(ylabel="validation RMSE output - teacher", yscale="log")
+    ax.set(ylabel="validation RMSE output - teacher")
+    _value_axis(ax, [x for v in sweep["variants"].values() for x in v["validation_rmse"]["mean"]])
     ax.legend(loc="upper right")
     return ax
 

@@ -200,6 +200,7 @@ def run_group(
             return runs
         for cfg, r in pending:
             check_same_config(cfg, r)
+            r.clean_temporaries()
         checkpoints = _common_checkpoint([r for _, r in pending])
         if checkpoints is None:
             _starting_again([r for _, r in pending])
@@ -303,6 +304,7 @@ def resume(run_dir: Path, quiet: bool = False) -> RunDir:
             )
         if stored is None:
             log.info("%s: legacy run directory (no config fingerprint): unverified", run.path)
+        run.clean_temporaries()
         bar = ProgressBar(not quiet, cfg.name)
         try:
             with bar.logs_above(), _run_log([run.path]):

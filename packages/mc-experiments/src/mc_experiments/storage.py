@@ -256,6 +256,17 @@ class RunDir:
             self._zarr = zarr.open_group(self.zarr_path, mode="a")
         return self._zarr
 
+    def clean_temporaries(self) -> None:
+        """Delete what writes cut short left behind (temporary files; call holding the lock).
+
+        Atomic writes go through ``.<name>.<random>.tmp`` files and zarr's through
+        ``*.partial`` files; a killed process leaves them, nothing reads them.
+        """
+        for pattern in (".*.tmp", "*.partial"):
+            for p in self.path.rglob(pattern):
+                if p.is_file():
+                    p.unlink(missing_ok=True)
+
     def clear_progress(self) -> None:
         """Remove what a run that starts again from epoch 0 would rewrite (no checkpoint)."""
         import shutil

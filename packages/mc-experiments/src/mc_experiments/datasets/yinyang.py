@@ -35,7 +35,9 @@ logger = logging.getLogger(__name__)
 R_SMALL = 0.1
 R_BIG = 0.5
 N_CLASSES = 3
-CLASS_NAMES = ("yin", "yang", "dot")
+#: Names of the labels ``class_of`` returns: 0 yang, 1 yin, 2 dot. As in the original, whose
+#: ``which_class`` returns ``int(is_yin)`` (its ``class_names`` list gave them the other way).
+CLASS_NAMES = ("yang", "yin", "dot")
 _MAX_SEED = 2**32 - 1  # numpy.random.RandomState accepts seeds in [0, 2**32 - 1]
 
 
@@ -48,7 +50,7 @@ def _distance(x: float, y: float, cx: float, cy: float) -> float:
 
 
 def class_of(x: float, y: float, r_small: float = R_SMALL, r_big: float = R_BIG) -> int:
-    """Class of the point ``(x, y)``: 0 yin, 1 yang, 2 dot.
+    """Class of the point ``(x, y)``: 0 yang, 1 yin, 2 dot (see :data:`CLASS_NAMES`).
 
     With ``d_right`` and ``d_left`` the distances to the dot centres ``(1.5 r_big, r_big)`` and
     ``(0.5 r_big, r_big)`` (``(0.75, 0.5)`` and ``(0.25, 0.5)`` for ``r_big = 0.5``):
@@ -124,7 +126,7 @@ def yinyang_split(
     Returns
     -------
     Split
-        Inputs ``[x, y, 1 - x, 1 - y]`` (float32) and labels (0 yin, 1 yang, 2 dot).
+        Inputs ``[x, y, 1 - x, 1 - y]`` (float32) and labels (0 yang, 1 yin, 2 dot).
     """
     n = N_CLASSES * check_count(n_per_class, "n_per_class")
     seed = _check_seed(seed, "seed")

@@ -232,3 +232,44 @@ def test_log_lines_are_printed_above_the_progress_bar(tiny_dict, tmp_path, capsy
     assert any("epoch 1/2" in line for line in lines)
     for line in lines:  # each log line starts a fresh line, none is glued to the bar
         assert line.split("\r")[-1].startswith("INFO mc_experiments"), repr(line[-200:])
+
+
+def test_sigterm_unwinds_like_ctrl_c(tiny_dict, tmp_path):
+    """A batch system's SIGTERM leaves the run ``interrupted`` and says how to continue."""
+    import signal
+    import subprocess
+    import time
+
+    tiny_dict["protocol"]["n_epochs"] = 50
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_dict))
+    out = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mc_experiments.cli",
+            "train",
+            str(cfg),
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    status, deadline = {}, time.monotonic() + 300
+    while status.get("epochs_completed", 0) < 1 and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+        for p in out.glob("*/status.json") if out.exists() else []:
+            try:
+                status = json.loads(p.read_text())
+            except ValueError:
+                pass
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 143
+    (path,) = out.iterdir()
+    assert json.loads((path / "status.json").read_text())["state"] == "interrupted"
+    err = proc.stderr.read()
+    assert "terminated (SIGTERM)" in err and f"continue with `mc-run resume {path}`" in err

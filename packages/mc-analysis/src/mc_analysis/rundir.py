@@ -330,11 +330,16 @@ class _CheckedArray:
     def __getitem__(self, index: Any) -> Any:
         try:
             return self._array[index]
-        except ValueError as err:
-            if "checksum" not in str(err).lower():
-                raise
+        except (IndexError, KeyError):
+            raise  # the caller asked for entries that do not exist
+        except (ValueError, RuntimeError, OSError) as err:
+            if "checksum" in str(err).lower():
+                raise RunDataError(
+                    f"{self._name}: data fail their checksum (a corrupted chunk or shard): {err}"
+                ) from None
             raise RunDataError(
-                f"{self._name}: data fail their checksum (a corrupted chunk or shard): {err}"
+                f"{self._name}: cannot be read (a corrupted chunk or shard?): "
+                f"{type(err).__name__}: {err}"
             ) from None
 
     def __len__(self) -> int:

@@ -57,6 +57,7 @@ from mc_analysis.bounded import short_repr
 
 __all__ = [
     "CHECKPOINTS",
+    "CHECKPOINT_KEYS",
     "CONFIG",
     "ENVIRONMENT",
     "FORMAT_VERSION",
@@ -353,6 +354,10 @@ def has_data_checksums(array: Any) -> bool:
 
 # ---------------------------------------------------------------------------- checkpoints
 CHECKPOINT_RE = re.compile(r"^epoch_(\d{4,})\.json$")
+#: Keys every checkpoint record holds (besides ``backend``, ``arrays_sha256``,
+#: ``format_version`` and ``checksum`` in format 2): the epochs done, each member's noise and
+#: order generator states, and its :class:`Metrics` so far.
+CHECKPOINT_KEYS = ("epoch", "noise_rng", "order_rng", "metrics")
 
 
 def checkpoint_stem(epoch: int) -> str:

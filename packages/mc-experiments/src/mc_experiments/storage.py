@@ -391,7 +391,7 @@ class RunDir:
             raise F.CorruptFile(
                 f"{npz_path}: cannot be read ({type(err).__name__}: {err})"
             ) from None
-        for key in ("epoch", "noise_rng", "order_rng", "metrics"):
+        for key in F.CHECKPOINT_KEYS:
             if key not in meta:
                 raise F.CorruptFile(f"{meta_path}: missing key {key!r}")
         if meta["epoch"] != epoch:

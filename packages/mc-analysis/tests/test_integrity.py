@@ -97,12 +97,19 @@ def test_legacy_run_is_read_with_a_note(run_dir, caplog):
     assert s["format_version"] == 1
 
 
-def _without(obj, key):
-    if isinstance(obj, dict):
-        return {k: _without(v, key) for k, v in obj.items() if k != key}
-    if isinstance(obj, list):
-        return [_without(v, key) for v in obj]
-    return obj
+def _differences(new, old, path="summary"):
+    """Where ``new`` does not hold ``old``'s values (keys ``new`` adds are allowed)."""
+    if isinstance(old, dict):
+        if not isinstance(new, dict):
+            return [path]
+        return [d for k in old for d in _differences(new.get(k, KeyError), old[k], f"{path}.{k}")]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [
+            d
+            for i, (a, b) in enumerate(zip(new, old, strict=True))
+            for d in _differences(a, b, f"{path}[{i}]")
+        ]
+    return [] if new == old else [path]
 
 
 def test_legacy_run_and_sweep_give_the_numbers_they_gave(tmp_path, monkeypatch, caplog):
@@ -113,8 +120,9 @@ def test_legacy_run_and_sweep_give_the_numbers_they_gave(tmp_path, monkeypatch, 
         run = jsonable(run_summary(read_run("run")))
         sweep = jsonable(sweep_summary(read_sweep("sweep")))
     assert run["format_version"] == 1
-    assert _without(run, "format_version") == json.loads(Path("run_summary.json").read_text())
-    assert _without(sweep, "format_version") == json.loads(Path("sweep_summary.json").read_text())
+    # every number the analysis gave then it gives now (later versions add keys)
+    assert _differences(run, json.loads(Path("run_summary.json").read_text())) == []
+    assert _differences(sweep, json.loads(Path("sweep_summary.json").read_text())) == []
     assert "legacy sweep record (no fingerprints): unverified" in caplog.text
     assert main(["-q", "sweep", "sweep", "--out", str(tmp_path / "rep")]) == 0
     assert main(["-q", "run", "run", "--out", str(tmp_path / "rep1")]) == 0

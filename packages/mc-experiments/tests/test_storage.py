@@ -8,6 +8,7 @@ import stat
 
 import numpy as np
 import pytest
+import yaml
 import zarr
 
 from mc_experiments import protocol
@@ -161,3 +162,23 @@ def test_any_error_marks_the_run_failed_with_error_and_step(cfg, tmp_path, monke
     assert status["state"] == "failed"
     assert status["error"] == "RuntimeError: stopped by the test"
     assert status["step"] == "validation 1" and status["epochs_completed"] == 1
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["older format 2", "format 1"])
+def test_runs_of_an_older_version_continue(cfg, tmp_path, monkeypatch, legacy):
+    """A config written before keys were added (they take their defaults) is the same config."""
+    from mc_analysis.bounded import dump_yaml
+    from mc_analysis.runformat import fingerprint
+
+    full, cut = _cut_run(cfg, tmp_path, monkeypatch, 2)
+    config = yaml.safe_load((cut / "config.yaml").read_text())
+    del config["randomness"], config["dataset"]["mnist_sample"]  # keys added later
+    (cut / "config.yaml").write_text(dump_yaml(config))
+    env = json.loads((cut / "environment.json").read_text())
+    if legacy:
+        del env["format_version"], env["config_fingerprint"]
+    else:
+        env["config_fingerprint"] = fingerprint(config)  # as that version wrote it
+    (cut / "environment.json").write_text(json.dumps(env))
+    resume(cut, quiet=True)
+    _same_run(full, cut)

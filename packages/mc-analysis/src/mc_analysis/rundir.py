@@ -345,6 +345,9 @@ class _CheckedArray:
     def __len__(self) -> int:
         return len(self._array)
 
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self[...], dtype=dtype)
+
 
 def read_run(path: str | Path) -> Run:
     """Open a run directory.

@@ -188,14 +188,18 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def config_diff(old: Any, new: Any, limit: int = 20, _path: str = "") -> list[str]:
+def config_diff(old: Any, new: Any, limit: int = 20, ignore_added: bool = False) -> list[str]:
     """What differs between two resolved configs: ``"key.path: old -> new"`` lines.
 
     Mappings are compared key by key, everything else as a whole; a missing key shows as
-    ``(missing)``. At most ``limit`` lines (then one saying how many more).
+    ``(missing)``. ``ignore_added``: keys only ``new`` has are not differences (a config
+    written by an older version lacks the keys added since, which take their defaults). At
+    most ``limit`` lines (then one saying how many more).
     """
     lines: list[str] = []
-    _diff(_plain(old), _plain(new), _path, lines)
+    _diff(_plain(old), _plain(new), "", lines)
+    if ignore_added:
+        lines = [line for line in lines if not line.split(": ", 1)[1].startswith("(missing) ->")]
     if len(lines) > limit:
         lines = [*lines[:limit], f"... and {len(lines) - limit} more difference(s)"]
     return lines

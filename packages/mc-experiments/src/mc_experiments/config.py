@@ -301,8 +301,7 @@ def config_from_dict(data: Any, source: str = "<dict>") -> Config:
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise ConfigError(
-            f"{source}: seed: expected a non-negative integer (below 2**63), got "
-            f"{short_repr(seed)}"
+            f"{source}: seed: expected a non-negative integer (below 2**63), got {short_repr(seed)}"
         )
     randomness = data.get("randomness", "toolkit")
     if randomness not in RANDOMNESS_MODES:

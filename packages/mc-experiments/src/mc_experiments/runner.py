@@ -103,9 +103,11 @@ def _backend_info(cfg: Config, exp: Experiment) -> dict:
 def check_same_config(cfg: Config, run: RunDir) -> None:
     """Refuse to continue ``run`` with another config than the one it was started with.
 
-    The fingerprint in ``environment.json`` decides; a legacy run (no fingerprint) is compared
-    with its ``config.yaml``. A ``config.yaml`` edited after the start of a run whose
-    fingerprint matches ``cfg`` is rewritten (with a warning): the fingerprint says what ran.
+    The fingerprint in ``environment.json`` decides quickly; when it differs (or a legacy run
+    has none) the run's ``config.yaml`` is compared with ``cfg``, key by key. Keys that only
+    ``cfg`` has (added to the toolkit since the run started, at their defaults) do not count.
+    A ``config.yaml`` edited after the start of a run whose fingerprint matches ``cfg`` is
+    rewritten (with a warning): the fingerprint says what ran.
 
     Raises
     ------
@@ -114,23 +116,26 @@ def check_same_config(cfg: Config, run: RunDir) -> None:
     """
     resolved = cfg.to_dict()
     stored = run.config_fingerprint()
-    have_config = (run.path / F.CONFIG).is_file()
-    old = run.read_config() if have_config else None
-    if stored is None and old is None:
-        return  # nothing was started here yet
-    if stored is None:
-        diffs = F.config_diff(old, resolved)
-        if not diffs:
-            log.info("%s: legacy run directory (no config fingerprint): same config", run.path)
-            return
-    elif stored == F.fingerprint(resolved):
+    old = run.read_config() if (run.path / F.CONFIG).is_file() else None
+    if stored is not None and stored == F.fingerprint(resolved):
         if old is not None and F.fingerprint(old) != stored:
             log.warning("%s: config.yaml was edited after the run started; restored", run.path)
             run.write_config(resolved)
         return
+    if old is None:
+        if stored is None:
+            return  # nothing was started here yet
+        diffs = ["(config.yaml is missing; only the fingerprints differ)"]
     else:
-        diffs = F.config_diff(old, resolved) if old is not None else []
-        diffs = diffs or ["(config.yaml is missing; only the fingerprints differ)"]
+        diffs = F.config_diff(old, resolved, ignore_added=True)
+        if not diffs:
+            what = (
+                "legacy run directory (no config fingerprint)"
+                if stored is None
+                else ("config resolved with keys added since the run started (at their defaults)")
+            )
+            log.info("%s: %s: same config", run.path, what)
+            return
     raise ConfigError(
         f"{run.path}: holds a run of another config; continuing it would mix two "
         "configurations. What differs (run -> now):\n  " + "\n  ".join(diffs)
@@ -295,7 +300,7 @@ def resume(run_dir: Path, quiet: bool = False) -> RunDir:
                 f"the fingerprint in {F.ENVIRONMENT}); restore it, or train a new run"
             )
         cfg = config_from_dict(raw, source=str(run.path / F.CONFIG))
-        diffs = F.config_diff(raw, cfg.to_dict())
+        diffs = F.config_diff(raw, cfg.to_dict(), ignore_added=True)
         if diffs:
             raise ConfigError(
                 f"{run.path}: this version of the toolkit resolves the run's config "

@@ -418,38 +418,33 @@ def _config_change(sweep: Sweep, sweep_dir: Path) -> str | None:
             "choose another --dir"
         )
     old_fps = {m["name"]: m.get("fingerprint") for m in old["members"]}
-    changed = [
-        m for m in sweep.members if m.ok and old_fps.get(m.name) not in (None, m.fingerprint)
-    ]
     legacy = all(fp is None for fp in old_fps.values())
-    diffs: list[str] = []
-    if legacy:  # written before fingerprints: compare with the members' config.yaml
-        for m in sweep.members:
-            d = F.member_dir(sweep_dir, m.name)
-            if m.ok and (d / F.CONFIG).is_file():
-                diffs = F.config_diff(RunDir(d).read_config(), m.config.to_dict())
-                if diffs:
-                    changed = [m]
-                    break
-        if not diffs:
-            log.info("%s: legacy sweep directory (no fingerprints): configs checked", sweep_dir)
-            return None
+    suspects = [
+        m for m in sweep.members if m.ok and (legacy or old_fps.get(m.name) != m.fingerprint)
+    ]
+    base_diffs = (
+        F.config_diff(old["base"], new["base"]) if isinstance(old.get("base"), Mapping) else []
+    )
+    changed: list[tuple[SweepMember, list[str]]] = []
+    for m in suspects:
+        d = F.member_dir(sweep_dir, m.name)
+        if (d / F.CONFIG).is_file():  # started: what it ran with, key by key
+            diffs = F.config_diff(RunDir(d).read_config(), m.config.to_dict(), ignore_added=True)
+        elif old_fps.get(m.name) is None:
+            diffs = []  # never started and nothing recorded: nothing to mix
+        else:  # not started: what the sweep file said then
+            diffs = base_diffs or ["(the resolved config differs; no started member to compare)"]
+        if diffs:
+            changed.append((m, diffs))
     if not changed:
+        if legacy:
+            log.info("%s: legacy sweep directory (no fingerprints): configs checked", sweep_dir)
         return None
-    if not diffs and isinstance(old.get("base"), Mapping):
-        diffs = F.config_diff(old["base"], new["base"])
-    if not diffs:
-        for m in changed:
-            d = F.member_dir(sweep_dir, m.name)
-            if (d / F.CONFIG).is_file():
-                diffs = F.config_diff(RunDir(d).read_config(), m.config.to_dict())
-                break
-    what = "\n  ".join(diffs or ["(the resolved configs differ; no started member to compare)"])
-    count = "some" if legacy else f"{len(changed)} of {len(sweep.members)}"
+    diffs = base_diffs or changed[0][1]
     return (
-        f"{sweep_dir}: the config of {count} member(s) changed since this sweep directory was "
-        f"started; continuing it would mix two configurations. What differs (then -> now):\n  "
-        f"{what}"
+        f"{sweep_dir}: the config of {len(changed)} of {len(sweep.members)} member(s) changed "
+        "since this sweep directory was started; continuing it would mix two configurations. "
+        "What differs (then -> now):\n  " + "\n  ".join(diffs)
     )
 
 

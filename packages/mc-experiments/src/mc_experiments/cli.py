@@ -54,6 +54,17 @@ def _versions() -> str:
     return ", ".join(parts)
 
 
+class _Version(argparse.Action):
+    """``--version``: the versions of the four packages, on one line (not wrapped)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(f"mc-run ({_versions()})")  # noqa: T201
+        parser.exit()
+
+
 def get_parser() -> argparse.ArgumentParser:
     """The argument parser (separate so that docs can render it)."""
     p = argparse.ArgumentParser(
@@ -61,7 +72,7 @@ def get_parser() -> argparse.ArgumentParser:
         description="Train and evaluate dendritic microcircuit networks.",
         epilog=EPILOG,
     )
-    p.add_argument("--version", action="version", version=f"mc-run ({_versions()})")
+    p.add_argument("--version", action=_Version, help="show the versions and exit")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train one config (a new run directory)", epilog=EPILOG)

@@ -415,7 +415,7 @@ class RunDir:
             try:
                 return self.load_checkpoint(epoch)
             except F.CorruptFile as err:
-                log.warning("%s; falling back to an older checkpoint", err)
+                log.warning("%s; set aside (*.corrupt), falling back to an older checkpoint", err)
                 stem = self.checkpoint_dir / F.checkpoint_stem(epoch)
                 for suffix in (".json", ".npz"):
                     p = stem.with_suffix(suffix)

@@ -216,9 +216,7 @@ def run_group(
             exp = Experiment(members, progress=progress, noise=noise)
             if checkpoints is None:
                 for cfg, r in pending:
-                    r.write_environment(
-                        _backend_info(cfg, exp), F.fingerprint(cfg.to_dict())
-                    )
+                    r.write_environment(_backend_info(cfg, exp), F.fingerprint(cfg.to_dict()))
             start = exp.restore(checkpoints) if checkpoints else 0
             if start:
                 log.info("resuming %d member(s) at epoch %d", len(pending), start)

@@ -235,6 +235,19 @@ def test_thinned_recordings_keep_every_metric(cfg, tmp_path):
     assert s["validation_accuracy"] == b["validation_accuracy"]
     assert s["angles"] == b["angles"] and s["angles_source"] == "metrics"
     assert compare_with_metrics(s, b) == []
+    # samples_written: the records of the first samples only; the numbers from metrics.json
+    rec2 = dataclasses.replace(rec, samples_written=2)
+    few = train(dataclasses.replace(thin_cfg, recording=rec2), tmp_path / "few", quiet=True)[0]
+    c = few.read_metrics()
+    for key in ("validation_accuracy", "validation_rmse", "test_accuracy", "test_confusion"):
+        assert c[key] == a[key], key
+    few_arrays = _arrays(few)
+    np.testing.assert_array_equal(few_arrays["validation/output.v_brev"][3], v_full[3][:10])
+    assert few_arrays["test/teacher.rate"].shape[1] == 2 * 5
+    s2 = run_summary(read_run(few.path))
+    assert s2["validation_recorded"] == [] and s2["validation_source"] == "metrics"
+    assert s2["validation_accuracy"] == a["validation_accuracy"]
+    assert s2["test_accuracy"] == a["test_accuracy"] and s2["test_source"] == "metrics"
     # a completed run keeps only its final checkpoint
     assert sorted(p.name for p in thin.checkpoint_dir.iterdir()) == [
         "epoch_0003.json",

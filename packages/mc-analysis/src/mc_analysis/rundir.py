@@ -294,6 +294,17 @@ class Run:
         """The attributes of ``<stage>/<var>`` (units, dt, records_per_sample, ...)."""
         return dict(self.array(stage, var).attrs)
 
+    def partial_samples(self, stage: str, var: str) -> bool:
+        """Whether ``<stage>/<var>`` holds the records of only the first samples of each entry.
+
+        ``recording.samples_written``: the attributes ``samples_written`` and
+        ``samples_total`` say how many of how many; the stage's metrics are then only in
+        ``metrics.json``.
+        """
+        attrs = self.attrs(stage, var)
+        written, total = attrs.get("samples_written"), attrs.get("samples_total")
+        return written is not None and total is not None and int(written) < int(total)
+
     def entry_every(self, stage: str, var: str) -> int:
         """Every how many entries ``<stage>/<var>`` was written.
 

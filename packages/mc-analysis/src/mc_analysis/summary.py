@@ -71,6 +71,10 @@ def _stage_scores(run: Run, stage: str) -> dict[int, dict[str, Any]]:
     if not (run.has(stage, OUTPUT) and run.has(stage, TEACHER)):
         logger.info("%s: no %s/%s and %s recorded", run.path, stage, OUTPUT, TEACHER)
         return {}
+    if run.partial_samples(stage, OUTPUT):
+        logger.info("%s: %s records only its first samples; its metrics are in metrics.json",
+                    run.path, stage)  # fmt: skip
+        return {}
     rps = stored_records_per_sample(run, stage, OUTPUT)
     out_arr, teacher_arr = run.array(stage, OUTPUT), run.array(stage, TEACHER)
     n_classes = out_arr.shape[-1]
@@ -101,7 +105,9 @@ def _validation_curves(run: Run, scores: dict[int, dict[str, Any]]) -> dict[str,
     ``"metrics"``.
     """
     keys = ("accuracy", "rmse", "mae")
-    thinned = run.has("validation", OUTPUT) and run.entry_every("validation", OUTPUT) > 1
+    thinned = run.has("validation", OUTPUT) and (
+        run.entry_every("validation", OUTPUT) > 1 or run.partial_samples("validation", OUTPUT)
+    )
     if thinned or not scores:
         # metrics.json holds every validation done; the recordings only some (or none)
         from_metrics = {k: list(run.metrics.get(f"validation_{k}") or []) for k in keys}
@@ -186,7 +192,8 @@ def run_summary(run: Run) -> dict[str, Any]:
         from the recordings where the validation was recorded, else from ``metrics.json``),
         ``validation_recorded`` (the recomputed entries), ``validation_source``,
         ``validation_confusion`` (of the last one); ``test_accuracy`` [%], ``test_rmse``,
-        ``test_mae``, ``test_confusion`` (None without a test); ``angles``
+        ``test_mae``, ``test_confusion`` (None without a test), ``test_source``
+        ("recordings", "metrics" when only the first samples were recorded, or None); ``angles``
         ``{"fb_l": [deg per snapshot]}`` and ``angle_epoch`` (the epochs they belong to);
         ``self_prediction`` ``{"layer_l": {"ff_minus_p2i": [...], "fb_plus_i2p": [...], ...}}``;
         ``angles_source`` ("recordings", "metrics" when no weights were recorded, or None);
@@ -202,6 +209,11 @@ def run_summary(run: Run) -> dict[str, Any]:
     test = _stage_scores(run, "test")
     angles, selfpred, source = _weight_diagnostics(run)
     t0 = test.get(0, {})
+    test_source = "recordings" if t0 else None
+    if not t0 and run.has("test", OUTPUT) and run.partial_samples("test", OUTPUT):
+        mt = run.metrics
+        t0 = {k: mt.get(f"test_{k}") for k in ("accuracy", "rmse", "mae", "confusion")}
+        test_source = "metrics" if t0["accuracy"] is not None else None
     return {
         "kind": "run",
         "path": str(run.path),
@@ -219,6 +231,7 @@ def run_summary(run: Run) -> dict[str, Any]:
         "test_rmse": t0.get("rmse"),
         "test_mae": t0.get("mae"),
         "test_confusion": t0.get("confusion"),
+        "test_source": test_source,
         "angles": angles,
         "angle_epoch": {k: [float(e) for e in range(len(v))] for k, v in angles.items()},
         "angles_source": source,

@@ -285,11 +285,16 @@ class Experiment:
             "dims": ["entry", "record", "neuron_or_pre", "post"],
             "entry_every": entry_every,
         }
+        rows = None  # every record
+        n_samples, cap = order.shape[1], self.cfg.recording.samples_written
+        if stage != "training" and cap is not None and cap < n_samples:
+            rows = cap * self.cfg.recording.records_per_sample
+            attrs.update(samples_written=cap, samples_total=n_samples)
         for b, m in enumerate(self.members):
             if m.failed or not entry_every:
                 continue
             for var, arr in out.items():
-                m.run.write_record(stage, var, index, n_index, arr[b], attrs)
+                m.run.write_record(stage, var, index, n_index, arr[b, :rows], attrs)
         self._check_state(out)
         return out, order
 

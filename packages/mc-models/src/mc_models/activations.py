@@ -30,12 +30,15 @@ class Activation:
 
     ``genn_code`` is a GeNN 5 statement template with the placeholders ``{out}`` (variable to
     assign), ``{inp}`` (argument expression) and ``{thr}`` (threshold parameter name).
-    ``numpy_double`` evaluates it on a float64 array.
+    ``numpy_double`` evaluates it on a float64 array. ``numba_body`` is the body of a
+    function of the float64 scalars ``x`` and ``thr`` (``math`` imported), as the compiled
+    backend's kernels paste it in.
     """
 
     name: str
     genn_code: str
     numpy_double: Callable[[np.ndarray, float], np.ndarray]
+    numba_body: tuple[str, ...]
 
     def render(self, out: str, inp: str, thr: str = "threshold") -> str:
         """GeNN code assigning ``phi(inp)`` to ``out``."""
@@ -72,6 +75,7 @@ ACTIVATIONS: dict[str, Activation] = {
         "sigmoid",
         "{out} = 1.0d / (1.0d + exp(-((double){inp})));",
         _sigmoid,
+        ("return 1.0 / (1.0 + math.exp(-x))",),
     ),
     "soft_relu": Activation(
         "soft_relu",
@@ -79,6 +83,13 @@ ACTIVATIONS: dict[str, Activation] = {
         "else if (fabs({inp}) < {thr}) {{ {out} = log(1.0d + exp((double)({inp}))); }}\n"
         "else {{ {out} = {inp}; }}",
         _soft_relu,
+        (
+            "if x < -thr:",
+            "    return 0.0",
+            "if abs(x) < thr:",
+            "    return math.log(1.0 + math.exp(min(x, thr)))",
+            "return x",
+        ),
     ),
     "sigmoid_stable": Activation(
         "sigmoid_stable",
@@ -86,6 +97,13 @@ ACTIVATIONS: dict[str, Activation] = {
         "else if (({inp}) > {thr}) {{ {out} = 1.0; }}\n"
         "else {{ {out} = 1.0d / (1.0d + exp(-((double)({inp})))); }}",
         _sigmoid_stable,
+        (
+            "if x < -thr:",
+            "    return 0.0",
+            "if x > thr:",
+            "    return 1.0",
+            "return 1.0 / (1.0 + math.exp(-x))",
+        ),
     ),
 }
 

@@ -25,6 +25,7 @@ import hashlib
 from pathlib import Path
 from types import ModuleType
 
+from mc_models import get_activation
 from mc_network.backends import _pcg64
 from mc_network.backends._layout import PLAYERS, POP_PARAMS, PROJ_PARAMS, float_vars
 from mc_network.backends._modcache import import_source
@@ -39,23 +40,6 @@ ARGS = (
     "learning, teaching, noisy"
 )
 _JIT = "@njit(cache=True, nogil=True, error_model='numpy', fastmath=False)"
-_ACT = {  # float64 in, float64 out: the activations of mc_models.activations
-    "sigmoid": ["return 1.0 / (1.0 + math.exp(-x))"],
-    "soft_relu": [
-        "if x < -thr:",
-        "    return 0.0",
-        "if abs(x) < thr:",
-        "    return math.log(1.0 + math.exp(min(x, thr)))",
-        "return x",
-    ],
-    "sigmoid_stable": [
-        "if x < -thr:",
-        "    return 0.0",
-        "if x > thr:",
-        "    return 1.0",
-        "return 1.0 / (1.0 + math.exp(-x))",
-    ],
-}
 _RECORD = """
 {jit}
 def _get(src):
@@ -290,7 +274,7 @@ def kernel_source(topo: Topology, activation: str, le_active: bool, dtype: str) 
                 idx += 1
     e(f"N_PARAMS = {idx}", "", "", _JIT, "def _act(x, thr):")
     e.ind += 1
-    e(*_ACT[activation])
+    e(*get_activation(activation).numba_body)
     e.ind -= 1
     e(*_RECORD.format(jit=_JIT).split("\n"), "", _JIT, f"def run_member({ARGS}):")
     e.ind += 1

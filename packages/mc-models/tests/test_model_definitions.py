@@ -127,3 +127,12 @@ def test_resolve_rejects_unknown_parameter():
 def test_rate_player_derived_steps():
     p = rate_player.model().resolve({"period": 1.0, "tau": 0.01, "mute_time": 0.2}, 0.01)
     assert (p.period_steps, p.mute_steps, p.decay_step) == (100, 20, 1)
+
+
+def test_bias_starts_at_its_value():
+    m = bias.model()
+    p = m.resolve({"value": 0.7}, 0.01)
+    s = m.initial_state((2, 1), np.float32, p)
+    assert s["rate"].tolist() == s["rate_last"].tolist() == [[np.float32(0.7)]] * 2
+    with pytest.raises(ValueError, match="starts at parameter 'value'"):
+        m.initial_state((1, 1), np.float32)

@@ -217,6 +217,13 @@ def test_deep_network_with_bias_and_soft_relu(cache, exact):
     gen.close()
 
 
+def test_bias_neuron_starts_at_its_value(cache, bias_first_steps):
+    net = build_network(DEEP, seeds=3, backend="genn", cache_dir=cache)
+    x, t = _data(2, 4, 3)
+    bias_first_steps(net, x, t, DEEP.bias.value)
+    net.close()
+
+
 @pytest.mark.parametrize("exact", EXACT)
 def test_le_off_stable_sigmoid_lag_mute_and_growing_stages(cache, exact):
     spec = yinyang_spec(

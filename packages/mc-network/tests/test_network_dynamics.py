@@ -241,3 +241,10 @@ def test_shared_stage_rates_are_not_copied_per_member(data):
     assert per_member.inputs.shape == (2, 6, 4) and per_member.teacher.shape == (1, 6, 3)
     with pytest.raises(ValueError, match=r"inputs: expected shape \(n_samples, 4\) or \(3, "):
         prepare_stage(spec, 3, np.stack([x, x]), t, None, None)
+
+
+def test_bias_neuron_starts_at_its_value(backend, data, bias_first_steps):
+    # the original sets the bias population's initial rate and rate_last to its value
+    spec = yinyang_spec("fa", bias=BiasParams(enabled=True, value=0.7))
+    x, t = data(2, 4, 3)
+    bias_first_steps(build_network(spec, seeds=3, backend=backend), x, t, 0.7)

@@ -65,12 +65,24 @@ class DerivedParam:
 
 @dataclass(frozen=True)
 class Var:
-    """A state variable (initial value ``init``, GeNN type ``type``)."""
+    """A state variable (initial value ``init``, GeNN type ``type``).
+
+    ``init`` is a number or the name of one of the model's parameters, whose value the
+    variable then starts at (e.g. the bias neuron's rate starts at its ``value``).
+    """
 
     name: str
     doc: str
     type: str = "scalar"
-    init: float = 0.0
+    init: float | str = 0.0
+
+    def initial_value(self, params: ResolvedParams | None = None) -> float:
+        """The starting value: ``init``, or the value of the parameter it names."""
+        if isinstance(self.init, str):
+            if params is None:
+                raise ValueError(f"variable {self.name!r} starts at parameter {self.init!r}")
+            return params[self.init]
+        return self.init
 
 
 @dataclass(frozen=True)
@@ -184,9 +196,21 @@ class NeuronModel:
         """Fill defaults, reject unknown names and compute the derived parameters by name."""
         return _resolve(self.name, self.params, self.derived, values, dt, dtype)
 
-    def initial_state(self, shape: tuple[int, ...], dtype: np.dtype | type) -> dict[str, Any]:
-        """Initial values of every state variable, as arrays of ``shape``."""
-        return {v.name: np.full(shape, v.init, dtype=_numpy_type(v.type, dtype)) for v in self.vars}
+    def initial_state(
+        self,
+        shape: tuple[int, ...],
+        dtype: np.dtype | type,
+        params: ResolvedParams | None = None,
+    ) -> dict[str, Any]:
+        """Initial values of every state variable, as arrays of ``shape``.
+
+        ``params`` (this model's resolved parameters) gives the values of variables that
+        start at a parameter.
+        """
+        return {
+            v.name: np.full(shape, v.initial_value(params), dtype=_numpy_type(v.type, dtype))
+            for v in self.vars
+        }
 
     def genn_model_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``pygenn.create_neuron_model`` (plain data, no pygenn)."""

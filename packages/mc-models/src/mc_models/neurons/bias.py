@@ -1,4 +1,8 @@
-r"""Bias neuron: one neuron whose rate is a constant, :math:`r = r_{last} = b` every step."""
+r"""Bias neuron: one neuron whose rate is a constant, :math:`r = r_{last} = b` every step.
+
+It *starts* at :math:`b` too (as the original: its initial rate and rate_last are the value),
+so the bias synapses read :math:`b` already at the first step.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from mc_models.model import NeuronModel, Param, Var
 __all__ = ["model", "numpy_step"]
 
 PARAMS = (Param("value", "the constant rate b", 1.0),)
-VARS = (Var("rate", "rate b"), Var("rate_last", "rate b"))
+VARS = (Var("rate", "rate b", init="value"), Var("rate_last", "rate b", init="value"))
 SIM_CODE = "rate = value;\nrate_last = value;\n"
 
 

@@ -540,7 +540,7 @@ def build_and_load(
         kw["derived_params"] = _derived_kwargs(nm, values)
         snippet = pg.create_neuron_model(cls, **kw)
         params = {k: values[k] for k in nm.param_names}
-        init = {v.name: v.init for v in (*nm.vars, *nm.genn_vars)}
+        init = {v.name: float(v.initial_value(values)) for v in (*nm.vars, *nm.genn_vars)}
         grp = model.add_neuron_population(pop.name, pop.size, snippet, params, init)
         for d in nm.dynamic_params:
             grp.set_param_dynamic(d)

@@ -84,7 +84,7 @@ class CompiledSimulation(Simulation):
             p = model.resolve(neuron_params(spec, pop), dt, dtype)
             for name, value in POP_PARAMS[pop.kind].items():
                 params[getattr(mod, f"N{pi}_{name}")] = value(p)
-            init = model.initial_state((b, pop.size), dtype)
+            init = model.initial_state((b, pop.size), dtype, p)
             ns.append(np.stack([init[v] for v in float_vars(pop.kind)], axis=1).astype(dtype))
             self._pop_index[pop.name] = pi
             if pop.kind in PLAYERS:

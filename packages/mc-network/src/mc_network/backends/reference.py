@@ -57,7 +57,7 @@ class ReferenceSimulation(HostArrays, Simulation):
         for pop in self.topology.populations:
             model = neuron_model(spec, pop.kind)
             self.params[pop.name] = model.resolve(neuron_params(spec, pop), dt, dtype)
-            state = model.initial_state((b, pop.size), dtype)
+            state = model.initial_state((b, pop.size), dtype, self.params[pop.name])
             for c in _COUNTERS:
                 if c in state:
                     state[c] = np.zeros((b, 1), dtype=np.int32)

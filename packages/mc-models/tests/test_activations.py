@@ -55,3 +55,50 @@ def test_sigmoid_stable_saturates():
 def test_unknown_activation_names_valid_ones():
     with pytest.raises(ValueError, match="sigmoid"):
         get_activation("tanh")
+
+
+# At exactly x = +-thr the original's templates compare strictly: the stable sigmoid returns
+# 1.0 at both -thr and +thr (its template starts from 1.0), the soft-ReLU x itself.
+BOUNDARY_THRESHOLDS = (15.0, 2.5)
+
+
+def boundary_points(thr):
+    """-thr and +thr in float32 with their float32 neighbours on either side."""
+    thr, inf = np.float32(thr), np.float32(np.inf)
+    return np.array(
+        [p for b in (-thr, thr) for p in (np.nextafter(b, -inf), b, np.nextafter(b, inf))],
+        dtype=np.float32,
+    )
+
+
+def expected_at_boundary(name, thr):
+    """The original's values at ``boundary_points(thr)``, from its definition."""
+    lo_out, lo, lo_in, hi_in, hi, hi_out = (float(v) for v in boundary_points(thr))
+    if name == "sigmoid_stable":
+        vals = [0.0, 1.0, 1 / (1 + math.exp(-lo_in)), 1 / (1 + math.exp(-hi_in)), 1.0, 1.0]
+    else:
+        soft = [math.log(1 + math.exp(v)) for v in (lo_in, hi_in)]
+        vals = [0.0, lo, soft[0], soft[1], hi, hi_out]
+    return np.array(vals).astype(np.float32)
+
+
+@pytest.mark.parametrize("thr", BOUNDARY_THRESHOLDS)
+@pytest.mark.parametrize("name", ["sigmoid_stable", "soft_relu"])
+def test_numpy_twin_at_the_threshold(name, thr):
+    x = boundary_points(thr)
+    y = get_activation(name).numpy(x, np.float32(thr))
+    np.testing.assert_array_equal(y, expected_at_boundary(name, thr))
+
+
+@pytest.mark.parametrize("thr", BOUNDARY_THRESHOLDS)
+@pytest.mark.parametrize("name", ["sigmoid_stable", "soft_relu"])
+def test_numba_twin_at_the_threshold(name, thr):
+    numba = pytest.importorskip("numba", reason="the numba twin needs numba")
+    body = "".join(f"    {line}\n" for line in get_activation(name).numba_body)
+    namespace = {"math": math}
+    exec(f"def act(x, thr):\n{body}", namespace)
+    act = numba.njit(namespace["act"])
+    x = boundary_points(thr)
+    t64 = float(np.float32(thr))
+    y = np.array([act(float(v), t64) for v in x]).astype(np.float32)
+    np.testing.assert_array_equal(y, expected_at_boundary(name, thr))

@@ -10,8 +10,14 @@ name                      definition (``thr`` = the model's ``threshold`` parame
 ========================= ================================================================
 ``sigmoid``               :math:`1/(1+e^{-x})`
 ``soft_relu``             0 if :math:`x<-thr`; :math:`\log(1+e^x)` if :math:`|x|<thr`; x else
-``sigmoid_stable``        0 if :math:`x<-thr`; 1 if :math:`x>thr`; the sigmoid in between
+``sigmoid_stable``        0 if :math:`x<-thr`; the sigmoid if :math:`|x|<thr`; 1 else
 ========================= ================================================================
+
+At exactly :math:`x = \pm thr` the comparisons are strict, as in the original's templates:
+``soft_relu`` returns x itself (:math:`-thr` at :math:`-thr`, a negative rate) and
+``sigmoid_stable`` returns **1.0 at both** :math:`-thr` and :math:`+thr` (the original's
+template starts from 1.0 and replaces it only strictly below :math:`-thr` or strictly
+inside). This quirk is reproduced on every backend.
 """
 
 from __future__ import annotations
@@ -65,7 +71,8 @@ def _soft_relu(x: np.ndarray, thr: float) -> np.ndarray:
 def _sigmoid_stable(x: np.ndarray, thr: float) -> np.ndarray:
     with np.errstate(over="ignore"):
         s = 1.0 / (1.0 + np.exp(-np.clip(x, -thr, thr)))
-    return np.where(x < -thr, 0.0, np.where(x > thr, 1.0, s))
+    # 1.0 at x = -thr as well (strict comparisons, as the original)
+    return np.where(x < -thr, 0.0, np.where(np.abs(x) < thr, s, 1.0))
 
 
 # The GeNN snippets compute in double ("d" literals, explicit cast) and assign to a scalar,
@@ -94,15 +101,15 @@ ACTIVATIONS: dict[str, Activation] = {
     "sigmoid_stable": Activation(
         "sigmoid_stable",
         "if (({inp}) < -{thr}) {{ {out} = 0.0; }}\n"
-        "else if (({inp}) > {thr}) {{ {out} = 1.0; }}\n"
-        "else {{ {out} = 1.0d / (1.0d + exp(-((double)({inp})))); }}",
+        "else if (fabs({inp}) < {thr}) {{ {out} = 1.0d / (1.0d + exp(-((double)({inp})))); }}\n"
+        "else {{ {out} = 1.0; }}",
         _sigmoid_stable,
         (
             "if x < -thr:",
             "    return 0.0",
-            "if x > thr:",
-            "    return 1.0",
-            "return 1.0 / (1.0 + math.exp(-x))",
+            "if abs(x) < thr:",
+            "    return 1.0 / (1.0 + math.exp(-x))",
+            "return 1.0",
         ),
     ),
 }

@@ -20,10 +20,11 @@ def initial_weights(
 ) -> dict[str, np.ndarray]:
     """Draw the initial weights of one network, shape ``(n_pre, n_post)`` each.
 
-    Draw order (as in the original): every forward matrix bottom-up, every feedback matrix
-    top-down, then (without the self-predicting start) p2i and i2p per hidden layer, then the
-    bias weights per hidden layer. With the self-predicting start, ``p2i_l`` copies
-    ``ff_{l+1}`` and ``i2p_l`` is ``-fb_l``.
+    Draw order, the original's (spec §2.7): every forward matrix bottom-up (``ff_1``,
+    ``ff_2``, ...), every feedback matrix top-down (``fb_{L-1}``, ..., ``fb_1``), then per
+    hidden layer ``p2i_l`` and ``i2p_l`` (only without the self-predicting start, where
+    ``p2i_l`` copies ``ff_{l+1}`` and ``i2p_l`` is ``-fb_l``), then, with the bias on, per
+    hidden layer ``bias_inter_l`` before ``bias_pyr_l``.
     """
     dtype = np.dtype(spec.dtype)
     init = spec.init
@@ -45,8 +46,8 @@ def initial_weights(
     if spec.bias.enabled:
         for layer in range(1, spec.n_hidden + 1):
             bp, bi = topo.projection(f"bias_pyr_{layer}"), topo.projection(f"bias_inter_{layer}")
-            w[bp.name] = _uniform(rng, init.up, (1, bp.n_post))
             w[bi.name] = _uniform(rng, init.ip, (1, bi.n_post))
+            w[bp.name] = _uniform(rng, init.up, (1, bp.n_post))
     return {k: v.astype(dtype) for k, v in w.items()}
 
 

@@ -1,14 +1,19 @@
 """mc-models: neuron and synapse models of dendritic cortical microcircuits.
 
-Each model is defined once (named parameters, derived parameters, state variables and
-equations) and rendered both as GeNN 5 code (plain data, no pygenn needed) and as a NumPy
-step for the reference backend. See :mod:`mc_models.neurons` and :mod:`mc_models.synapses`.
+Each model is declared once (named parameters with defaults, derived parameters, state
+variables, run-time switches and the per-step update in the notation of
+:mod:`mc_models.expr`) and rendered from that one declaration as GeNN 5 code (plain data,
+no pygenn needed), as a vectorised NumPy step and as numba loop bodies
+(:mod:`mc_models.render`). See :mod:`mc_models.neurons`, :mod:`mc_models.synapses` and
+:mod:`mc_models.registry`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
 from mc_models.activations import ACTIVATIONS, Activation, get_activation
+from mc_models.expr import NotationError
 from mc_models.model import DerivedParam, NeuronModel, Param, ResolvedParams, SynapseModel, Var
+from mc_models.registry import neuron_model, neuron_models, register, synapse_model, synapse_models
 
 try:
     __version__ = version("mc-models")
@@ -20,10 +25,16 @@ __all__ = [
     "Activation",
     "DerivedParam",
     "NeuronModel",
+    "NotationError",
     "Param",
     "ResolvedParams",
     "SynapseModel",
     "Var",
     "__version__",
     "get_activation",
+    "neuron_model",
+    "neuron_models",
+    "register",
+    "synapse_model",
+    "synapse_models",
 ]

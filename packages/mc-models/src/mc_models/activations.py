@@ -1,9 +1,11 @@
-r"""Activation functions :math:`\varphi`, each as a GeNN 5 code snippet and a NumPy twin.
+r"""Activation functions :math:`\varphi`, each written once as an expression of ``x`` and ``thr``.
 
 The original code evaluates the activation template in **double** precision from the float32
-argument and rounds the result once when it is stored. The NumPy twins do exactly that:
-the argument is promoted to float64, the function is evaluated, and the result is cast back
-to the argument's dtype (a no-op for float64 networks).
+argument and rounds the result once when it is stored. Every rendering does exactly that:
+the NumPy twin (:meth:`Activation.numpy`) promotes the argument to float64, evaluates and
+casts back to the argument's dtype (a no-op for float64 networks); the GeNN snippet
+(:meth:`Activation.render`) computes in double and assigns to a ``scalar``; the numba
+function (:attr:`Activation.numba_body`) takes and returns float64.
 
 ========================= ================================================================
 name                      definition (``thr`` = the model's ``threshold`` parameter)
@@ -18,100 +20,73 @@ At exactly :math:`x = \pm thr` the comparisons are strict, as in the original's 
 ``sigmoid_stable`` returns **1.0 at both** :math:`-thr` and :math:`+thr` (the original's
 template starts from 1.0 and replaces it only strictly below :math:`-thr` or strictly
 inside). This quirk is reproduced on every backend.
+
+An activation is an expression in the notation of :mod:`mc_models.expr` of ``x`` and
+``thr``, with the functions ``exp``, ``log`` and ``abs`` and ``a if test else b``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from mc_models.expr import Call, Expr, Name, NotationError, parse_expr, walk
+
 __all__ = ["ACTIVATIONS", "Activation", "get_activation"]
+
+_FUNCTIONS = ("exp", "log", "abs")
 
 
 @dataclass(frozen=True)
 class Activation:
-    """One activation function in both renderings.
-
-    ``genn_code`` is a GeNN 5 statement template with the placeholders ``{out}`` (variable to
-    assign), ``{inp}`` (argument expression) and ``{thr}`` (threshold parameter name).
-    ``numpy_double`` evaluates it on a float64 array. ``numba_body`` is the body of a
-    function of the float64 scalars ``x`` and ``thr`` (``math`` imported), as the compiled
-    backend's kernels paste it in.
-    """
+    """One activation function: its name and its expression of ``x`` and ``thr``."""
 
     name: str
-    genn_code: str
-    numpy_double: Callable[[np.ndarray, float], np.ndarray]
-    numba_body: tuple[str, ...]
+    expr: str
+    tree: Expr = field(init=False, repr=False, compare=False)
 
-    def render(self, out: str, inp: str, thr: str = "threshold") -> str:
-        """GeNN code assigning ``phi(inp)`` to ``out``."""
-        return self.genn_code.format(out=out, inp=inp, thr=thr)
+    def __post_init__(self) -> None:
+        tree = parse_expr(self.expr, f"activation {self.name!r}")
+        for n in walk(tree):
+            if isinstance(n, Name) and n.id not in ("x", "thr"):
+                raise NotationError(f"activation {self.name!r}: unknown name {n.id!r}")
+            if isinstance(n, Call) and (n.func not in _FUNCTIONS or len(n.args) != 1):
+                raise NotationError(
+                    f"activation {self.name!r}: {n.func}() is not one of {_FUNCTIONS}"
+                )
+        object.__setattr__(self, "tree", tree)
 
     def numpy(self, x: np.ndarray, threshold: float = 15.0) -> np.ndarray:
         """Evaluate in double precision and round once to ``x``'s dtype."""
-        x = np.asarray(x)
-        y = self.numpy_double(x.astype(np.float64), float(threshold))
-        return y.astype(x.dtype if x.dtype.kind == "f" else np.float64)
+        from mc_models.render.numpy import activation_function
+
+        return activation_function(self)(x, threshold)
+
+    def render(self, out: str, inp: str, thr: str = "threshold") -> str:
+        """GeNN code assigning ``phi(inp)`` to ``out`` (``inp`` a float expression)."""
+        from mc_models.render.genn import activation_code
+
+        return activation_code(self, out, inp, thr)
+
+    @property
+    def numba_body(self) -> tuple[str, ...]:
+        """Body of a numba function of the float64 scalars ``x`` and ``thr``."""
+        from mc_models.render.numba import activation_source
+
+        return tuple(line[4:] for line in activation_source(self)[1:])
 
 
-def _sigmoid(x: np.ndarray, thr: float) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-x))
-
-
-def _soft_relu(x: np.ndarray, thr: float) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        soft = np.log(1.0 + np.exp(np.minimum(x, thr)))
-    return np.where(x < -thr, 0.0, np.where(np.abs(x) < thr, soft, x))
-
-
-def _sigmoid_stable(x: np.ndarray, thr: float) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        s = 1.0 / (1.0 + np.exp(-np.clip(x, -thr, thr)))
-    # 1.0 at x = -thr as well (strict comparisons, as the original)
-    return np.where(x < -thr, 0.0, np.where(np.abs(x) < thr, s, 1.0))
-
-
-# The GeNN snippets compute in double ("d" literals, explicit cast) and assign to a scalar,
-# i.e. they round once, like the original templates.
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation(
-        "sigmoid",
-        "{out} = 1.0d / (1.0d + exp(-((double){inp})));",
-        _sigmoid,
-        ("return 1.0 / (1.0 + math.exp(-x))",),
-    ),
-    "soft_relu": Activation(
-        "soft_relu",
-        "if (({inp}) < -{thr}) {{ {out} = 0.0; }}\n"
-        "else if (fabs({inp}) < {thr}) {{ {out} = log(1.0d + exp((double)({inp}))); }}\n"
-        "else {{ {out} = {inp}; }}",
-        _soft_relu,
-        (
-            "if x < -thr:",
-            "    return 0.0",
-            "if abs(x) < thr:",
-            "    return math.log(1.0 + math.exp(min(x, thr)))",
-            "return x",
+    a.name: a
+    for a in (
+        Activation("sigmoid", "1.0 / (1.0 + exp(-x))"),
+        Activation("soft_relu", "0.0 if x < -thr else (log(1.0 + exp(x)) if abs(x) < thr else x)"),
+        Activation(
+            "sigmoid_stable",
+            "0.0 if x < -thr else (1.0 / (1.0 + exp(-x)) if abs(x) < thr else 1.0)",
         ),
-    ),
-    "sigmoid_stable": Activation(
-        "sigmoid_stable",
-        "if (({inp}) < -{thr}) {{ {out} = 0.0; }}\n"
-        "else if (fabs({inp}) < {thr}) {{ {out} = 1.0d / (1.0d + exp(-((double)({inp})))); }}\n"
-        "else {{ {out} = 1.0; }}",
-        _sigmoid_stable,
-        (
-            "if x < -thr:",
-            "    return 0.0",
-            "if abs(x) < thr:",
-            "    return 1.0 / (1.0 + math.exp(-x))",
-            "return 1.0",
-        ),
-    ),
+    )
 }
 
 

@@ -1,5 +1,5 @@
-"""Neuron models: each module defines one model (GeNN rendering and NumPy step)."""
+"""Neuron models: each module declares one model (``MODEL``) in the notation of mc_models.expr."""
 
-from mc_models.neurons import bias, interneuron, output, pyramidal, rate_player
+from mc_models.neurons import bias, interneuron, output, pyramidal, pyramidal_white, rate_player
 
-__all__ = ["bias", "interneuron", "output", "pyramidal", "rate_player"]
+__all__ = ["bias", "interneuron", "output", "pyramidal", "pyramidal_white", "rate_player"]

@@ -6,25 +6,35 @@ so the bias synapses read :math:`b` already at the first step.
 
 from __future__ import annotations
 
+from mc_models._legacy import LegacyNeuronModel
 from mc_models.model import NeuronModel, Param, Var
 
-__all__ = ["model", "numpy_step"]
+__all__ = ["MODEL", "model", "numpy_step"]
 
-PARAMS = (Param("value", "the constant rate b", 1.0),)
-VARS = (Var("rate", "rate b", init="value"), Var("rate_last", "rate b", init="value"))
-SIM_CODE = "rate = value;\nrate_last = value;\n"
+MODEL = NeuronModel(
+    name="bias",
+    doc=__doc__,
+    params=(Param("value", "the constant rate b", 1.0),),
+    vars=(Var("rate", "rate b", init="value"), Var("rate_last", "rate b", init="value")),
+    update="""
+rate = value
+rate_last = value
+""",
+)
 
 
-def model() -> NeuronModel:
+# ---------------------------------------------------------------------- legacy
+# The hand-written renderings, until every backend renders MODEL (being replaced).
+def model() -> LegacyNeuronModel:
     """The bias neuron model."""
-    return NeuronModel(
+    return LegacyNeuronModel(
         name="mc_bias",
         doc=__doc__,
-        params=PARAMS,
+        params=MODEL.params,
         derived=(),
-        vars=VARS,
+        vars=MODEL.vars,
         additional_inputs=(),
-        sim_code=SIM_CODE,
+        sim_code="rate = value;\nrate_last = value;\n",
     )
 
 

@@ -12,21 +12,22 @@ One interneuron per neuron of the next layer. Per time step:
     r &= \varphi(\breve v), \qquad r_D = \varphi\big(\tfrac{g_D}{g_L+g_D} v_D\big)
 
 :math:`I_{down}` is the upper neuron's prospective *voltage* :math:`\breve v` (one-to-one,
-weight 1). There is no noise and no high-pass filter.
+weight 1). There is no noise and no high-pass filter. The defaults are the paper's.
 """
 
 from __future__ import annotations
 
+from mc_models._legacy import LegacyNeuronModel
 from mc_models.activations import Activation
 from mc_models.model import DerivedParam, NeuronModel, Param, Var
-from mc_models.neurons._common import LE_ACTIVE, LE_CODE, SOMA_VARS, THRESHOLD, le_update
+from mc_models.neurons._common import LE, LE_ACTIVE, LE_CODE, SOMA_VARS, THRESHOLD, le_update
 
-__all__ = ["model", "numpy_step"]
+__all__ = ["MODEL", "model", "numpy_step"]
 
 PARAMS = (
-    Param("g_leak", "leak conductance g_L", 0.1),
-    Param("g_dendrite", "dendrite-to-soma coupling g_D", 1.0),
-    Param("g_soma", "nudging conductance g_som from the upper layer", 0.8),
+    Param("g_leak", "leak conductance g_L", 0.03, domain="nonnegative"),
+    Param("g_dendrite", "dendrite-to-soma coupling g_D", 0.1, domain="positive"),
+    Param("g_soma", "nudging conductance g_som from the upper layer", 0.06, domain="nonnegative"),
     THRESHOLD,
     LE_ACTIVE,
 )
@@ -49,6 +50,33 @@ VARS = (
     Var("rate_dendrite", "dendritic prediction rate phi(g_scale v_dendrite)"),
     Var("rate_dendrite_last", "rate_dendrite one step earlier"),
 )
+
+MODEL = NeuronModel(
+    name="interneuron",
+    doc=__doc__,
+    params=PARAMS,
+    derived=DERIVED,
+    vars=VARS,
+    inputs=("Isyn_pyramidal", "Isyn_down"),
+    update="""
+rate_last = rate
+rate_dendrite_last = rate_dendrite
+v_dendrite = Isyn_pyramidal
+v_down = Isyn_down
+v_steady = (g_dendrite * v_dendrite + g_soma * v_down) * tau_soma
+v_rate_d = g_scale * v_dendrite
+v_dot = (g_dendrite + g_soma + g_leak) * (v_steady - V)
+"""
+    + LE
+    + """
+rate = phi(v_brev)
+rate_dendrite = phi(v_rate_d)
+""",
+)
+
+
+# ---------------------------------------------------------------------- legacy
+# The hand-written renderings, until every backend renders MODEL (being replaced).
 _SIM_HEAD = (
     "rate_last = rate;\n"
     "rate_dendrite_last = rate_dendrite;\n"
@@ -62,7 +90,7 @@ _SIM_HEAD = (
 
 def model(activation: Activation) -> NeuronModel:
     """The interneuron model with the given activation rendered into its code."""
-    return NeuronModel(
+    return LegacyNeuronModel(
         name=f"mc_interneuron_{activation.name}",
         doc=__doc__,
         params=PARAMS,

@@ -1,6 +1,6 @@
 r"""Output neuron: basal input and a soma nudged by the teacher voltage (switchable), with LE.
 
-Per time step, with the teaching switch :math:`\theta\in\{0,1\}` (a run-time parameter):
+Per time step, with the teaching switch :math:`\theta\in\{0,1\}` (a run-time switch):
 
 .. math::
 
@@ -14,32 +14,36 @@ Per time step, with the teaching switch :math:`\theta\in\{0,1\}` (a run-time par
     r &= \varphi(\breve v), \qquad r_B = \varphi\big(\tfrac{g_B}{g_L+g_B} v_B\big)
 
 with :math:`\tau_s = 1/(g_L+g_B+g_{tgt})` whether or not teaching is on (as in the original).
+The defaults are the paper's.
 """
 
 from __future__ import annotations
 
+from mc_models._legacy import LegacyNeuronModel
 from mc_models.activations import Activation
 from mc_models.model import DerivedParam, NeuronModel, Param, Var
 from mc_models.neurons._common import (
+    HIGHPASS,
     HIGHPASS_CODE,
+    LE,
     LE_ACTIVE,
     LE_CODE,
     SOMA_VARS,
+    TAU_HIGHPASS,
     THRESHOLD,
     highpass_update,
     le_update,
 )
 
-__all__ = ["model", "numpy_step"]
+__all__ = ["MODEL", "model", "numpy_step"]
 
 PARAMS = (
-    Param("g_leak", "leak conductance g_L", 0.1),
-    Param("g_basal", "basal-to-soma coupling g_B", 1.0),
-    Param("g_target", "teacher nudging conductance g_tgt", 0.8),
+    Param("g_leak", "leak conductance g_L", 0.03, domain="nonnegative"),
+    Param("g_basal", "basal-to-soma coupling g_B", 0.1, domain="positive"),
+    Param("g_target", "teacher nudging conductance g_tgt", 0.06, domain="nonnegative"),
     THRESHOLD,
-    Param("tau_highpass", "rate high-pass time constant tau_hp", 1.0, "time"),
+    TAU_HIGHPASS,
     LE_ACTIVE,
-    Param("teaching", "teaching switch (run-time): 1 nudges towards the target, 0 does not", 1.0),
 )
 DERIVED = (
     DerivedParam(
@@ -60,6 +64,39 @@ VARS = (
     Var("rate_basal", "basal prediction rate phi(g_scale v_basal)"),
     Var("rate_highpass", "high-passed rate"),
 )
+
+MODEL = NeuronModel(
+    name="output",
+    doc=__doc__,
+    params=PARAMS,
+    derived=DERIVED,
+    vars=VARS,
+    inputs=("Isyn_up", "Isyn_target"),
+    switches=("teaching",),
+    update="""
+v_basal = Isyn_up
+v_target = Isyn_target
+"""
+    + HIGHPASS
+    + """
+if teaching:
+    v_steady = (g_basal * v_basal + g_target * v_target) / (g_basal + g_leak + g_target)
+else:
+    v_steady = g_basal * v_basal / (g_basal + g_leak)
+v_rate_b = g_scale * v_basal
+v_dot = (g_basal + g_target + g_leak) * (v_steady - V)
+"""
+    + LE
+    + """
+rate = phi(v_brev)
+rate_basal = phi(v_rate_b)
+""",
+)
+
+
+# ---------------------------------------------------------------------- legacy
+# The hand-written renderings, until every backend renders MODEL (being replaced).
+_TEACHING = Param("teaching", "teaching switch (run-time)", 1.0)
 _SIM_HEAD = (
     "v_basal = Isyn_up;\n"
     "v_target = Isyn_target;\n" + HIGHPASS_CODE + "if (teaching > 0.5) {\n"
@@ -74,10 +111,10 @@ _SIM_HEAD = (
 
 def model(activation: Activation) -> NeuronModel:
     """The output neuron model with the given activation rendered into its code."""
-    return NeuronModel(
+    return LegacyNeuronModel(
         name=f"mc_output_{activation.name}",
         doc=__doc__,
-        params=PARAMS,
+        params=(*PARAMS, _TEACHING),
         derived=DERIVED,
         vars=VARS,
         additional_inputs=("Isyn_up", "Isyn_target"),

@@ -17,38 +17,53 @@ Per time step :math:`k` (inputs are the synaptic sums of step :math:`k`):
 
 With LE on, :math:`\breve v = v_{ss}` up to rounding. The OU noise has stationary standard
 deviation :math:`\sigma_n/\sqrt{2-\Delta t/\tau_n}`. Without LE (``le_active = 0``),
-:math:`\breve v = V` after the Euler step.
+:math:`\breve v = V` after the Euler step. The defaults are the paper's shared
+hyperparameters (the original's model file had g_L 0.1, g_B 1, g_A 0.8, tau 1).
+
+The update is joined from blocks (:data:`INPUTS`, :data:`OU_NOISE`, :data:`SOMA`) so that
+a variant with another apical noise process replaces one block (see
+:mod:`mc_models.neurons.pyramidal_white`).
 """
 
 from __future__ import annotations
 
 from math import sqrt
 
+from mc_models._legacy import LegacyNeuronModel
 from mc_models.activations import Activation
 from mc_models.model import DerivedParam, NeuronModel, Param, Var
 from mc_models.neurons._common import (
+    HIGHPASS,
     HIGHPASS_CODE,
+    LE,
     LE_ACTIVE,
     LE_CODE,
     SOMA_VARS,
+    TAU_HIGHPASS,
     THRESHOLD,
     highpass_update,
     le_update,
 )
 
-__all__ = ["model", "numpy_step"]
+__all__ = ["MODEL", "model", "numpy_step"]
 
+CONDUCTANCES = (
+    Param("g_leak", "leak conductance g_L", 0.03, domain="nonnegative"),
+    Param("g_basal", "basal-to-soma coupling g_B", 0.1, domain="positive"),
+    Param("g_apical", "apical-to-soma coupling g_A", 0.06, domain="nonnegative"),
+)
+SIGMA_NOISE = Param(
+    "sigma_noise", "noise amplitude sigma_n in the apical compartment", 0.0, domain="nonnegative"
+)
 PARAMS = (
-    Param("g_leak", "leak conductance g_L", 0.1),
-    Param("g_basal", "basal-to-soma coupling g_B", 1.0),
-    Param("g_apical", "apical-to-soma coupling g_A", 0.8),
+    *CONDUCTANCES,
     THRESHOLD,
-    Param("sigma_noise", "OU noise amplitude sigma_n in the apical compartment", 0.0),
-    Param("tau_noise", "OU noise time constant tau_n", 1.0, "time"),
-    Param("tau_highpass", "rate high-pass time constant tau_hp", 1.0, "time"),
+    SIGMA_NOISE,
+    Param("tau_noise", "OU noise time constant tau_n", 0.1, "time", "positive"),
+    TAU_HIGHPASS,
     LE_ACTIVE,
 )
-DERIVED = (
+SOMA_DERIVED = (
     DerivedParam(
         "g_scale",
         "basal prediction scale g_B/(g_L+g_B+g_A)",
@@ -59,6 +74,9 @@ DERIVED = (
         "effective somatic time constant 1/(g_L+g_B+g_A)",
         lambda p, dt: 1.0 / (p["g_leak"] + p["g_basal"] + p["g_apical"]),
     ),
+)
+DERIVED = (
+    *SOMA_DERIVED,
     DerivedParam(
         "scale_noise",
         "sqrt(dt tau_n) sigma_n",
@@ -69,11 +87,47 @@ VARS = (
     *SOMA_VARS,
     Var("v_basal", "basal potential"),
     Var("v_apical", "apical potential without the noise"),
-    Var("noise", "OU noise state"),
+    Var("noise", "apical noise state"),
     Var("rate_basal", "basal prediction rate phi(g_scale v_basal)"),
     Var("rate_highpass", "high-passed rate"),
 )
+INPUTS = ("Isyn_up", "Isyn_down", "Isyn_inter")
 
+READ_INPUTS = """
+v_basal = Isyn_up
+v_apical = Isyn_down + Isyn_inter
+"""
+OU_NOISE = """
+noise += (1.0 / tau_noise) * (scale_noise * normal() - dt * noise)
+"""
+SOMA = (
+    HIGHPASS
+    + """
+v_steady = (g_basal * v_basal + g_apical * (v_apical + noise)) * tau_soma
+v_rate_b = g_scale * v_basal
+v_dot = (g_basal + g_apical + g_leak) * (v_steady - V)
+"""
+    + LE
+    + """
+rate = phi(v_brev)
+rate_basal = phi(v_rate_b)
+"""
+)
+
+MODEL = NeuronModel(
+    name="pyramidal",
+    doc=__doc__,
+    params=PARAMS,
+    derived=DERIVED,
+    vars=VARS,
+    inputs=INPUTS,
+    update=READ_INPUTS + OU_NOISE + SOMA,
+    noise_gate="sigma_noise",
+)
+
+
+# ---------------------------------------------------------------------- legacy
+# The hand-written renderings, until every backend renders MODEL (being replaced).
 _SIM_HEAD = (
     "v_basal = Isyn_up;\n"
     "v_apical = Isyn_down + Isyn_inter;\n"
@@ -87,13 +141,13 @@ _SIM_HEAD = (
 
 def model(activation: Activation) -> NeuronModel:
     """The pyramidal neuron model with the given activation rendered into its code."""
-    return NeuronModel(
+    return LegacyNeuronModel(
         name=f"mc_pyramidal_{activation.name}",
         doc=__doc__,
         params=PARAMS,
         derived=DERIVED,
         vars=VARS,
-        additional_inputs=("Isyn_up", "Isyn_down", "Isyn_inter"),
+        additional_inputs=INPUTS,
         sim_code=_SIM_HEAD
         + activation.render("rate", "v_brev")
         + "\n"

@@ -1,21 +1,54 @@
-"""Shared pieces of the synapse models: parameters, the delta filter and the input sum."""
+"""Pieces shared by the synapse models: the learning-rate parameters and the delta filter."""
 
 from __future__ import annotations
 
-import numpy as np
+from mc_models.model import DerivedParam, Param, SynapseModel, Var
 
-from mc_models.model import DerivedParam, Param, Var
-
-ETA = Param("eta", "learning rate eta (scaled by dt once)", 0.0)
-TAU_W = Param(
-    "tau", "time constant tau_w of the low-pass filter on weight increments", 0.01, "time"
-)
-LEARNING = Param("learning", "plasticity switch (run-time): 1 learns, 0 freezes g and delta", 1.0)
+ETA = Param("eta", "learning rate eta (scaled by dt once)")
+TAU_W = Param("tau", "time constant tau_w of the low-pass filter on weight increments", unit="time")
 H = DerivedParam("h", "filter factor dt/tau_w", lambda p, dt: dt / p["tau"])
 G = Var("g", "weight")
 DELTA = Var("delta", "low-pass filtered weight increment")
+OUTPUT = "g * rate_pre"
 
 
+def delta_rule_model(name: str, doc: str, target: str) -> SynapseModel:
+    """A synapse model learning by the low-pass delta rule towards ``target``.
+
+    Parameters eta and tau_w, the weight ``g`` and the filtered increment ``delta``, the
+    ``learning`` switch, the output ``g * rate_pre``; ``target`` is the per-synapse target
+    increment (notation of :mod:`mc_models.expr`).
+    """
+    return SynapseModel(
+        name=name,
+        doc=doc,
+        params=(ETA, TAU_W),
+        derived=(H,),
+        vars=(G, DELTA),
+        switches=("learning",),
+        update=delta_rule(target),
+        output=OUTPUT,
+    )
+
+
+def delta_rule(target: str) -> str:
+    """The low-pass delta rule with the given per-synapse target increment.
+
+    ``g`` takes the *old* delta, then the delta relaxes towards the new target.
+    """
+    return f"""
+if learning:
+    delta_target = {target}
+    g += delta
+    delta += h * (delta_target - delta)
+"""
+
+
+LEARNING = Param("learning", "plasticity switch (run-time): 1 learns, 0 freezes g and delta", 1.0)
+
+
+# ---------------------------------------------------------------------- legacy
+# The hand-written renderings, until every backend renders MODEL (being replaced).
 def delta_rule_code(post_term: str, product_first: bool = False) -> str:
     """GeNN 5 code of the low-pass delta rule with the given postsynaptic error term.
 
@@ -33,19 +66,6 @@ def delta_rule_code(post_term: str, product_first: bool = False) -> str:
         "}\n"
         "addToPost(g * rate_pre);\n"
     )
-
-
-def presyn_sum(g: np.ndarray, x_pre: np.ndarray) -> np.ndarray:
-    """Sum ``g[b, i, j] * x_pre[b, i]`` over ``i`` in ascending presynaptic order.
-
-    The products are rounded to the weights' precision and added one after another into an
-    accumulator that starts at zero, exactly as GeNN's dense CPU kernel does (``inSyn``). A
-    BLAS product or a pairwise sum would change the last bits.
-    """
-    prod = g * x_pre[:, :, None]
-    if prod.shape[1] == 1:
-        return prod[:, 0, :].copy()
-    return np.cumsum(prod, axis=1, dtype=g.dtype)[:, -1, :]
 
 
 def delta_rule_step(g, delta, target, h) -> None:

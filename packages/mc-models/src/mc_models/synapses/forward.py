@@ -16,15 +16,30 @@ and always :math:`I_{up} \mathrel{+}= g\,r_{pre}` (with the new :math:`g`). Here
 
 from __future__ import annotations
 
-from mc_models.model import SynapseModel
-from mc_models.synapses._common import DELTA, ETA, LEARNING, TAU_W, G, H, delta_rule_code
+from mc_models._legacy import LegacySynapseModel
+from mc_models.synapses._common import (
+    DELTA,
+    ETA,
+    LEARNING,
+    TAU_W,
+    G,
+    H,
+    delta_rule_code,
+    delta_rule_model,
+)
 
-__all__ = ["model", "target"]
+__all__ = ["MODEL", "model", "target"]
+
+MODEL = delta_rule_model(
+    "forward", __doc__, "((dt * eta) * (rate_post - rate_basal_post)) * rate_last_pre"
+)
 
 
-def model() -> SynapseModel:
+# ---------------------------------------------------------------------- legacy
+# The hand-written renderings, until every backend renders MODEL (being replaced).
+def model() -> LegacySynapseModel:
     """The forward synapse model."""
-    return SynapseModel(
+    return LegacySynapseModel(
         name="mc_forward",
         doc=__doc__,
         params=(ETA, TAU_W, LEARNING),

@@ -11,15 +11,28 @@ r"""Interneuron -> pyramidal synapse: learns to silence the apical potential.
 
 from __future__ import annotations
 
-from mc_models.model import SynapseModel
-from mc_models.synapses._common import DELTA, ETA, LEARNING, TAU_W, G, H, delta_rule_code
+from mc_models._legacy import LegacySynapseModel
+from mc_models.synapses._common import (
+    DELTA,
+    ETA,
+    LEARNING,
+    TAU_W,
+    G,
+    H,
+    delta_rule_code,
+    delta_rule_model,
+)
 
-__all__ = ["model", "target"]
+__all__ = ["MODEL", "model", "target"]
+
+MODEL = delta_rule_model("inter_to_pyr", __doc__, "(dt * eta) * ((-v_apical_post) * rate_last_pre)")
 
 
-def model() -> SynapseModel:
+# ---------------------------------------------------------------------- legacy
+# The hand-written renderings, until every backend renders MODEL (being replaced).
+def model() -> LegacySynapseModel:
     """The interneuron-to-pyramidal synapse model."""
-    return SynapseModel(
+    return LegacySynapseModel(
         name="mc_inter_to_pyr",
         doc=__doc__,
         params=(ETA, TAU_W, LEARNING),

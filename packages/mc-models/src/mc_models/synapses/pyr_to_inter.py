@@ -12,15 +12,30 @@ and :math:`I_{pyramidal} \mathrel{+}= g\,r_{pre}`. Also used for bias -> interne
 
 from __future__ import annotations
 
-from mc_models.model import SynapseModel
-from mc_models.synapses._common import DELTA, ETA, LEARNING, TAU_W, G, H, delta_rule_code
+from mc_models._legacy import LegacySynapseModel
+from mc_models.synapses._common import (
+    DELTA,
+    ETA,
+    LEARNING,
+    TAU_W,
+    G,
+    H,
+    delta_rule_code,
+    delta_rule_model,
+)
 
-__all__ = ["model", "target"]
+__all__ = ["MODEL", "model", "target"]
+
+MODEL = delta_rule_model(
+    "pyr_to_inter", __doc__, "((dt * eta) * (rate_post - rate_dendrite_post)) * rate_last_pre"
+)
 
 
-def model() -> SynapseModel:
+# ---------------------------------------------------------------------- legacy
+# The hand-written renderings, until every backend renders MODEL (being replaced).
+def model() -> LegacySynapseModel:
     """The pyramidal-to-interneuron synapse model."""
-    return SynapseModel(
+    return LegacySynapseModel(
         name="mc_pyr_to_inter",
         doc=__doc__,
         params=(ETA, TAU_W, LEARNING),

@@ -1,21 +1,37 @@
-r"""Static one-to-one synapses (weight 1).
+r"""Static one-to-one connections (weight 1, no state).
 
 * ``down_to_inter``: upper neuron -> its interneuron, carrying the prospective *voltage*
-  :math:`I_{down} \mathrel{+}= 1\cdot\breve v_{pre}` (not a rate).
-* ``teacher``: teacher player -> output, :math:`I_{target} \mathrel{+}= 1\cdot r_{pre}` only
+  :math:`I_{down} \mathrel{+}= \breve v_{pre}` (not a rate).
+* ``teacher``: teacher player -> output, :math:`I_{target} \mathrel{+}= r_{pre}` only
   while teaching is on; the teacher value is injected as a target voltage.
 """
 
 from __future__ import annotations
 
+from mc_models._legacy import LegacySynapseModel
 from mc_models.model import Param, SynapseModel, Var
 
-__all__ = ["down_to_inter", "teacher"]
+__all__ = ["DOWN_TO_INTER", "TEACHER", "down_to_inter", "teacher"]
+
+DOWN_TO_INTER = SynapseModel(
+    name="down_to_inter",
+    doc="One-to-one voltage nudging of the interneurons: I_down += v_brev_pre.",
+    output="v_brev_pre",
+)
+TEACHER = SynapseModel(
+    name="teacher",
+    doc="One-to-one teacher input to the output neurons, gated by the teaching switch.",
+    switches=("teaching",),
+    output="rate_pre",
+    output_when="teaching",
+)
 
 
-def down_to_inter() -> SynapseModel:
+# ---------------------------------------------------------------------- legacy
+# The hand-written renderings, until every backend renders MODEL (being replaced).
+def down_to_inter() -> LegacySynapseModel:
     """One-to-one voltage nudging of the interneurons."""
-    return SynapseModel(
+    return LegacySynapseModel(
         name="mc_down_to_inter",
         doc=__doc__,
         params=(),
@@ -28,9 +44,9 @@ def down_to_inter() -> SynapseModel:
     )
 
 
-def teacher() -> SynapseModel:
+def teacher() -> LegacySynapseModel:
     """One-to-one teacher input to the output neurons, gated by the teaching switch."""
-    return SynapseModel(
+    return LegacySynapseModel(
         name="mc_teacher",
         doc=__doc__,
         params=(Param("teaching", "teaching switch (run-time)", 1.0),),

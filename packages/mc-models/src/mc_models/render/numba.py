@@ -1,0 +1,475 @@
+"""numba rendering: a model's update as the loop bodies a kernel generator pastes in.
+
+The rendering is Python source for numba (``fastmath`` off), one batch member at a time:
+every operation of the model's code on float32 (or float64) scalars in the order written,
+constants folded as in :mod:`._lower` (so the values are those of the NumPy rendering, bit
+for bit), the activation in float64 from the state's value and rounded once. What an array
+is called, where the constants and draws are and how a matrix is traversed is the kernel
+generator's business; it passes the names in.
+
+Neurons (:class:`NeuronCode`)
+    ``lines(names)``: statements for one population. Per-neuron statements go into loops
+    ``for j in range(size)`` (a variable read in a loop is loaded once at its top, every
+    write is stored at once); statements on shared counters, and ``if`` blocks that assign
+    them, run once per member between those loops.
+Synapses (:class:`SynapseCode`)
+    one :class:`SynapseVariant` per combination of the switches the update tests (e.g.
+    learning on and off): the postsynaptic terms (subexpressions of ``x_post`` and
+    constants, computed once per postsynaptic neuron into buffers before the matrix is
+    traversed), the presynaptic terms (computed once per presynaptic neuron), the body of
+    the inner loop over the postsynaptic index and the output term that the kernel adds to
+    the target input.
+Activations
+    :func:`activation_source`: a numba function ``f(x, thr)`` of float64 scalars.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mc_models.expr import (
+    Assign,
+    Bin,
+    BoolOp,
+    Call,
+    Cmp,
+    Cond,
+    Expr,
+    If,
+    Name,
+    Neg,
+    Not,
+    Num,
+    Stmt,
+    assigned,
+    children,
+    names,
+)
+from mc_models.model import NeuronModel, SynapseModel
+from mc_models.render._lower import Const, Lowered, lower_block
+
+__all__ = [
+    "NeuronCode",
+    "NeuronNames",
+    "SynapseCode",
+    "SynapseNames",
+    "SynapseVariant",
+    "activation_source",
+    "neuron_code",
+    "synapse_code",
+]
+
+
+def _render(e: Expr | Const, ref: Callable[[str], str], names_: Any) -> str:
+    if isinstance(e, Const):
+        return names_.const(e.index)
+    if isinstance(e, Num):
+        return repr(e.value)
+    if isinstance(e, Name):
+        return ref(e.id)
+    if isinstance(e, Bin | Cmp):
+        return f"({_render(e.left, ref, names_)} {e.op} {_render(e.right, ref, names_)})"
+    if isinstance(e, Neg):
+        return f"(-{_render(e.operand, ref, names_)})"
+    if isinstance(e, BoolOp):
+        return "(" + f" {e.op} ".join(_render(v, ref, names_) for v in e.values) + ")"
+    if isinstance(e, Not):
+        return f"(not {_render(e.operand, ref, names_)})"
+    if isinstance(e, Cond):
+        t, a, b = (_render(x, ref, names_) for x in (e.test, e.body, e.orelse))
+        return f"({a} if {t} else {b})"
+    if isinstance(e, Call):
+        if e.func == "normal":
+            return names_.draw(e.args[0].value)
+        if e.func == "phi":
+            arg = _render(e.args[0], ref, names_)
+            return f"DT({names_.act}(np.float64({arg}), {names_.thr}))"
+        if e.func == "sample":
+            return names_.sample(_render(e.args[0], ref, names_))
+    raise ValueError(f"cannot render {e!r}")  # pragma: no cover - checked by the model
+
+
+# ---------------------------------------------------------------------- neurons
+@dataclass(frozen=True)
+class NeuronNames:
+    """How the kernel names one population's things.
+
+    ``prefix`` prefixes the loop's locals; ``var(v)`` is the array of a per-neuron variable,
+    ``shared(v)`` the place of a shared counter, ``input(n)`` an input's array,
+    ``const(k)`` the local holding constant ``k``, ``draw(k)`` draw ``k`` of neuron ``j``,
+    ``sample(i)`` the stored rate of neuron ``j`` at order position ``i``, ``switch(s)`` the
+    local bool of a switch, ``act``/``thr`` the activation function and its float64
+    threshold, ``size`` the number of neurons.
+    """
+
+    prefix: str
+    size: str
+    var: Callable[[str], str]
+    shared: Callable[[str], str]
+    input: Callable[[str], str]
+    const: Callable[[int], str]
+    draw: Callable[[int], str] = lambda k: "0.0"
+    sample: Callable[[str], str] = lambda i: "0.0"
+    switch: Callable[[str], str] = lambda s: s
+    act: str = "_act"
+    thr: str = "thr64"
+
+
+@dataclass(frozen=True)
+class NeuronCode:
+    """A neuron model's lowered update (constants to fill in, statements to render)."""
+
+    model: NeuronModel
+    lowered: Lowered
+
+    @property
+    def consts(self) -> tuple[Expr, ...]:
+        """The constants, in the order of their indices (evaluate with :meth:`values`)."""
+        return self.lowered.consts
+
+    def values(self, params: Mapping[str, Any], dtype) -> tuple[Any, ...]:
+        """The constants' values for resolved parameters."""
+        return self.lowered.values(params, dtype)
+
+    def lines(self, names_: NeuronNames) -> list[str]:
+        """The population's statements (no indentation)."""
+        out: list[str] = []
+        _NeuronEmitter(self.model, names_, out).segment(self.lowered.block, 0)
+        return out
+
+
+class _NeuronEmitter:
+    def __init__(self, model: NeuronModel, names_: NeuronNames, out: list[str]) -> None:
+        self.model, self.n, self.out = model, names_, out
+        self.kinds = model.kinds()
+        self.cached: set[str] = set()
+
+    def ref(self, name: str) -> str:
+        k = self.kinds.get(name, "local")
+        p = self.n.prefix
+        if k == "var":
+            return f"{p}_{name}"
+        if k == "shared":
+            return self.n.shared(name)
+        if k == "input":
+            return f"{self.n.input(name)}[j]"
+        if k == "switch":
+            return self.n.switch(name)
+        return f"{p}l_{name}"
+
+    def expr(self, e) -> str:
+        return _render(e, self.ref, self.n)
+
+    def population_level(self, s: Stmt) -> bool:
+        shared = {n for n, k in self.kinds.items() if k == "shared"}
+        if isinstance(s, Assign):
+            return s.target in shared
+        return bool(set(assigned(s.body + s.orelse)) & shared)
+
+    def segment(self, block: tuple[Stmt, ...], ind: int) -> None:
+        run: list[Stmt] = []
+        for s in block:
+            if self.population_level(s):
+                self.loop(run, ind)
+                run = []
+                if isinstance(s, Assign):
+                    self.emit(f"{self.n.shared(s.target)} = {self.expr(s.full_value)}", ind)
+                else:
+                    self.emit(f"if {self.expr(s.test)}:", ind)
+                    self.segment(s.body, ind + 1) if s.body else self.emit("pass", ind + 1)
+                    if s.orelse:
+                        self.emit("else:", ind)
+                        self.segment(s.orelse, ind + 1)
+            else:
+                run.append(s)
+        self.loop(run, ind)
+
+    def emit(self, line: str, ind: int) -> None:
+        self.out.append("    " * ind + line)
+
+    def loop(self, run: list[Stmt], ind: int) -> None:
+        if not run:
+            return
+        self.emit(f"for j in range({self.n.size}):", ind)
+        read = names(tuple(run))
+        for v in self.model.vars:
+            if not v.shared and v.name in read:
+                self.emit(f"{self.ref(v.name)} = {self.n.var(v.name)}[j]", ind + 1)
+        self.statements(run, ind + 1)
+
+    def statements(self, block: tuple[Stmt, ...] | list[Stmt], ind: int) -> None:
+        if not block:
+            self.emit("pass", ind)
+        for s in block:
+            if isinstance(s, If):
+                self.emit(f"if {self.expr(s.test)}:", ind)
+                self.statements(s.body, ind + 1)
+                if s.orelse:
+                    self.emit("else:", ind)
+                    self.statements(s.orelse, ind + 1)
+                continue
+            local = self.ref(s.target)
+            self.emit(f"{local} = {self.expr(s.full_value)}", ind)
+            if self.kinds.get(s.target) == "var":
+                self.emit(f"{self.n.var(s.target)}[j] = {local}", ind)
+
+
+def neuron_code(model: NeuronModel, params: Mapping[str, Any], dtype) -> NeuronCode:
+    """Lower a neuron model's update for one population.
+
+    ``params`` are its resolved values; they decide the ``if`` tests on parameters.
+    """
+    ints = {v.name for v in model.vars if v.type != "scalar"}
+    return NeuronCode(model, lower_block(model.block, model.kinds(), ints, params, dtype))
+
+
+# ---------------------------------------------------------------------- synapses
+@dataclass(frozen=True)
+class SynapseNames:
+    """How the kernel names one projection's things.
+
+    ``prefix`` prefixes locals; ``pre(v)`` / ``post(v)`` are the arrays of the connected
+    neurons' variables, ``var(v)`` the matrix of a synapse variable, ``const(k)`` a
+    constant's local, ``post_term(k)`` the buffer of postsynaptic term ``k`` (indexed by
+    ``j``), ``pre_term(k)`` the local of presynaptic term ``k``.
+    """
+
+    prefix: str
+    pre: Callable[[str], str]
+    post: Callable[[str], str]
+    var: Callable[[str], str]
+    const: Callable[[int], str]
+    post_term: Callable[[int], str] = lambda k: f"pt{k}"
+    pre_term: Callable[[int], str] = lambda k: f"pr{k}"
+    act: str = "_act"
+    thr: str = "thr64"
+
+
+@dataclass(frozen=True)
+class SynapseVariant:
+    """The loop bodies of a synapse model for one setting of its switches.
+
+    ``post_lines`` go into a loop ``for j`` over the postsynaptic neurons before the matrix
+    is traversed, ``pre_lines`` into the loop ``for i`` over the presynaptic ones,
+    ``inner_lines`` into the inner loop ``for j`` (synapse ``(i, j)``), and ``output`` is the
+    term the kernel adds to the target input at ``j`` (``None`` while the output is switched
+    off). For a one-to-one connection only ``output`` is used (neuron ``j`` to neuron ``j``).
+    ``updates``: whether the synapse variables change; ``n_post_terms``: buffers needed.
+    """
+
+    switches: Mapping[str, bool]
+    post_lines: tuple[str, ...]
+    pre_lines: tuple[str, ...]
+    inner_lines: tuple[str, ...]
+    output: str | None
+    updates: bool
+    n_post_terms: int
+
+
+@dataclass(frozen=True)
+class SynapseCode:
+    """A synapse model's lowered update and output, ready to render per switch setting."""
+
+    model: SynapseModel
+    lowered: Lowered
+    switches: tuple[str, ...] = field(default=())
+
+    @property
+    def consts(self) -> tuple[Expr, ...]:
+        """The constants, in the order of their indices."""
+        return self.lowered.consts
+
+    def values(self, params: Mapping[str, Any], dtype) -> tuple[Any, ...]:
+        """The constants' values for resolved parameters."""
+        return self.lowered.values(params, dtype)
+
+    def settings(self) -> list[dict[str, bool]]:
+        """Every combination of the switches the code tests, all on first."""
+        return [
+            dict(zip(self.switches, vals, strict=True))
+            for vals in itertools.product((True, False), repeat=len(self.switches))
+        ]
+
+    def render(
+        self, names_: SynapseNames, switches: Mapping[str, bool], one_to_one: bool = False
+    ) -> SynapseVariant:
+        """The :class:`SynapseVariant` for one switch setting."""
+        block = tuple(_settle(self.lowered.block, switches))
+        gate = self.model.output_when
+        output = self.lowered.expr if gate is None or switches.get(gate, False) else None
+        return _SynapseEmitter(self.model, names_, one_to_one).variant(block, output, switches)
+
+
+def _settle(block: tuple[Stmt, ...], switches: Mapping[str, bool]) -> list[Stmt]:
+    """Decide the ``if`` tests on switches for one setting."""
+    out: list[Stmt] = []
+    for s in block:
+        if isinstance(s, If):
+            value = _switch_value(s.test, switches)
+            if value is None:
+                body, orelse = _settle(s.body, switches), _settle(s.orelse, switches)
+                out.append(If(s.test, tuple(body), tuple(orelse)))
+            else:
+                out += _settle(s.body if value else s.orelse, switches)
+        else:
+            out.append(s)
+    return out
+
+
+def _switch_value(e: Expr, switches: Mapping[str, bool]) -> bool | None:
+    if isinstance(e, Name) and e.id in switches:
+        return switches[e.id]
+    if isinstance(e, Not):
+        v = _switch_value(e.operand, switches)
+        return None if v is None else not v
+    if isinstance(e, BoolOp):
+        vals = [_switch_value(v, switches) for v in e.values]
+        if None in vals:
+            return None
+        return all(vals) if e.op == "and" else any(vals)
+    return None
+
+
+class _SynapseEmitter:
+    def __init__(self, model: SynapseModel, names_: SynapseNames, one_to_one: bool) -> None:
+        self.model, self.n, self.one_to_one = model, names_, one_to_one
+        self.kinds = model.kinds()
+        self.post_terms: dict[Expr, int] = {}
+        self.pre_terms: dict[Expr, int] = {}
+
+    def side(self, e: Expr | Const) -> str | None:
+        """``pre``, ``post`` or ``const`` when ``e`` reads only that side and constants."""
+        if isinstance(e, Const | Num):
+            return "const"
+        if isinstance(e, Name):
+            return _ref_side(e.id, self.kinds)
+        if isinstance(e, Call):
+            return None
+        sides = {self.side(c) for c in children(e)} - {"const"}
+        if None in sides or len(sides) > 1:
+            return None
+        return sides.pop() if sides else "const"
+
+    def ref(self, name: str) -> str:
+        side = _ref_side(name, self.kinds)
+        if side == "pre":
+            return f"{self.n.pre(name[:-4])}[{'j' if self.one_to_one else 'i'}]"
+        if side == "post":
+            return f"{self.n.post(name[:-5])}[j]"
+        if self.kinds.get(name) == "var":
+            return f"{self.n.prefix}_{name}"
+        return f"{self.n.prefix}l_{name}"
+
+    def plain(self, e) -> str:
+        return _render(e, self.ref, self.n)
+
+    def expr(self, e) -> str:
+        """The inner loop's rendering of ``e``.
+
+        Presynaptic terms and compound postsynaptic ones are read from where they were
+        computed.
+        """
+        if self.one_to_one:
+            return self.plain(e)
+        side = self.side(e)
+        if side == "post" and not isinstance(e, Name):
+            k = self.post_terms.setdefault(e, len(self.post_terms))
+            return f"{self.n.post_term(k)}[j]"
+        if side == "pre":
+            k = self.pre_terms.setdefault(e, len(self.pre_terms))
+            return self.n.pre_term(k)
+        if side is not None or isinstance(e, Name | Num | Const | Call):
+            return self.plain(e)
+        return _render_node(e, self.expr)
+
+    def variant(self, block, output, switches) -> SynapseVariant:
+        inner: list[str] = []
+        read = names(tuple(block)) | (names(output) if isinstance(output, Expr) else set())
+        for v in self.model.vars:
+            if v.name in read:
+                inner.append(f"{self.ref(v.name)} = {self.n.var(v.name)}[i, j]")
+        self.statements(block, inner, 0)
+        out = None if output is None else self.expr(output)
+        post = tuple(
+            f"{self.n.post_term(k)}[j] = {self.plain(e)}" for e, k in self.post_terms.items()
+        )
+        pre = tuple(f"{self.n.pre_term(k)} = {self.plain(e)}" for e, k in self.pre_terms.items())
+        return SynapseVariant(
+            dict(switches), post, pre, tuple(inner), out, bool(block), len(self.post_terms)
+        )
+
+    def statements(self, block, out: list[str], ind: int) -> None:
+        pad = "    " * ind
+        for s in block:
+            if isinstance(s, If):
+                out.append(f"{pad}if {self.expr(s.test)}:")
+                self.statements(s.body or (), out, ind + 1)
+                if not s.body:
+                    out.append(f"{pad}    pass")
+                if s.orelse:
+                    out.append(f"{pad}else:")
+                    self.statements(s.orelse, out, ind + 1)
+                continue
+            local = self.ref(s.target)
+            out.append(f"{pad}{local} = {self.expr(s.full_value)}")
+            if self.kinds.get(s.target) == "var":
+                out.append(f"{pad}{self.n.var(s.target)}[i, j] = {local}")
+
+
+def _ref_side(name: str, kinds: Mapping[str, str]) -> str | None:
+    if name in kinds:
+        return None
+    if name.endswith("_pre"):
+        return "pre"
+    if name.endswith("_post"):
+        return "post"
+    return None
+
+
+def _render_node(e, sub: Callable) -> str:
+    """One compound node with its children rendered by ``sub``."""
+    if isinstance(e, Bin | Cmp):
+        return f"({sub(e.left)} {e.op} {sub(e.right)})"
+    if isinstance(e, Neg):
+        return f"(-{sub(e.operand)})"
+    if isinstance(e, BoolOp):
+        return "(" + f" {e.op} ".join(sub(v) for v in e.values) + ")"
+    if isinstance(e, Not):
+        return f"(not {sub(e.operand)})"
+    return f"({sub(e.body)} if {sub(e.test)} else {sub(e.orelse)})"
+
+
+def synapse_code(model: SynapseModel, params: Mapping[str, Any], dtype) -> SynapseCode:
+    """Lower a synapse model for one projection (``params`` decide tests on parameters)."""
+    lowered = lower_block(model.block, model.kinds(), set(), params, dtype, model.output_expr)
+    used = sorted(
+        {n for n in names(model.block) if model.kinds().get(n) == "switch"}
+        | ({model.output_when} if model.output_when else set())
+    )
+    return SynapseCode(model, lowered, tuple(used))
+
+
+# ---------------------------------------------------------------------- activations
+def activation_source(activation, name: str = "_act") -> list[str]:
+    """Lines of a function ``name(x, thr)`` of float64 scalars (``math`` imported)."""
+    return [f"def {name}(x, thr):", f"    return {_act(activation.tree)}"]
+
+
+def _act(e: Expr) -> str:
+    if isinstance(e, Call):
+        fn = {"exp": "math.exp", "log": "math.log", "abs": "abs"}[e.func]
+        return f"{fn}({_act(e.args[0])})"
+    if isinstance(e, Num):
+        return repr(float(e.value))
+    if isinstance(e, Name):
+        return e.id
+    if isinstance(e, Bin | Cmp):
+        return f"({_act(e.left)} {e.op} {_act(e.right)})"
+    if isinstance(e, Neg):
+        return f"(-{_act(e.operand)})"
+    if isinstance(e, Cond):
+        return f"({_act(e.body)} if {_act(e.test)} else {_act(e.orelse)})"
+    raise ValueError(f"activation: cannot render {e!r}")

@@ -1,32 +1,115 @@
-"""The mapping from a :class:`NetworkSpec` to the mc-models definitions and their parameters.
+"""Which model each population and projection of a network uses, and its parameter values.
 
-Shared by every backend, so that each model's parameters are named in exactly one place.
+The one place where the network description meets the models: a population's or
+projection's role (:class:`~mc_network.topology.PopKind`, ``ProjKind``) names its model in
+the registry of :mod:`mc_models.registry`, and the description's sections give the values
+of the parameters the network sets (the rest keep the model's defaults).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mc_models import NeuronModel, SynapseModel, get_activation
+from mc_models import NeuronModel, SynapseModel, get_activation, neuron_model, synapse_model
 from mc_models.neurons import bias, interneuron, output, pyramidal, rate_player
 from mc_models.synapses import feedback, forward, inter_to_pyr, pyr_to_inter, static
 from mc_network.spec import NetworkSpec
 from mc_network.topology import PopKind, Population, Projection, ProjKind
 
-__all__ = ["neuron_model", "neuron_params", "neuron_var_names", "synapse_model", "synapse_params"]
+__all__ = [
+    "neuron_params",
+    "population_data",
+    "population_model",
+    "projection_frozen",
+    "projection_model",
+    "synapse_params",
+]
+
+POPULATION_MODELS = {
+    PopKind.PYRAMIDAL: "pyramidal",
+    PopKind.INTER: "interneuron",
+    PopKind.OUTPUT: "output",
+    PopKind.INPUT: "rate_player",
+    PopKind.TEACHER: "rate_player",
+    PopKind.BIAS: "bias",
+}
+PROJECTION_MODELS = {
+    ProjKind.FORWARD: "forward",
+    ProjKind.FEEDBACK: "pal",
+    ProjKind.P2I: "pyr_to_inter",
+    ProjKind.I2P: "inter_to_pyr",
+    ProjKind.DOWN_TO_INTER: "down_to_inter",
+    ProjKind.TEACHER: "teacher",
+}
+_DATA = {PopKind.INPUT: "inputs", PopKind.TEACHER: "teacher"}
 
 
-def neuron_model(spec: NetworkSpec, kind: PopKind) -> NeuronModel:
-    """The neuron model of a population kind."""
-    return _neuron_model(kind, spec.activation)
+def population_model(spec: NetworkSpec, pop: Population) -> NeuronModel:
+    """The neuron model of a population."""
+    return neuron_model(POPULATION_MODELS[pop.kind])
+
+
+def projection_model(spec: NetworkSpec, proj: Projection) -> SynapseModel:
+    """The synapse model of a projection."""
+    return synapse_model(PROJECTION_MODELS[proj.kind])
+
+
+def population_data(pop: Population) -> str | None:
+    """The stage data a player population plays (``inputs`` or ``teacher``)."""
+    return _DATA.get(pop.kind)
+
+
+def projection_frozen(proj: Projection) -> frozenset[str]:
+    """The switches held off for a projection: ``learning`` where it never learns."""
+    return frozenset() if proj.plastic and proj.eta != 0 else frozenset({"learning"})
+
+
+def neuron_params(spec: NetworkSpec, pop: Population, model: NeuronModel) -> dict[str, float]:
+    """Named parameter values of a population (only those its model declares)."""
+    pl = spec.player
+    values: dict[str, Any] = {
+        "threshold": spec.threshold,
+        "le_active": 1.0 if spec.le_active else 0.0,
+    }
+    if pop.kind is PopKind.PYRAMIDAL:
+        values.update(vars(spec.pyramidal))
+    elif pop.kind is PopKind.INTER:
+        values.update(vars(spec.interneuron))
+    elif pop.kind is PopKind.OUTPUT:
+        values.update(vars(spec.output))
+    elif pop.kind is PopKind.INPUT:
+        values.update(period=pl.t_pattern, tau=pl.tau_0, mute_time=0.0, base_rate=0.0)
+    elif pop.kind is PopKind.TEACHER:
+        values.update(
+            period=pl.t_pattern,
+            tau=pl.tau_0,
+            mute_time=pl.teacher_mute,
+            base_rate=pl.teacher_base_rate,
+        )
+    else:
+        values.update(value=spec.bias.value)
+    return {k: float(v) for k, v in values.items() if k in model.param_names}
+
+
+def synapse_params(spec: NetworkSpec, proj: Projection, model: SynapseModel) -> dict[str, float]:
+    """Named parameter values of a projection (only those its model declares)."""
+    values = {"eta": proj.eta, "tau": proj.tau, "alpha": spec.plasticity.alpha}
+    return {k: float(v) for k, v in values.items() if k in model.param_names}
+
+
+# ---------------------------------------------------------------------- legacy
+# The hand-written renderings of the backends that do not run the step program yet.
+def legacy_neuron_model(spec: NetworkSpec, kind: PopKind):
+    """The hand-written neuron model of a population kind."""
+    return _legacy_neuron_model(kind, spec.activation)
 
 
 def neuron_var_names(kind: PopKind) -> tuple[str, ...]:
     """State variables of a population kind (independent of the activation)."""
-    return _neuron_model(kind, "sigmoid").var_names
+    return _legacy_neuron_model(kind, "sigmoid").var_names
 
 
-def _neuron_model(kind: PopKind, activation: str) -> NeuronModel:
+def _legacy_neuron_model(kind: PopKind, activation: str):
     act = get_activation(activation)
     return {
         PopKind.PYRAMIDAL: lambda: pyramidal.model(act),
@@ -38,26 +121,12 @@ def _neuron_model(kind: PopKind, activation: str) -> NeuronModel:
     }[kind]()
 
 
-def neuron_params(spec: NetworkSpec, pop: Population) -> dict[str, float]:
-    """Named parameter values of a population."""
-    le = {"threshold": spec.threshold, "le_active": 1.0 if spec.le_active else 0.0}
-    pl = spec.player
-    if pop.kind is PopKind.PYRAMIDAL:
-        return {**vars(spec.pyramidal), **le}
-    if pop.kind is PopKind.INTER:
-        return {**vars(spec.interneuron), **le}
+def legacy_neuron_params(spec: NetworkSpec, pop: Population) -> dict[str, float]:
+    """Named parameter values of a population for the hand-written models."""
+    values = neuron_params(spec, pop, _legacy_neuron_model(pop.kind, "sigmoid"))
     if pop.kind is PopKind.OUTPUT:
-        return {**vars(spec.output), **le, "teaching": 1.0}
-    if pop.kind is PopKind.INPUT:
-        return {"period": pl.t_pattern, "tau": pl.tau_0, "mute_time": 0.0, "base_rate": 0.0}
-    if pop.kind is PopKind.TEACHER:
-        return {
-            "period": pl.t_pattern,
-            "tau": pl.tau_0,
-            "mute_time": pl.teacher_mute,
-            "base_rate": pl.teacher_base_rate,
-        }
-    return {"value": spec.bias.value}
+        values["teaching"] = 1.0
+    return values
 
 
 _SYNAPSES: dict[ProjKind, Any] = {
@@ -70,13 +139,13 @@ _SYNAPSES: dict[ProjKind, Any] = {
 }
 
 
-def synapse_model(kind: ProjKind) -> SynapseModel:
-    """The weight-update model of a projection kind."""
+def legacy_synapse_model(kind: ProjKind):
+    """The hand-written weight-update model of a projection kind."""
     return _SYNAPSES[kind]()
 
 
-def synapse_params(spec: NetworkSpec, proj: Projection) -> dict[str, float]:
-    """Named parameter values of a projection."""
+def legacy_synapse_params(spec: NetworkSpec, proj: Projection) -> dict[str, float]:
+    """Named parameter values of a projection for the hand-written models."""
     if proj.kind is ProjKind.FEEDBACK:
         return {"eta": proj.eta, "alpha": spec.plasticity.alpha, "learning": 1.0}
     if proj.has_delta:

@@ -20,7 +20,7 @@ import numpy as np
 
 from mc_models import get_activation
 from mc_models.neurons import pyramidal
-from mc_network.models import neuron_model, neuron_params
+from mc_network.models import legacy_neuron_model, legacy_neuron_params
 from mc_network.spec import NetworkSpec
 from mc_network.topology import PopKind, build_topology
 
@@ -88,8 +88,8 @@ def noise_draws(
     if start.shape != (pop.size,):
         raise ValueError(f"noise_draws: initial must be ({pop.size},), got {start.shape}")
     prev = np.concatenate([start[None], trace[:-1]])
-    model = neuron_model(spec, PopKind.PYRAMIDAL)
-    params = model.resolve(neuron_params(spec, pop), spec.dt, np.float32)
+    model = legacy_neuron_model(spec, PopKind.PYRAMIDAL)
+    params = model.resolve(legacy_neuron_params(spec, pop), spec.dt, np.float32)
     activation = get_activation(spec.activation)
     state = model.initial_state(trace.shape, np.float32)
     zero = np.zeros(trace.shape, np.float32)

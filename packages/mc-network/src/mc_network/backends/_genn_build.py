@@ -31,7 +31,12 @@ import numpy as np
 
 from mc_network.backends import BackendUnavailable
 from mc_network.backends._genn_rng import HostRNG
-from mc_network.models import neuron_model, neuron_params, synapse_model, synapse_params
+from mc_network.models import (
+    legacy_neuron_model,
+    legacy_neuron_params,
+    legacy_synapse_model,
+    legacy_synapse_params,
+)
 from mc_network.topology import PopKind, Topology, build_topology
 
 __all__ = [
@@ -368,7 +373,7 @@ def _derived_kwargs(model, values: dict[str, float]) -> list[tuple[str, Any]]:
 
 def _neuron_kwargs(spec, pop) -> dict[str, Any]:
     """``create_neuron_model`` keyword arguments of a population (plain data)."""
-    kw = dict(neuron_model(spec, pop.kind).genn_model_kwargs())
+    kw = dict(legacy_neuron_model(spec, pop.kind).genn_model_kwargs())
     kw.pop("threshold_condition_code")
     if not kw["extra_global_params"]:
         kw.pop("extra_global_params")
@@ -377,7 +382,7 @@ def _neuron_kwargs(spec, pop) -> dict[str, Any]:
 
 def _synapse_kwargs(proj) -> dict[str, Any]:
     """``create_weight_update_model`` keyword arguments of a projection (plain data)."""
-    kw = dict(synapse_model(proj.kind).genn_model_kwargs())
+    kw = dict(legacy_synapse_model(proj.kind).genn_model_kwargs())
     if not proj.one_to_one:
         # A distinct comment per projection keeps GeNN from merging the groups: merged,
         # their sizes and parameters become run-time fields that GCC must assume the weight
@@ -390,16 +395,16 @@ def _describe(spec, topo: Topology) -> list[Any]:
     """Plain data of every group in the order it is added: code, types, parameter values."""
     out: list[Any] = []
     for pop in topo.populations:
-        nm = neuron_model(spec, pop.kind)
+        nm = legacy_neuron_model(spec, pop.kind)
         kw = {k: v for k, v in _neuron_kwargs(spec, pop).items() if k != "derived_params"}
-        values = _values(nm, neuron_params(spec, pop), spec)
+        values = _values(nm, legacy_neuron_params(spec, pop), spec)
         inits = [(v.name, v.type, v.init) for v in (*nm.vars, *nm.genn_vars)]
         out.append(["pop", pop.name, pop.size, kw, values, inits])
         out.append(list(nm.dynamic_params))
     for proj in topo.projections:
-        sm = synapse_model(proj.kind)
+        sm = legacy_synapse_model(proj.kind)
         kw = {k: v for k, v in _synapse_kwargs(proj).items() if k != "derived_params"}
-        values = _values(sm, synapse_params(spec, proj), spec)
+        values = _values(sm, legacy_synapse_params(spec, proj), spec)
         out.append(
             [
                 "syn",
@@ -533,10 +538,10 @@ def build_and_load(
     dtype = np.dtype(spec.dtype)
     pops: dict[str, Any] = {}
     for pop in topo.populations:
-        nm = neuron_model(spec, pop.kind)
+        nm = legacy_neuron_model(spec, pop.kind)
         kw = _neuron_kwargs(spec, pop)
         cls = kw.pop("class_name")
-        values = _values(nm, neuron_params(spec, pop), spec)
+        values = _values(nm, legacy_neuron_params(spec, pop), spec)
         kw["derived_params"] = _derived_kwargs(nm, values)
         snippet = pg.create_neuron_model(cls, **kw)
         params = {k: values[k] for k in nm.param_names}
@@ -552,12 +557,12 @@ def build_and_load(
     syns: dict[str, Any] = {}
     read_only = pg.VarAccessMode.READ_ONLY
     for proj in topo.projections:
-        sm = synapse_model(proj.kind)
+        sm = legacy_synapse_model(proj.kind)
         kw = _synapse_kwargs(proj)
         cls = kw.pop("class_name")
         for refs in ("pre_neuron_var_refs", "post_neuron_var_refs"):
             kw[refs] = [(n, t, read_only) for n, t, _ in kw[refs]]
-        values = _values(sm, synapse_params(spec, proj), spec)
+        values = _values(sm, legacy_synapse_params(spec, proj), spec)
         kw["derived_params"] = _derived_kwargs(sm, values)
         snippet = pg.create_weight_update_model(cls, **kw)
         params = {k: values[k] for k in sm.param_names}

@@ -9,14 +9,16 @@ from typing import Any
 
 import numpy as np
 
+from mc_models import get_activation
+from mc_models.render.numpy import neuron_step
 from mc_network.init import check_self_predicting, initial_weights
-from mc_network.models import neuron_var_names
+from mc_network.program import StepProgram, lower
 from mc_network.record import RecordPlan
 from mc_network.seeding import run_streams
 from mc_network.spec import NetworkSpec
 from mc_network.topology import PopKind, Topology, build_topology
 
-__all__ = ["HostArrays", "Simulation", "StageInputs", "prepare_stage"]
+__all__ = ["HostArrays", "Simulation", "StageData", "StageInputs", "StageStart", "prepare_stage"]
 
 ProgressFn = Callable[[int], None]
 
@@ -51,6 +53,56 @@ class StageInputs:
     def n_steps(self) -> int:
         """Time steps in the stage."""
         return self.n_samples * self.steps_per_sample
+
+
+class StageData:
+    """The rates a player population plays.
+
+    ``sample(i)`` is each member's rates of the sample at position ``i`` of its order (``i``
+    a number, or one per member, ``(B, 1)``).
+    """
+
+    def __init__(self, rates: np.ndarray, order: np.ndarray) -> None:
+        self.rates, self.order = rates, order
+        self._b = np.arange(order.shape[0])
+
+    def sample(self, index: Any) -> np.ndarray:
+        """``(B, n)``: member ``b``'s rates of sample ``order[b, index[b]]``."""
+        idx = np.broadcast_to(np.asarray(index), (self._b.size, 1))[:, 0]
+        return self.rates[self._b % self.rates.shape[0], self.order[self._b, idx]]
+
+    @staticmethod
+    def of(program: StepProgram, stage: StageInputs) -> dict[str, StageData]:
+        """The stage data of every population that plays some, by population name."""
+        rates = {"inputs": stage.inputs, "teacher": stage.teacher}
+        return {
+            op.population: StageData(rates[op.data], stage.order)
+            for op in program.neurons
+            if op.data is not None
+        }
+
+
+class StageStart:
+    """The populations' stage-start code (the players' reset), run on host arrays.
+
+    Every backend runs it before a stage, on the arrays it holds the state in (or views of
+    them): its models' NumPy rendering.
+    """
+
+    def __init__(self, program: StepProgram) -> None:
+        act = get_activation(program.activation)
+        self.program = program
+        self.steps = {
+            op.population: neuron_step(op.model, act, op.resolved)
+            for op in program.neurons
+            if op.model.start_block
+        }
+
+    def __call__(self, states: Mapping[str, Mapping[str, np.ndarray]], stage: StageInputs):
+        """Reset ``states[population]`` (name -> ``(B, n)`` or ``(B, 1)`` arrays) in place."""
+        data = StageData.of(self.program, stage)
+        for pop, step in self.steps.items():
+            step.stage_start(states[pop], data.get(pop))
 
 
 def _batched(name: str, a: Any, batch: int, n: int, dtype: np.dtype) -> np.ndarray:
@@ -170,6 +222,7 @@ class Simulation(abc.ABC):
             raise ValueError("seeds: give at least one seed (one per batch member)")
         self.streams = [run_streams(s) for s in self.seeds]
         self.dtype = np.dtype(spec.dtype)
+        self.program: StepProgram = lower(spec, self.topology)
         drawn = [initial_weights(spec, self.topology, s.weights) for s in self.streams]
         w0 = {k: np.stack([d[k] for d in drawn]) for k in drawn[0]}
         if weights is not None:
@@ -279,36 +332,44 @@ class Simulation(abc.ABC):
 
     def _record_shape(self, var: str) -> tuple[int, ...]:
         owner, name = var.split(".")
-        topo = self.topology
-        if owner in {p.name for p in topo.populations}:
-            pop = topo.population(owner)
-            if name not in self.neuron_var_names(pop.kind):
+        program = self.program
+        pops = {op.population: op for op in program.neurons}
+        projs = {op.projection: op for op in program.synapses if op.model.vars}
+        if owner in pops:
+            names = pops[owner].model.var_names
+            if name not in names:
                 raise ValueError(
                     f"record {var!r}: population {owner!r} has no variable {name!r}; "
-                    f"valid: {sorted(self.neuron_var_names(pop.kind))}"
+                    f"valid: {sorted(names)}"
                 )
-            return (pop.size,)
-        if owner in topo.weight_names:
-            proj = topo.projection(owner)
-            valid = ("g", "delta") if proj.has_delta else ("g",)
-            if name not in valid:
-                raise ValueError(f"record {var!r}: projection {owner!r} has only {valid}")
-            return (proj.n_pre, proj.n_post)
+            return (pops[owner].size,)
+        if owner in projs:
+            op = projs[owner]
+            if name not in op.model.var_names:
+                raise ValueError(
+                    f"record {var!r}: projection {owner!r} has only {op.model.var_names}"
+                )
+            return (op.n_pre, op.n_post)
         raise ValueError(
             f"record {var!r}: no population or plastic projection {owner!r}; populations: "
-            f"{[p.name for p in topo.populations]}, projections: {list(topo.weight_names)}"
+            f"{list(pops)}, projections: {list(projs)}"
         )
 
     def _record_dtype(self, var: str) -> np.dtype:
         owner, name = var.split(".")
-        if name in ("index", "step_counter"):
-            return np.dtype(np.int32)
+        for op in self.program.neurons:
+            if op.population == owner:
+                for v in op.model.vars:
+                    if v.name == name and v.type != "scalar":
+                        return np.dtype(np.int32)
         return self.dtype
 
-    @staticmethod
-    def neuron_var_names(kind: PopKind) -> tuple[str, ...]:
-        """Recordable state variables of a population kind."""
-        return neuron_var_names(kind)
+    def neuron_var_names(self, kind: PopKind) -> tuple[str, ...]:
+        """Recordable state variables of the populations of a kind (their model's)."""
+        for pop in self.topology.populations:
+            if pop.kind is kind:
+                return self.program.neuron(pop.name).model.var_names
+        raise KeyError(f"this network has no population of kind {kind.value!r}")
 
     # ------------------------------------------------------------------ weights and state
     def _coerce_weights(self, weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

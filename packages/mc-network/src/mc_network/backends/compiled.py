@@ -33,11 +33,11 @@ from mc_network.backends._layout import COUNTERS, PLAYERS, POP_PARAMS, PROJ_PARA
 from mc_network.backends._pcg64 import get_streams, put_streams
 from mc_network.backends.base import ProgressFn, Simulation, StageInputs
 from mc_network.models import (
-    neuron_model,
-    neuron_params,
+    legacy_neuron_model,
+    legacy_neuron_params,
+    legacy_synapse_model,
+    legacy_synapse_params,
     neuron_var_names,
-    synapse_model,
-    synapse_params,
 )
 from mc_network.record import RecordPlan
 
@@ -80,8 +80,8 @@ class CompiledSimulation(Simulation):
         self._pop_index = {}
         self._players: dict[str, int] = {}
         for pi, pop in enumerate(topo.populations):
-            model = neuron_model(spec, pop.kind)
-            p = model.resolve(neuron_params(spec, pop), dt, dtype)
+            model = legacy_neuron_model(spec, pop.kind)
+            p = model.resolve(legacy_neuron_params(spec, pop), dt, dtype)
             for name, value in POP_PARAMS[pop.kind].items():
                 params[getattr(mod, f"N{pi}_{name}")] = value(p)
             init = model.initial_state((b, pop.size), dtype, p)
@@ -92,7 +92,9 @@ class CompiledSimulation(Simulation):
                 iparams += [int(p.period_steps), int(p.mute_steps)]
         learn_flags = []
         for pj, proj in enumerate(topo.projections):
-            p = synapse_model(proj.kind).resolve(synapse_params(spec, proj), dt, dtype)
+            p = legacy_synapse_model(proj.kind).resolve(
+                legacy_synapse_params(spec, proj), dt, dtype
+            )
             for name, value in PROJ_PARAMS[proj.kind].items():
                 params[getattr(mod, f"Q{pj}_{name}")] = value(p)
             learn_flags.append(int(proj.plastic and proj.eta != 0))

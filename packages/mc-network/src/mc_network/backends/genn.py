@@ -65,7 +65,7 @@ from mc_network.backends._genn_build import (
     import_pygenn,
 )
 from mc_network.backends.base import HostArrays, ProgressFn, Simulation, StageInputs
-from mc_network.models import neuron_model, neuron_params
+from mc_network.models import legacy_neuron_model, legacy_neuron_params
 from mc_network.record import RecordPlan
 from mc_network.topology import ProjKind
 
@@ -175,8 +175,8 @@ class GeNNSimulation(HostArrays, Simulation):
         self.code_dir = self._root / self.key
         self.neurons: dict[str, dict[str, np.ndarray]] = {}
         for pop in self.topology.populations:
-            model = neuron_model(spec, pop.kind)
-            params = model.resolve(neuron_params(spec, pop), spec.dt, self.dtype)
+            model = legacy_neuron_model(spec, pop.kind)
+            params = model.resolve(legacy_neuron_params(spec, pop), spec.dt, self.dtype)
             st = model.initial_state((b, pop.size), self.dtype, params)
             for c in _COUNTERS:
                 if c in st:

@@ -1,0 +1,230 @@
+"""The step program: a network's topology lowered once into an ordered list of operations.
+
+Every backend runs the same program; none of them knows what a pyramidal neuron or a PAL
+synapse is. The program says, for one time step:
+
+1. the **window**: during a stage with learning on, every switch is off for the first
+   :attr:`StepProgram.lag_steps` steps of each sample (the learning lag);
+2. the **draws**: :attr:`StepProgram.n_draws` standard-normal numbers per member, in the
+   order of the neuron operations (:attr:`NeuronOp.noise_offset`);
+3. every :class:`SynapseOp`, in accumulation order: its model's update on the neuron state
+   of the previous step, then its output summed over the presynaptic neurons in ascending
+   order into its target input (the first operation onto an input starts it from zero, the
+   next ones are added to it);
+4. every :class:`NeuronOp`: its model's update, reading its inputs (zero where nothing
+   targets them), its draws and, for a rate player, the stage data.
+
+Before a stage every neuron operation whose model has stage-start code runs it (the rate
+players' reset to the first sample). Run-time switches are the stage's flags
+(:attr:`StepProgram.switches`: ``learning``, ``teaching``), switched off in the window and,
+per operation, held off where :attr:`SynapseOp.frozen` says so (a projection that never
+learns). The teacher's mute window is the rate player's own parameter.
+
+A backend may lower an operation its own way (e.g. a projection whose presynaptic rates
+change only at sample switches) as long as the results are those of the program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from mc_models import NeuronModel, ResolvedParams, SynapseModel
+from mc_network.models import (
+    neuron_params,
+    population_data,
+    population_model,
+    projection_frozen,
+    projection_model,
+    synapse_params,
+)
+from mc_network.spec import NetworkSpec
+from mc_network.topology import Topology
+
+__all__ = ["STAGE_SWITCHES", "NeuronOp", "StepProgram", "SynapseOp", "lower"]
+
+STAGE_SWITCHES = ("learning", "teaching")
+"""The switches a stage sets (``run_stage(learning=..., teaching=...)``)."""
+
+
+class _Switched:
+    """An operation whose model tests switches."""
+
+    model: NeuronModel | SynapseModel
+    frozen: frozenset[str]
+
+    def switches(self, values: Mapping[str, bool]) -> dict[str, bool]:
+        """The switch values of this operation for the step's ``values``."""
+        return {s: bool(values[s]) and s not in self.frozen for s in self.model.switches}
+
+
+@dataclass(frozen=True)
+class NeuronOp(_Switched):
+    """Update a population with its neuron model.
+
+    ``params``: its parameter values by name; ``data``: the stage data its ``sample()``
+    reads (``"inputs"`` or ``"teacher"``; ``None`` for other models); ``draws``: its
+    ``normal()`` draws per neuron and step (0 when its noise is off), at
+    ``noise_offset`` in the step's draws (draw ``k`` of neuron ``j`` at
+    ``noise_offset + k * size + j``).
+    """
+
+    population: str
+    model: NeuronModel
+    size: int
+    params: Mapping[str, float]
+    resolved: ResolvedParams
+    data: str | None = None
+    draws: int = 0
+    noise_offset: int = 0
+    frozen: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class SynapseOp(_Switched):
+    """Update a projection with its synapse model and add its output to the target input.
+
+    ``one_to_one``: neuron ``j`` to neuron ``j`` (no synapse state); else all-to-all with
+    ``(n_pre, n_post)`` matrices, pre-major. ``frozen``: switches held off for this
+    projection (``learning`` where it never learns). ``first``: the first operation onto
+    ``post.target`` in the step (it starts the input from zero; later ones are added).
+    """
+
+    projection: str
+    model: SynapseModel
+    pre: str
+    post: str
+    target: str
+    n_pre: int
+    n_post: int
+    one_to_one: bool
+    params: Mapping[str, float]
+    resolved: ResolvedParams
+    frozen: frozenset[str]
+    first: bool
+
+
+@dataclass(frozen=True)
+class StepProgram:
+    """A network lowered into the operations of one time step (see the module docstring)."""
+
+    synapses: tuple[SynapseOp, ...]
+    neurons: tuple[NeuronOp, ...]
+    lag_steps: int
+    n_draws: int
+    dtype: np.dtype
+    activation: str
+    switches: tuple[str, ...] = STAGE_SWITCHES
+
+    def neuron(self, name: str) -> NeuronOp:
+        """The operation of a population."""
+        for op in self.neurons:
+            if op.population == name:
+                return op
+        raise KeyError(f"no population {name!r}; have {[o.population for o in self.neurons]}")
+
+    def synapse(self, name: str) -> SynapseOp:
+        """The operation of a projection."""
+        for op in self.synapses:
+            if op.projection == name:
+                return op
+        raise KeyError(f"no projection {name!r}; have {[o.projection for o in self.synapses]}")
+
+    @property
+    def noisy(self) -> bool:
+        """Whether any population draws noise."""
+        return self.n_draws > 0
+
+    def window(self, learning: bool) -> int:
+        """Steps at the start of each sample with every switch off (0: none)."""
+        return self.lag_steps if learning else 0
+
+    def step_switches(
+        self, stage: Mapping[str, bool], step_in_sample: int, window: int
+    ) -> dict[str, bool]:
+        """The switch values of one step of a stage."""
+        off = window > 0 and step_in_sample < window
+        return {s: bool(stage[s]) and not off for s in self.switches}
+
+
+def lower(spec: NetworkSpec, topo: Topology) -> StepProgram:
+    """Lower a network description and its topology into its step program."""
+    dtype = np.dtype(spec.dtype)
+    neurons: list[NeuronOp] = []
+    offset = 0
+    for pop in topo.populations:
+        model = population_model(spec, pop)
+        params = neuron_params(spec, pop, model)
+        resolved = model.resolve(params, spec.dt, dtype)
+        gate = model.noise_gate
+        draws = model.n_draws if gate is None or params.get(gate, 0.0) > 0 else 0
+        data = population_data(pop) if model.uses("sample") else None
+        neurons.append(NeuronOp(pop.name, model, pop.size, params, resolved, data, draws, offset))
+        offset += draws * pop.size
+    synapses: list[SynapseOp] = []
+    seen: set[tuple[str, str]] = set()
+    for proj in topo.projections:
+        model = projection_model(spec, proj)
+        pre, post = _by_name(neurons, proj.pre), _by_name(neurons, proj.post)
+        _check_refs(proj.name, model, pre, post, proj.target)
+        if proj.one_to_one and model.vars:
+            raise ValueError(
+                f"projection {proj.name!r} is one-to-one: model {model.name!r} cannot have "
+                f"synapse variables ({list(model.var_names)})"
+            )
+        if not proj.one_to_one and "g" not in model.var_names:
+            raise ValueError(
+                f"projection {proj.name!r}: model {model.name!r} needs the weight variable 'g'"
+            )
+        params = synapse_params(spec, proj, model)
+        key = (proj.post, proj.target)
+        synapses.append(
+            SynapseOp(
+                proj.name,
+                model,
+                proj.pre,
+                proj.post,
+                proj.target,
+                proj.n_pre,
+                proj.n_post,
+                proj.one_to_one,
+                params,
+                model.resolve(params, spec.dt, dtype),
+                projection_frozen(proj),
+                key not in seen,
+            )
+        )
+        seen.add(key)
+    for op in [*neurons, *synapses]:
+        unknown = set(op.model.switches) - set(STAGE_SWITCHES)
+        if unknown:
+            raise ValueError(
+                f"model {op.model.name!r}: switch(es) {sorted(unknown)} are not driven by the "
+                f"network; the stage switches are {list(STAGE_SWITCHES)}"
+            )
+    lag = round(spec.player.learning_lag / spec.dt)
+    return StepProgram(tuple(synapses), tuple(neurons), lag, offset, dtype, spec.activation)
+
+
+def _by_name(neurons: list[NeuronOp], name: str) -> NeuronOp:
+    return next(op for op in neurons if op.population == name)
+
+
+def _check_refs(name: str, model: SynapseModel, pre: NeuronOp, post: NeuronOp, target: str):
+    """The synapse model reads variables its neurons have and feeds an input that exists."""
+    for refs, op in ((model.pre_refs, pre), (model.post_refs, post)):
+        have = {v.name for v in op.model.vars if not v.shared}
+        missing = sorted({v for _, v in refs} - have)
+        if missing:
+            raise ValueError(
+                f"projection {name!r}: model {model.name!r} reads {missing} of population "
+                f"{op.population!r}, whose model {op.model.name!r} has no such variable "
+                f"(it has {sorted(have)})"
+            )
+    if target not in post.model.inputs:
+        raise ValueError(
+            f"projection {name!r} feeds {target!r} of {post.population!r}, whose model "
+            f"{post.model.name!r} has the inputs {list(post.model.inputs)}"
+        )

@@ -71,10 +71,9 @@ def _neuron_harness(model, code):
         sample=lambda i: f"X[ORD[{i}], j]",
         switch=lambda s: f"(SW[{model.switches.index(s)}] != 0)",
         act="_act",
-        thr="thr64",
     )
     lines = [
-        "def run(S, SH, IN, C, XI, X, ORD, SW, thr64):",
+        "def run(S, SH, IN, C, XI, X, ORD, SW):",
         *(f"    s_{v} = S[{k}]" for k, v in enumerate(fvars)),
         *("    " + ln for ln in code.lines(names)),
     ]
@@ -130,7 +129,6 @@ def test_neuron_numpy_and_numba_agree(name, act_name, dtype):
             )
             for b in range(B)
         ]
-        thr = float(params.values.get("threshold", 0.0))
         for k in range(12):
             inputs = {i: rng.normal(0, 2, (B, N)).astype(dtype) for i in model.inputs}
             draws = [rng.standard_normal((B, N)).astype(dtype) for _ in range(model.n_draws)]
@@ -145,7 +143,7 @@ def test_neuron_numpy_and_numba_agree(name, act_name, dtype):
                 )
                 xi = np.concatenate([d[b] for d in draws]) if draws else np.zeros(1, dtype)
                 swv = np.array([sw[s] for s in model.switches] or [0], np.int64)
-                run(s_b, sh_b, inp, consts, xi, rates[b], order[b], swv, thr)
+                run(s_b, sh_b, inp, consts, xi, rates[b], order[b], swv)
             for v in fvars:
                 got = np.stack([per[b][0][fvars.index(v)] for b in range(B)])
                 _same(got, state[v], f"{name} {v} step {k}")

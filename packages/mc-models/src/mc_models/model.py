@@ -53,7 +53,7 @@ __all__ = [
 
 BUILTIN_PARAMS = ("dt",)
 _NEURON_CALLS = {"normal": 0, "phi": 1, "sample": 1}
-_SYNAPSE_CALLS = {"phi": 1}
+_SYNAPSE_CALLS: dict[str, int] = {}
 
 
 @dataclass(frozen=True)
@@ -243,6 +243,11 @@ class _Checker:
                 self.block(s.orelse, scope)
                 continue
             self.expr(s.value, scope)
+            top = (
+                s.value.args if isinstance(s.value, Call) and s.value.func == "phi" else (s.value,)
+            )
+            if any(isinstance(n, Call) and n.func == "phi" for e in top for n in walk(e)):
+                self.fail(f"{s.target} = ...: phi() must be the whole value of an assignment")
             k = self.kinds.get(s.target)
             if k in ("var", "shared"):
                 if s.op:

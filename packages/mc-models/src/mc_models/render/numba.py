@@ -84,9 +84,11 @@ def _render(e: Expr | Const, ref: Callable[[str], str], names_: Any) -> str:
     if isinstance(e, Call):
         if e.func == "normal":
             return names_.draw(e.args[0].value)
-        if e.func == "phi":
+        if e.func == "phi":  # the threshold is a folded constant (see neuron_code)
             arg = _render(e.args[0], ref, names_)
-            return f"DT({names_.act}(np.float64({arg}), {names_.thr}))"
+            return (
+                f"DT({names_.act}(np.float64({arg}), np.float64({names_.const(e.args[1].index)})))"
+            )
         if e.func == "sample":
             return names_.sample(_render(e.args[0], ref, names_))
     raise ValueError(f"cannot render {e!r}")  # pragma: no cover - checked by the model
@@ -101,8 +103,7 @@ class NeuronNames:
     ``shared(v)`` the place of a shared counter, ``input(n)`` an input's array,
     ``const(k)`` the local holding constant ``k``, ``draw(k)`` draw ``k`` of neuron ``j``,
     ``sample(i)`` the stored rate of neuron ``j`` at order position ``i``, ``switch(s)`` the
-    local bool of a switch, ``act``/``thr`` the activation function and its float64
-    threshold, ``size`` the number of neurons.
+    local bool of a switch, ``act`` the activation function, ``size`` the number of neurons.
     """
 
     prefix: str
@@ -115,7 +116,6 @@ class NeuronNames:
     sample: Callable[[str], str] = lambda i: "0.0"
     switch: Callable[[str], str] = lambda s: s
     act: str = "_act"
-    thr: str = "thr64"
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ class _NeuronEmitter:
         if not run:
             return
         self.emit(f"for j in range({self.n.size}):", ind)
-        read = names(tuple(run))
+        read = _read_before_written(tuple(run))
         for v in self.model.vars:
             if not v.shared and v.name in read:
                 self.emit(f"{self.ref(v.name)} = {self.n.var(v.name)}[j]", ind + 1)
@@ -217,13 +217,49 @@ class _NeuronEmitter:
                 self.emit(f"{self.n.var(s.target)}[j] = {local}", ind)
 
 
+def _read_before_written(block: tuple[Stmt, ...]) -> set[str]:
+    """Names a block may read before it assigns them (those a loop body loads first)."""
+    need: set[str] = set()
+    written: set[str] = set()
+
+    def visit(block: tuple[Stmt, ...], definite: bool) -> None:
+        for s in block:
+            if isinstance(s, If):
+                need.update(names(s.test) - written)
+                visit(s.body, False)
+                visit(s.orelse, False)
+                continue
+            reads = names(s.value) | ({s.target} if s.op else set())
+            need.update(reads - written)
+            if definite:
+                written.add(s.target)
+
+    visit(block, True)
+    return need
+
+
 def neuron_code(model: NeuronModel, params: Mapping[str, Any], dtype) -> NeuronCode:
     """Lower a neuron model's update for one population.
 
     ``params`` are its resolved values; they decide the ``if`` tests on parameters.
     """
     ints = {v.name for v in model.vars if v.type != "scalar"}
-    return NeuronCode(model, lower_block(model.block, model.kinds(), ints, params, dtype))
+    block = _with_threshold(model.block) if model.uses("phi") else model.block
+    return NeuronCode(model, lower_block(block, model.kinds(), ints, params, dtype))
+
+
+def _with_threshold(block: tuple[Stmt, ...]) -> tuple[Stmt, ...]:
+    """``phi(x)`` -> ``phi(x, threshold)``: the threshold becomes one of the constants."""
+    out: list[Stmt] = []
+    for s in block:
+        if isinstance(s, If):
+            out.append(If(s.test, _with_threshold(s.body), _with_threshold(s.orelse)))
+        elif isinstance(s.value, Call) and s.value.func == "phi":
+            phi = Call("phi", (s.value.args[0], Name("threshold")))
+            out.append(Assign(s.target, phi, s.op))
+        else:
+            out.append(s)
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------- synapses
@@ -244,8 +280,6 @@ class SynapseNames:
     const: Callable[[int], str]
     post_term: Callable[[int], str] = lambda k: f"pt{k}"
     pre_term: Callable[[int], str] = lambda k: f"pr{k}"
-    act: str = "_act"
-    thr: str = "thr64"
 
 
 @dataclass(frozen=True)

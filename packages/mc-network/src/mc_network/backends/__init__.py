@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mc_network.backends.base import Simulation
+from mc_network.backends.base import BackendUnavailable, Simulation
 from mc_network.spec import NetworkSpec
 
 __all__ = [
@@ -26,10 +26,6 @@ __all__ = [
     "default_backend",
     "register_backend",
 ]
-
-
-class BackendUnavailable(RuntimeError):
-    """A backend was requested that cannot run here; the message says how to fix it."""
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,24 @@
-"""Source generation for the compiled backend: one numba kernel per network *structure*.
+"""Source generation for the compiled backend: one numba kernel per step program *structure*.
 
-The structure is what the generated loops depend on: the populations and projections of the
-:class:`~mc_network.topology.Topology` (depth, bias), the activation, the LE switch and the
-precision. Layer sizes, parameters, learning rates and the run switches are run-time
-arguments, so e.g. the Yin-Yang and MNIST networks of every feedback variant share a kernel.
+The kernel is the step program (:mod:`mc_network.program`) written out: for every operation
+the generator pastes in its model's numba rendering (:mod:`mc_models.render.numba`) and
+wires it to the arrays; it contains no model of its own. What a kernel depends on is the
+structure: the operations and their models, the activation, the parameter tests the
+renderings decide, which populations draw noise and the precision. Layer sizes, parameter
+values, learning rates and the switches are run-time arguments, so e.g. the Yin-Yang and
+MNIST networks share a kernel.
 
 The kernel runs a chunk of time steps of one batch member without the GIL. Each step follows
-the reference: every synapse group on the neuron state of the previous step (the weight update
-fused with the input sum: one pass over the matrix, the inner loop over the contiguous
-postsynaptic index, presynaptic terms added in ascending order from zero), then every
-population. Expressions are written exactly as in the NumPy step functions (same operands,
-same parenthesisation; the activation in float64 from the state's value, rounded once);
-``fastmath`` is off, so LLVM neither contracts to FMA nor reassociates.
-
-The apical noise of a step is drawn first, in the reference's order, from the member's
-PCG64 stream (:mod:`._pcg64`, inlined). The source is imported through
-:func:`._modcache.import_source`, so numba's disk cache keeps the machine code between
-processes.
+the program: the step's draws (the member's PCG64 stream, :mod:`._pcg64`, inlined), every
+synapse operation on the neuron state of the previous step, then every neuron operation.
+A dense projection is one pass over its matrices: the weight update fused with the input
+sum, the inner loop over the contiguous postsynaptic index, presynaptic terms added in
+ascending order from zero, with the terms that depend only on the postsynaptic (or only on
+the presynaptic) neuron computed once outside the inner loop. One kernel body per setting of
+the projection's switches (e.g. learning on and off), so no switch is tested inside the
+loops. ``fastmath`` is off, so LLVM neither contracts to FMA nor reassociates. The source is
+imported through :func:`._modcache.import_source`, so numba's disk cache keeps the machine
+code between processes.
 """
 
 from __future__ import annotations
@@ -26,19 +28,16 @@ from pathlib import Path
 from types import ModuleType
 
 from mc_models import get_activation
+from mc_models.render import numba as rnb
 from mc_network.backends import _pcg64
-from mc_network.backends._layout import PLAYERS, POP_PARAMS, PROJ_PARAMS, float_vars
 from mc_network.backends._modcache import import_source
-from mc_network.topology import PopKind, Projection, ProjKind, Topology
+from mc_network.program import StepProgram
 
-__all__ = ["kernel_module", "kernel_source"]
+__all__ = ["ARGS", "kernel_module", "kernel_source", "layout"]
 
 _PCG64_DIGEST = hashlib.sha256(Path(_pcg64.__file__).read_bytes()).hexdigest()[:16]
 
-ARGS = (
-    "b, NS, GW, DW, CT, P, IP, LF, X, T, ORD, RNG, REC, RI, k0, n, every, r0, sps, lag, "
-    "learning, teaching, noisy"
-)
+ARGS = "b, NS, SV, CT, P, EN, SON, X, T, ORD, RNG, REC, RI, k0, n, every, r0, sps, window, noisy"
 _JIT = "@njit(cache=True, nogil=True, error_model='numpy', fastmath=False)"
 _RECORD = """
 {jit}
@@ -56,312 +55,267 @@ def _put(dst, src):
 
 
 {jit}
-def _record(ns, gw, dw, ctr, row, RI):
+def _record(ns, sv, ctr, row, RI):
     for e in range(RI.shape[0]):
         kind, t, v, o, size = RI[e, 0], RI[e, 1], RI[e, 2], RI[e, 3], RI[e, 4]
         if kind == 0:
             src = ns[t][v]
             for j in range(size):
                 row[o + j] = src[j]
-        elif kind == 3:
+        elif kind == 2:
             for j in range(size):
-                row[o + j] = DT(ctr[t, v])
+                row[o + j] = DT(ctr[v])
         else:
-            m = gw[t] if kind == 1 else dw[t]
+            m = sv[t]
             for i in range(m.shape[0]):
                 for j in range(m.shape[1]):
                     row[o + i * m.shape[1] + j] = m[i, j]
 """
 
 
+def float_vars(model) -> tuple[str, ...]:
+    """A neuron model's per-neuron variables: the rows of its ``(B, n_vars, n)`` state."""
+    return tuple(v.name for v in model.vars if not v.shared)
+
+
+def layout(program: StepProgram):
+    """Where the kernel finds things, shared by the generator and the backend.
+
+    Returns ``(neuron_codes, synapse_codes, shared, synapse_vars, flags)``: the lowered
+    renderings per operation; the shared counters as ``(population, var)`` in the order of
+    the ``CT`` slots; the synapse variables as ``(projection, var)`` in the order of ``SV``;
+    the switch enables as ``(operation kind, index, switch)`` in the order of ``EN``. The
+    constants ``P`` hold every neuron operation's constants, then every synapse
+    operation's, in program order.
+    """
+    dtype = program.dtype
+    ncodes = [rnb.neuron_code(op.model, op.resolved.values, dtype) for op in program.neurons]
+    scodes = [rnb.synapse_code(op.model, op.resolved.values, dtype) for op in program.synapses]
+    shared = [(op.population, v.name) for op in program.neurons for v in op.model.vars if v.shared]
+    svars = [(op.projection, v) for op in program.synapses for v in op.model.var_names]
+    flags = [("n", k, s) for k, op in enumerate(program.neurons) for s in op.model.switches]
+    flags += [("y", k, s) for k, op in enumerate(program.synapses) for s in op.model.switches]
+    return ncodes, scodes, shared, svars, flags
+
+
+def constants(program: StepProgram, ncodes, scodes) -> list:
+    """The values of ``P``, in the kernel's order (see :func:`layout`)."""
+    out: list = []
+    for op, code in zip(program.neurons, ncodes, strict=True):
+        out += code.values(op.resolved.values, program.dtype)
+    for op, code in zip(program.synapses, scodes, strict=True):
+        out += code.values(op.resolved.values, program.dtype)
+    return out
+
+
 class _Src:
     """Lines of Python source with an indentation level."""
 
-    def __init__(self) -> None:
+    def __init__(self, ind: int = 0) -> None:
         self.lines: list[str] = []
-        self.ind = 0
+        self.ind = ind
 
     def __call__(self, *lines: str) -> None:
         self.lines.extend("    " * self.ind + ln for ln in lines)
 
-    def block(self, head: str, *body: str) -> None:
+    def block(self, head: str, body: list[str] | tuple[str, ...]) -> None:
         self(head)
         self.ind += 1
-        self(*body)
+        self(*(body or ("pass",)))
         self.ind -= 1
 
 
-def _sum(acc: str, g: str, pre: str) -> tuple[str, ...]:
-    """Input sum without learning, ascending presynaptic order."""
-    return (
-        f"for i in range({g}.shape[0]):",
-        f"    r = {pre}_rate[i]",
-        f"    for j in range({g}.shape[1]):",
-        f"        {acc}[j] += {g}[i, j] * r",
-    )
+def kernel_source(program: StepProgram) -> str:
+    """Python source of the kernel module of a step program.
 
-
-def _synapse(e: _Src, pj: int, proj: Projection, pre: str, post: str, acc: str, w: int, d: int):
-    e(f"# {proj.name}: {proj.pre} -> {proj.post}.{proj.target}")
-    if proj.kind is ProjKind.DOWN_TO_INTER:  # GeNN adds inSyn to a zeroed input: zero + x
-        e.block(f"for j in range({acc}.shape[0]):", f"{acc}[j] = zero + {pre}_v_brev[j]")
-        return
-    if proj.kind is ProjKind.TEACHER:
-        e.block(
-            "if teach:", f"for j in range({acc}.shape[0]):", f"    {acc}[j] = zero + {pre}_rate[j]"
-        )
-        e.block("else:", f"for j in range({acc}.shape[0]):", f"    {acc}[j] = zero")
-        return
-    g, q = f"g{w}", f"q{pj}_"
-    e.block(f"for j in range({g}.shape[1]):", f"{acc}[j] = zero")
-    e(f"if learn and lf{pj}:")
-    e.ind += 1
-    if proj.kind is ProjKind.FEEDBACK:
-        e.block(
-            f"for i in range({g}.shape[0]):",
-            f"rh = {pre}_rate_highpass[i]",
-            f"r = {pre}_rate[i]",
-            f"for j in range({g}.shape[1]):",
-            f"    gg = {g}[i, j]",
-            f"    gn = gg + {q}dt_eta * ({post}_noise[j] * rh - {q}alpha * gg)",
-            f"    {g}[i, j] = gn",
-            f"    {acc}[j] += gn * r",
-        )
-    else:
-        if proj.kind is ProjKind.I2P:
-            err, target = f"-{post}_v_apical[j]", f"{q}dt_eta * (err[j] * rl)"
-        else:
-            pred = "rate_basal" if proj.kind is ProjKind.FORWARD else "rate_dendrite"
-            err, target = f"{q}dt_eta * ({post}_rate[j] - {post}_{pred}[j])", "err[j] * rl"
-        e.block(f"for j in range({g}.shape[1]):", f"err[j] = {err}")
-        e.block(
-            f"for i in range({g}.shape[0]):",
-            f"rl = {pre}_rate_last[i]",
-            f"r = {pre}_rate[i]",
-            f"for j in range({g}.shape[1]):",
-            f"    dd = d{d}[i, j]",
-            f"    gn = {g}[i, j] + dd",
-            f"    {g}[i, j] = gn",
-            f"    d{d}[i, j] = dd + {q}h * ({target} - dd)",
-            f"    {acc}[j] += gn * r",
-        )
-    e.ind -= 1
-    e.block("else:", *_sum(acc, g, pre))
-
-
-def _soma(e: _Src, s: str, p: str, le_active: bool) -> None:
-    """``v_dot``, ``dv``, the Euler step of ``V`` and ``v_brev`` (LE or plain)."""
-    e(f"vd = {p}g_sum * (vs - V)", f"{s}_v_dot[j] = vd", f"dv = {p}dt * vd", f"{s}_dv[j] = dv")
-    if le_active:
-        e(f"vb = V + {p}tau_s * vd", f"{s}_V[j] = V + dv")
-    else:
-        e("vb = V + dv", f"{s}_V[j] = vb")
-    e(f"{s}_v_brev[j] = vb")
-
-
-def _highpass(e: _Src, s: str, p: str) -> None:
-    e(
-        f"r = {s}_rate[j]",
-        f"hp = {s}_rate_highpass[j]",
-        f"{s}_rate_highpass[j] = hp + ((r - {s}_rate_last[j]) - {p}dt_hp * hp)",
-        f"{s}_rate_last[j] = r",
-    )
-
-
-def _player(e: _Src, s: str, p: str, slot: int, rates: str) -> None:
-    e.block(f"for j in range({s}_rate.shape[0]):", f"{s}_rate_last[j] = {s}_rate[j]")
-    e.block(
-        f"if ctr[{slot}, 1] >= IP[{2 * slot}]:",
-        f"ctr[{slot}, 0] += 1",
-        f"ctr[{slot}, 1] = 0",
-        f"row = ob[ctr[{slot}, 0]]",
-        f"for j in range({s}_rate.shape[0]):",
-        f"    {s}_rate0[j] = {rates}[row, j]",
-    )
-    e(f"mute = ctr[{slot}, 1] < IP[{2 * slot + 1}]")
-    e.block(
-        f"for j in range({s}_rate.shape[0]):",
-        f"rl = {s}_rate_last[j]",
-        f"u = {p}base if mute else {s}_rate0[j]",
-        f"{s}_rate[j] = rl + {p}decay * (u - rl)",
-    )
-    e(f"ctr[{slot}, 1] += 1")
-
-
-def _neuron(e: _Src, pi: int, pop, inp: dict[str, str], slot: int, noff: str, le: bool):
-    s, p, kind = f"s{pi}", f"p{pi}_", pop.kind
-    e(f"# {pop.name} ({kind.value})")
-    if kind in PLAYERS:
-        _player(e, s, p, slot, "xb" if kind is PopKind.INPUT else "tb")
-        return
-    if kind is PopKind.BIAS:
-        e(f"{s}_rate[0] = {p}value", f"{s}_rate_last[0] = {p}value")
-        return
-    e(f"for j in range({s}_rate.shape[0]):")
-    e.ind += 1
-    e(f"V = {s}_V[j]")
-    if kind is PopKind.PYRAMIDAL:
-        e(
-            f"vbas = {inp['Isyn_up']}[j]",
-            f"va = {inp['Isyn_down']}[j] + {inp['Isyn_inter']}[j]",
-            f"{s}_v_basal[j] = vbas",
-            f"{s}_v_apical[j] = va",
-            f"nz = {s}_noise[j]",
-            f"nz = nz + {p}inv_tau_n * ({p}scale_noise * xi[{noff} + j] - {p}dt * nz)",
-            f"{s}_noise[j] = nz",
-        )
-        _highpass(e, s, p)
-        e(f"vs = ({p}gb * vbas + {p}ga * (va + nz)) * {p}tau_s", f"{s}_v_steady[j] = vs")
-        e(f"vp = {p}g_scale * vbas")
-        pred = "rate_basal"
-    elif kind is PopKind.INTER:
-        e(
-            f"{s}_rate_last[j] = {s}_rate[j]",
-            f"{s}_rate_dendrite_last[j] = {s}_rate_dendrite[j]",
-            f"vden = {inp['Isyn_pyramidal']}[j]",
-            f"vdown = {inp['Isyn_down']}[j]",
-            f"{s}_v_dendrite[j] = vden",
-            f"{s}_v_down[j] = vdown",
-            f"vs = ({p}gd * vden + {p}gsom * vdown) * {p}tau_s",
-            f"{s}_v_steady[j] = vs",
-            f"vp = {p}g_scale * vden",
-        )
-        pred = "rate_dendrite"
-    else:
-        e(
-            f"vbas = {inp['Isyn_up']}[j]",
-            f"vt = {inp['Isyn_target']}[j]",
-            f"{s}_v_basal[j] = vbas",
-            f"{s}_v_target[j] = vt",
-        )
-        _highpass(e, s, p)
-        e.block("if teach:", f"vs = ({p}gb * vbas + {p}gt * vt) / {p}den_t")
-        e.block("else:", f"vs = {p}gb * vbas / {p}den_n")
-        e(f"{s}_v_steady[j] = vs", f"vp = {p}g_scale * vbas")
-        pred = "rate_basal"
-    _soma(e, s, p, le)
-    e(f"{s}_rate[j] = DT(_act(np.float64(vb), {p}thr64))")
-    e(f"{s}_{pred}[j] = DT(_act(np.float64(vp), {p}thr64))")
-    e.ind -= 1
-
-
-def kernel_source(topo: Topology, activation: str, le_active: bool, dtype: str) -> str:
-    """Python source of the kernel module of a network structure.
-
-    The module defines ``run_member(b, NS, GW, DW, CT, P, IP, LF, X, T, ORD, RNG, REC, RI, k0,
-    n, every, r0, sps, lag, learning, teaching, noisy)``: ``n`` steps of batch member ``b``
-    from stage step ``k0``, without the GIL. Positions in ``P`` are module constants
-    (``N{population}_{name}``, ``Q{projection}_{name}``) so that the caller fills ``P`` in the
-    same layout.
+    The module defines ``run_member(b, NS, SV, CT, P, EN, SON, X, T, ORD, RNG, REC, RI, k0,
+    n, every, r0, sps, window, noisy)``: ``n`` steps of batch member ``b`` from stage step
+    ``k0``, without the GIL. ``N_PARAMS`` and ``N_FLAGS`` are the lengths of ``P`` and
+    ``EN`` the caller fills in :func:`layout`'s order.
     """
-    pops, projs = topo.populations, topo.projections
-    names = [p.name for p in pops]
-    e = _Src()
-    e(
-        '"""Generated by mc_network.backends._codegen for one network structure; do not edit."""',
+    ncodes, scodes, shared, svars, flags = layout(program)
+    pops = [op.population for op in program.neurons]
+    head, body, end = _Src(), _Src(2), _Src(1)
+    head(
+        '"""Generated by mc_network.backends._codegen for one step program; do not edit."""',
         "import math",
         f"# {_PCG64_DIGEST}: _pcg64 is inlined, numba's cache does not track it",
         "import numpy as np",
         "from numba import njit",
         "from mc_network.backends._pcg64 import fill_normal_f32",
-        f"DT = np.{dtype}",
+        f"DT = np.{program.dtype.name}",
+        "",
+        "",
+        _JIT,
+        *rnb.activation_source(get_activation(program.activation), "_act"),
+        *_RECORD.format(jit=_JIT).split("\n"),
+        "",
+        _JIT,
+        f"def run_member({ARGS}):",
     )
-    idx = 0
-    for tag, items, table in (("N", pops, POP_PARAMS), ("Q", projs, PROJ_PARAMS)):
-        for i, item in enumerate(items):
-            for name in table[item.kind]:
-                e(f"{tag}{i}_{name} = {idx}")
-                idx += 1
-    e(f"N_PARAMS = {idx}", "", "", _JIT, "def _act(x, thr):")
-    e.ind += 1
-    e(*get_activation(activation).numba_body)
-    e.ind -= 1
-    e(*_RECORD.format(jit=_JIT).split("\n"), "", _JIT, f"def run_member({ARGS}):")
-    e.ind += 1
+    init = _Src(1)
     # the member's state is copied in and out: private memory, no false sharing between
     # threads that run neighbouring members
-    e(
+    init(
         "zero = DT(0.0)",
-        "ctr = _get(CT[b])",
+        "ctr = CT[b].copy()",
         "rng = RNG[b].copy()",
         "xb, tb, ob = X[b % X.shape[0]], T[b % T.shape[0]], ORD[b]",
     )
-    inputs: dict[str, dict[str, str]] = {}
-    for proj in projs:
-        inputs.setdefault(proj.post, {})[proj.target] = f"in{names.index(proj.post)}_{proj.target}"
-    for pi, pop in enumerate(pops):
-        e(f"s{pi} = _get(NS[{pi}][b])")
-        e(*(f"s{pi}_{var} = s{pi}[{v}]" for v, var in enumerate(float_vars(pop.kind))))
-        e(
-            *(
-                f"{buf} = np.zeros(s{pi}_rate.shape[0], DT)"
-                for buf in inputs.get(pop.name, {}).values()
-            )
-        )
-        e(*(f"p{pi}_{name} = P[N{pi}_{name}]" for name in POP_PARAMS[pop.kind]))
-        if "thr" in POP_PARAMS[pop.kind]:
-            e(f"p{pi}_thr64 = np.float64(p{pi}_thr)")
-    weights = [p for p in projs if not p.one_to_one]
-    deltas = [p for p in weights if p.has_delta]
-    e(*(f"g{w} = _get(GW[{w}][b])" for w in range(len(weights))))
-    e(*(f"d{d} = _get(DW[{d}][b])" for d in range(len(deltas))))
-    for name, prefix, n in (
-        ("nsl", "s", len(pops)),
-        ("gwl", "g", len(weights)),
-        ("dwl", "d", len(deltas)),
-    ):
-        e(f"{name} = (" + "".join(f"{prefix}{i}, " for i in range(n)) + ")")
-    for pj, proj in enumerate(projs):
-        e(*(f"q{pj}_{name} = P[Q{pj}_{name}]" for name in PROJ_PARAMS[proj.kind]))
-        if not proj.one_to_one:
-            e(f"lf{pj} = LF[{pj}] != 0")
-    e("err = np.zeros(max(" + ", ".join(f"s{i}_rate.shape[0]" for i in range(len(pops))) + "), DT)")
-    pyr = [pi for pi, p in enumerate(pops) if p.kind is PopKind.PYRAMIDAL]
-    e("noff0 = 0", *(f"noff{a + 1} = noff{a} + s{pi}_rate.shape[0]" for a, pi in enumerate(pyr)))
-    e(f"xi = np.zeros(noff{len(pyr)}, DT)")
-    # the body of the step loop
-    step = _Src()
-    step.ind = 2
-    step(
+    p_index = [0]
+
+    def load_consts(tag: str, n_consts: int) -> None:
+        for k in range(n_consts):
+            init(f"{tag}c{k} = P[{p_index[0]}]")
+            p_index[0] += 1
+
+    def load_flags(kind: str, k: int, tag: str, switches) -> None:
+        for s in switches:
+            init(f"{tag}e_{s} = EN[{flags.index((kind, k, s))}] != 0")
+
+    # populations: state rows, input buffers, constants, switch enables
+    inputs: dict[tuple[str, str], str] = {}
+    draws_end = "0"
+    for i, op in enumerate(program.neurons):
+        tag = f"n{i}"
+        init(f"s{i} = _get(NS[{i}][b])")
+        init(*(f"s{i}_{v} = s{i}[{r}]" for r, v in enumerate(float_vars(op.model))))
+        for name in op.model.inputs:
+            inputs[(op.population, name)] = f"in{i}_{name}"
+            init(f"in{i}_{name} = np.zeros(s{i}.shape[1], DT)")
+        load_consts(tag, len(ncodes[i].consts))
+        load_flags("n", i, tag, op.model.switches)
+        if op.draws:
+            init(f"noff{i} = {draws_end}")
+            draws_end = f"noff{i} + {op.draws} * s{i}.shape[1]"
+    # projections: synapse variables, constants, switch enables, buffers
+    for j, op in enumerate(program.synapses):
+        tag = f"y{j}"
+        for v in op.model.var_names:
+            init(f"{tag}w_{v} = _get(SV[{svars.index((op.projection, v))}][b])")
+        load_consts(tag, len(scodes[j].consts))
+        load_flags("y", j, tag, op.model.switches)
+        post = pops.index(op.post)
+        settings = scodes[j].settings() or [{}]
+        names = _snames(op, j, pops)
+        n_terms = max(scodes[j].render(names, s, op.one_to_one).n_post_terms for s in settings)
+        init(*(f"{tag}pt{k} = np.zeros(s{post}.shape[1], DT)" for k in range(n_terms)))
+        if not op.first:
+            init(f"{tag}tmp = np.zeros(s{post}.shape[1], DT)")
+    init(f"xi = np.zeros({draws_end}, DT)")
+    init("nsl = (" + "".join(f"s{i}, " for i in range(len(pops))) + ")")
+    sv_names = [f"y{[o.projection for o in program.synapses].index(p)}w_{v}" for p, v in svars]
+    init("svl = (" + "".join(f"{n}, " for n in sv_names) + ")")
+    # the step
+    body(
         "k = k0 + kk",
-        "in_lag = lag > 0 and (k % sps) < lag",
-        "learn = learning and not in_lag",
-        "teach = teaching and not in_lag",
+        "off = window > 0 and (k % sps) < window",
+        *(f"sw_{s} = SON[{i}] != 0 and not off" for i, s in enumerate(program.switches)),
     )
-    # this step's noise: the reference's draws in its order (pyramidal layers bottom-up)
-    step.block("if noisy:", "fill_normal_f32(rng, xi)")
-    seen: set[str] = set()
-    for pj, proj in enumerate(projs):
-        buf = inputs[proj.post][proj.target]
-        pre, post = f"s{names.index(proj.pre)}", f"s{names.index(proj.post)}"
-        w = weights.index(proj) if proj in weights else -1
-        d = deltas.index(proj) if proj in deltas else -1
-        if buf in seen:  # a second group onto the same input: its own sum, then added
-            e(f"tmp{pj} = np.zeros({buf}.shape[0], DT)")
-            _synapse(step, pj, proj, pre, post, f"tmp{pj}", w, d)
-            step.block(f"for j in range({buf}.shape[0]):", f"{buf}[j] = {buf}[j] + tmp{pj}[j]")
-        else:
-            _synapse(step, pj, proj, pre, post, buf, w, d)
-        seen.add(buf)
-    slot = 0
-    for pi, pop in enumerate(pops):
-        noff = f"noff{pyr.index(pi)}" if pi in pyr else ""
-        _neuron(step, pi, pop, inputs.get(pop.name, {}), slot, noff, le_active)
-        slot += pop.kind in PLAYERS
-    step.block(
+    if program.noisy:
+        body.block("if noisy:", ["fill_normal_f32(rng, xi)"])
+    for j, op in enumerate(program.synapses):
+        _synapse(body, j, op, scodes[j], pops, inputs)
+    for i, op in enumerate(program.neurons):
+        _neuron(body, i, op, ncodes[i], inputs, shared)
+    body.block(
         "if RI.shape[0] > 0 and k % every == 0:",
-        "_record(nsl, gwl, dwl, ctr, REC[b, k // every - r0], RI)",
+        ["_record(nsl, svl, ctr, REC[b, k // every - r0], RI)"],
     )
-    end = _Src()
-    end.ind = 1
-    end(*(f"_put(NS[{pi}][b], s{pi})" for pi in range(len(pops))))
-    end(*(f"_put(GW[{w}][b], g{w})" for w in range(len(weights))))
-    end(*(f"_put(DW[{d}][b], d{d})" for d in range(len(deltas))))
-    end("_put(CT[b], ctr)", "for i in range(rng.shape[0]):", "    RNG[b, i] = rng[i]")
-    e("for kk in range(n):")
-    return "\n".join(e.lines + step.lines + end.lines) + "\n"
+    end(*(f"_put(NS[{i}][b], s{i})" for i in range(len(pops))))
+    end(*(f"_put(SV[{k}][b], {n})" for k, n in enumerate(sv_names)))
+    end("for i in range(ctr.shape[0]):", "    CT[b, i] = ctr[i]")
+    end("for i in range(rng.shape[0]):", "    RNG[b, i] = rng[i]")
+    lines = [
+        *head.lines,
+        *init.lines,
+        "    for kk in range(n):",
+        *body.lines,
+        *end.lines,
+        "",
+        f"N_PARAMS = {p_index[0]}",
+        f"N_FLAGS = {len(flags)}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
-def kernel_module(topo: Topology, activation: str, le_active: bool, dtype: str) -> ModuleType:
-    """The imported kernel module of a structure (generated, compiled and cached on first use)."""
-    return import_source(kernel_source(topo, activation, le_active, dtype), "mc_kernel_")
+def _snames(op, j: int, pops: list[str]) -> rnb.SynapseNames:
+    tag, pre, post = f"y{j}", pops.index(op.pre), pops.index(op.post)
+    return rnb.SynapseNames(
+        prefix=tag,
+        pre=lambda v: f"s{pre}_{v}",
+        post=lambda v: f"s{post}_{v}",
+        var=lambda v: f"{tag}w_{v}",
+        const=lambda k: f"{tag}c{k}",
+        post_term=lambda k: f"{tag}pt{k}",
+        pre_term=lambda k: f"{tag}pr{k}",
+    )
+
+
+def _synapse(e: _Src, j: int, op, code, pops: list[str], inputs: dict) -> None:
+    tag, post = f"y{j}", pops.index(op.post)
+    buf = inputs[(op.post, op.target)]
+    acc = buf if op.first else f"{tag}tmp"
+    e(f"# {op.projection}: {op.pre} -> {op.post}.{op.target} ({op.model.name})")
+    e(*(f"{tag}s_{s} = sw_{s} and {tag}e_{s}" for s in op.model.switches))
+    settings = code.settings() or [{}]
+    names = _snames(op, j, pops)
+    n_post = f"s{post}.shape[1]"
+    if op.one_to_one:
+        e.block(f"for j in range({n_post}):", [f"{acc}[j] = zero"])
+    else:
+        n_post = f"{tag}w_g.shape[1]"
+        e.block(f"for j in range({n_post}):", [f"{acc}[j] = zero"])
+    for k, setting in enumerate(settings):
+        v = code.render(names, setting, op.one_to_one)
+        test = " and ".join(f"{'' if on else 'not '}{tag}s_{s}" for s, on in setting.items())
+        lines = _Src()
+        if op.one_to_one:
+            if v.output is not None:
+                lines.block(f"for j in range({n_post}):", [f"{acc}[j] = zero + {v.output}"])
+        else:
+            n_pre = f"{tag}w_g.shape[0]"
+            if v.post_lines:
+                lines.block(f"for j in range({n_post}):", list(v.post_lines))
+            inner = [*v.inner_lines] + ([f"{acc}[j] += {v.output}"] if v.output else [])
+            if inner:
+                lines(f"for i in range({n_pre}):")
+                lines.ind += 1
+                lines(*v.pre_lines)
+                lines.block(f"for j in range({n_post}):", inner)
+                lines.ind -= 1
+        if len(settings) == 1:
+            e(*lines.lines)
+        elif k == len(settings) - 1:
+            e.block("else:", lines.lines or ["pass"])
+        else:
+            e.block(f"{'if' if k == 0 else 'elif'} {test}:", lines.lines or ["pass"])
+    if not op.first:
+        e.block(f"for j in range({buf}.shape[0]):", [f"{buf}[j] = {buf}[j] + {acc}[j]"])
+
+
+def _neuron(e: _Src, i: int, op, code, inputs: dict, shared: list) -> None:
+    tag = f"n{i}"
+    data = {"inputs": "xb", "teacher": "tb"}.get(op.data or "", "")
+    e(f"# {op.population} ({op.model.name})")
+    e(*(f"{tag}s_{s} = sw_{s} and {tag}e_{s}" for s in op.model.switches))
+    names = rnb.NeuronNames(
+        prefix=tag,
+        size=f"s{i}.shape[1]",
+        var=lambda v: f"s{i}_{v}",
+        shared=lambda v: f"ctr[{shared.index((op.population, v))}]",
+        input=lambda name: inputs[(op.population, name)],
+        const=lambda k: f"{tag}c{k}",
+        draw=(lambda k: f"xi[noff{i} + {k} * s{i}.shape[1] + j]")
+        if op.draws
+        else (lambda k: "zero"),
+        sample=lambda idx: f"{data}[ob[{idx}], j]",
+        switch=lambda s: f"{tag}s_{s}",
+        act="_act",
+    )
+    e(*code.lines(names))
+
+
+def kernel_module(program: StepProgram) -> ModuleType:
+    """The imported kernel module of a program (generated, compiled and cached on first use)."""
+    return import_source(kernel_source(program), "mc_kernel_")

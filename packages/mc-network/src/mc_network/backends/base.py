@@ -16,11 +16,23 @@ from mc_network.program import StepProgram, lower
 from mc_network.record import RecordPlan
 from mc_network.seeding import run_streams
 from mc_network.spec import NetworkSpec
-from mc_network.topology import PopKind, Topology, build_topology
+from mc_network.topology import Topology, build_topology
 
-__all__ = ["HostArrays", "Simulation", "StageData", "StageInputs", "StageStart", "prepare_stage"]
+__all__ = [
+    "BackendUnavailable",
+    "HostArrays",
+    "Simulation",
+    "StageData",
+    "StageInputs",
+    "StageStart",
+    "prepare_stage",
+]
 
 ProgressFn = Callable[[int], None]
+
+
+class BackendUnavailable(RuntimeError):
+    """A backend was requested that cannot run here; the message says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -66,9 +78,9 @@ class StageData:
         self.rates, self.order = rates, order
         self._b = np.arange(order.shape[0])
 
-    def sample(self, index: Any) -> np.ndarray:
-        """``(B, n)``: member ``b``'s rates of sample ``order[b, index[b]]``."""
-        idx = np.broadcast_to(np.asarray(index), (self._b.size, 1))[:, 0]
+    def sample(self, position: Any) -> np.ndarray:
+        """``(B, n)``: member ``b``'s rates of sample ``order[b, position[b]]``."""
+        idx = np.broadcast_to(np.asarray(position), (self._b.size, 1))[:, 0]
         return self.rates[self._b % self.rates.shape[0], self.order[self._b, idx]]
 
     @staticmethod
@@ -231,6 +243,19 @@ class Simulation(abc.ABC):
             check_self_predicting(spec, w0)
         self._initial_weights = w0
 
+    def _synapse_state(self, op) -> dict[str, np.ndarray]:
+        """A projection's initial variables, ``(B, n_pre, n_post)`` each.
+
+        ``g`` holds the initial weights, the others their model's initial values.
+        """
+        shape, out = (self.batch_size, op.n_pre, op.n_post), {}
+        for v in op.model.vars:
+            if v.name == "g":
+                out["g"] = np.array(self._initial_weights[op.projection], dtype=self.dtype)
+            else:
+                out[v.name] = np.full(shape, v.initial_value(op.resolved), dtype=self.dtype)
+        return out
+
     @property
     def batch_size(self) -> int:
         """Number of independent members simulated together."""
@@ -364,12 +389,12 @@ class Simulation(abc.ABC):
                         return np.dtype(np.int32)
         return self.dtype
 
-    def neuron_var_names(self, kind: PopKind) -> tuple[str, ...]:
+    def neuron_var_names(self, kind: str) -> tuple[str, ...]:
         """Recordable state variables of the populations of a kind (their model's)."""
         for pop in self.topology.populations:
-            if pop.kind is kind:
+            if pop.kind == kind:
                 return self.program.neuron(pop.name).model.var_names
-        raise KeyError(f"this network has no population of kind {kind.value!r}")
+        raise KeyError(f"this network has no population of kind {kind!r}")
 
     # ------------------------------------------------------------------ weights and state
     def _coerce_weights(self, weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

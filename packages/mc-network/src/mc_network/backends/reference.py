@@ -60,10 +60,7 @@ class ReferenceSimulation(HostArrays, Simulation):
         for op in self.program.synapses:
             self._synapse_steps[op.projection] = synapse_step(op.model, op.resolved, op.one_to_one)
             if op.model.vars:
-                shape = (b, op.n_pre, op.n_post)
-                syn = op.model.initial_state(shape, dtype, op.resolved)
-                syn["g"] = self._initial_weights[op.projection].copy()
-                self.synapses[op.projection] = syn
+                self.synapses[op.projection] = self._synapse_state(op)
 
     # ------------------------------------------------------------------ one step
     def _step(self, switches: Mapping[str, bool], draws: np.ndarray, data) -> None:

@@ -21,7 +21,7 @@ import shlex
 import subprocess
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -29,15 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from mc_network.backends import BackendUnavailable
+from mc_models import get_activation
+from mc_models.render.genn import SAMPLE_VARS, neuron_model_kwargs, weight_update_model_kwargs
 from mc_network.backends._genn_rng import HostRNG
-from mc_network.models import (
-    legacy_neuron_model,
-    legacy_neuron_params,
-    legacy_synapse_model,
-    legacy_synapse_params,
-)
-from mc_network.topology import PopKind, Topology, build_topology
+from mc_network.backends.base import BackendUnavailable
+from mc_network.program import StepProgram, lower
+from mc_network.topology import Topology, build_topology
 
 __all__ = [
     "DEVICES",
@@ -59,7 +56,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 DEVICES = ("single_threaded_cpu", "cuda")
-PLAYERS = (PopKind.INPUT, PopKind.TEACHER)
 _HINT = (
     "build pygenn 5 from GeNN's sources (https://github.com/genn-team/genn, a 5.x release; "
     "see the README)"
@@ -342,7 +338,7 @@ def check_cuda_device(device: str, cuda_device: int | None) -> None:
         raise ValueError(f"cuda_device must be a GPU ordinal (0, 1, ...), got {cuda_device!r}")
     gpus = cuda_devices()
     if gpus and cuda_device >= len(gpus):
-        names = ", ".join(f"{i}: {g[0]}" for i, g in enumerate(gpus))
+        names = ", ".join(f"{i}: {gpu[0]}" for i, gpu in enumerate(gpus))
         raise BackendUnavailable(
             f"cuda_device={cuda_device}: only {len(gpus)} GPU(s) are visible here ({names})"
         )
@@ -371,53 +367,54 @@ def _derived_kwargs(model, values: dict[str, float]) -> list[tuple[str, Any]]:
     return [(d.name, (lambda v: lambda pars, dt: v)(values[d.name])) for d in model.derived]
 
 
-def _neuron_kwargs(spec, pop) -> dict[str, Any]:
+def _neuron_kwargs(op, activation) -> dict[str, Any]:
     """``create_neuron_model`` keyword arguments of a population (plain data)."""
-    kw = dict(legacy_neuron_model(spec, pop.kind).genn_model_kwargs())
-    kw.pop("threshold_condition_code")
-    if not kw["extra_global_params"]:
-        kw.pop("extra_global_params")
-    return kw
+    return neuron_model_kwargs(op.model, activation)
 
 
-def _synapse_kwargs(proj) -> dict[str, Any]:
+def _synapse_kwargs(op, activation) -> dict[str, Any]:
     """``create_weight_update_model`` keyword arguments of a projection (plain data)."""
-    kw = dict(legacy_synapse_model(proj.kind).genn_model_kwargs())
-    if not proj.one_to_one:
+    kw = weight_update_model_kwargs(op.model, activation)
+    if not op.one_to_one:
         # A distinct comment per projection keeps GeNN from merging the groups: merged,
         # their sizes and parameters become run-time fields that GCC must assume the weight
         # stores alias, and the loops do not vectorise (784-100-10: 4 000 -> 8 000 steps/s).
-        kw["synapse_dynamics_code"] += f"// projection {proj.name}\n"
+        kw["synapse_dynamics_code"] += f"// projection {op.projection}\n"
     return kw
 
 
-def _describe(spec, topo: Topology) -> list[Any]:
+def _params(op, values: dict[str, float]) -> dict[str, float]:
+    """A group's GeNN parameters: the model's (from :func:`_values`), its switches on."""
+    return {**{k: values[k] for k in op.model.param_names}, **dict.fromkeys(op.model.switches, 1.0)}
+
+
+def _describe(spec, program: StepProgram) -> list[Any]:
     """Plain data of every group in the order it is added: code, types, parameter values."""
+    act = get_activation(spec.activation)
     out: list[Any] = []
-    for pop in topo.populations:
-        nm = legacy_neuron_model(spec, pop.kind)
-        kw = {k: v for k, v in _neuron_kwargs(spec, pop).items() if k != "derived_params"}
-        values = _values(nm, legacy_neuron_params(spec, pop), spec)
-        inits = [(v.name, v.type, v.init) for v in (*nm.vars, *nm.genn_vars)]
-        out.append(["pop", pop.name, pop.size, kw, values, inits])
-        out.append(list(nm.dynamic_params))
-    for proj in topo.projections:
-        sm = legacy_synapse_model(proj.kind)
-        kw = {k: v for k, v in _synapse_kwargs(proj).items() if k != "derived_params"}
-        values = _values(sm, legacy_synapse_params(spec, proj), spec)
+    for op in program.neurons:
+        kw = {k: v for k, v in _neuron_kwargs(op, act).items() if k != "derived_params"}
+        values = _values(op.model, op.params, spec)
+        inits = [(v.name, v.type, v.init) for v in op.model.vars]
+        out.append(["pop", op.population, op.size, kw, values, inits])
+        out.append(list(op.model.switches))
+    for op in program.synapses:
+        kw = {k: v for k, v in _synapse_kwargs(op, act).items() if k != "derived_params"}
+        values = _values(op.model, op.params, spec)
         out.append(
             [
                 "syn",
-                proj.name,
-                proj.pre,
-                proj.post,
-                proj.target,
-                proj.one_to_one,
-                proj.has_delta,
+                op.projection,
+                op.pre,
+                op.post,
+                op.target,
+                op.one_to_one,
                 kw,
-                [list(r) for r in (*sm.pre_refs, *sm.post_refs)],
+                [list(r) for r in (*op.model.pre_refs, *op.model.post_refs)],
                 values,
-                list(sm.dynamic_params),
+                [(v.name, v.type, v.init) for v in op.model.vars],
+                list(op.model.switches),
+                sorted(op.frozen),
             ]
         )
     return out
@@ -444,12 +441,12 @@ def cache_key(
     (:func:`nvcc_flags`) and, for CUDA, the visible GPUs (:func:`cuda_devices`) and the
     chosen one (``cuda_device``, if set). Precision is in the spec.
     """
-    topo = build_topology(spec)
+    program = lower(spec, build_topology(spec))
     cxx = cxx_command(device, optimize, exact)
     nvcc = nvcc_flags(device, exact)
     gpus = [list(d) for d in cuda_devices()] if device == "cuda" else []
     blob = json.dumps(
-        [spec.to_dict(), _describe(spec, topo), device, batch, pygenn_version, optimize, seed]
+        [spec.to_dict(), _describe(spec, program), device, batch, pygenn_version, optimize, seed]
         + ([cxx] if cxx is not None else [])
         + ([gpus] if gpus else [])
         + ([cuda_device] if cuda_device is not None else [])
@@ -497,6 +494,7 @@ class Loaded:
     capacity: int
     copies: int
     host_rng: HostRNG | None
+    snippets: list[Any] = field(default_factory=list)
     users: int = 0
 
 
@@ -535,58 +533,7 @@ def build_and_load(
     model.dt = float(np.dtype(spec.dtype).type(spec.dt))  # written into the code: see _values
     model.batch_size = batch
     model.seed = seed
-    dtype = np.dtype(spec.dtype)
-    pops: dict[str, Any] = {}
-    for pop in topo.populations:
-        nm = legacy_neuron_model(spec, pop.kind)
-        kw = _neuron_kwargs(spec, pop)
-        cls = kw.pop("class_name")
-        values = _values(nm, legacy_neuron_params(spec, pop), spec)
-        kw["derived_params"] = _derived_kwargs(nm, values)
-        snippet = pg.create_neuron_model(cls, **kw)
-        params = {k: values[k] for k in nm.param_names}
-        init = {v.name: float(v.initial_value(values)) for v in (*nm.vars, *nm.genn_vars)}
-        grp = model.add_neuron_population(pop.name, pop.size, snippet, params, init)
-        for d in nm.dynamic_params:
-            grp.set_param_dynamic(d)
-        if pop.kind in PLAYERS:
-            egp = grp.extra_global_params
-            egp["rates"].set_init_values(np.zeros(copies * capacity * pop.size, dtype=dtype))
-            egp["order"].set_init_values(np.zeros(batch * capacity, dtype=np.uint32))
-        pops[pop.name] = grp
-    syns: dict[str, Any] = {}
-    read_only = pg.VarAccessMode.READ_ONLY
-    for proj in topo.projections:
-        sm = legacy_synapse_model(proj.kind)
-        kw = _synapse_kwargs(proj)
-        cls = kw.pop("class_name")
-        for refs in ("pre_neuron_var_refs", "post_neuron_var_refs"):
-            kw[refs] = [(n, t, read_only) for n, t, _ in kw[refs]]
-        values = _values(sm, legacy_synapse_params(spec, proj), spec)
-        kw["derived_params"] = _derived_kwargs(sm, values)
-        snippet = pg.create_weight_update_model(cls, **kw)
-        params = {k: values[k] for k in sm.param_names}
-        wvars = {"g": 0.0, "delta": 0.0} if proj.has_delta else {"g": 0.0}
-        if proj.one_to_one:
-            wvars = {"g": 1.0}
-        pre, post = pops[proj.pre], pops[proj.post]
-        wu = pg.init_weight_update(
-            snippet,
-            params,
-            wvars,
-            pre_var_refs={ln: pg.create_var_ref(pre, v) for ln, v in sm.pre_refs},
-            post_var_refs={ln: pg.create_var_ref(post, v) for ln, v in sm.post_refs},
-        )
-        ps = pg.init_postsynaptic("DeltaCurr")
-        if proj.one_to_one:
-            conn = pg.init_sparse_connectivity("OneToOne")
-            syn = model.add_synapse_population(proj.name, "SPARSE", pre, post, wu, ps, conn)
-        else:
-            syn = model.add_synapse_population(proj.name, "DENSE", pre, post, wu, ps)
-        syn.post_target_var = proj.target
-        for d in sm.dynamic_params:
-            syn.set_wu_param_dynamic(d)
-        syns[proj.name] = syn
+    pops, syns, keep = _add_groups(pg, model, spec, lower(spec, topo), batch, capacity, copies)
     code_dir = root / key
     cxx, nvcc = cxx_command(device, optimize, exact), nvcc_flags(device, exact)
     with _locked(root / f"{key}.lock"), _build_env(cxx, nvcc):
@@ -601,4 +548,68 @@ def build_and_load(
         except RuntimeError as err:
             model.unload()
             raise BackendUnavailable(str(err)) from None
-    return Loaded(model, pops, syns, capacity, copies, rng)
+    return Loaded(model, pops, syns, capacity, copies, rng, keep)
+
+
+def _add_groups(pg, model, spec, program: StepProgram, batch: int, capacity: int, copies: int):
+    """Add every operation of the step program to ``model`` as a GeNN group.
+
+    Populations with their neuron model's rendering; a player (a model that calls
+    ``sample``) gets its resident arrays, ``copies`` copies of ``capacity`` samples' rates
+    and ``capacity`` order entries per member. Projections with their synapse model's
+    rendering: DENSE all-to-all or SPARSE ``OneToOne``, a ``DeltaCurr`` postsynaptic model
+    feeding the target input. Switches are dynamic parameters. Returns the groups by name
+    and the snippets (kept alive with the model).
+    """
+    act = get_activation(spec.activation)
+    dtype = np.dtype(spec.dtype)
+    pops: dict[str, Any] = {}
+    keep: list[Any] = []
+    for op in program.neurons:
+        kw = _neuron_kwargs(op, act)
+        values = _values(op.model, op.params, spec)
+        kw["derived_params"] = _derived_kwargs(op.model, values)
+        keep.append(pg.create_neuron_model(kw.pop("class_name"), **kw))
+        init = {v.name: float(v.initial_value(values)) for v in op.model.vars}
+        sample = op.model.uses("sample")
+        init.update({v.name: v.init for v in SAMPLE_VARS} if sample else {})
+        grp = model.add_neuron_population(
+            op.population, op.size, keep[-1], _params(op, values), init
+        )
+        for switch in op.model.switches:
+            grp.set_param_dynamic(switch)
+        if sample:
+            egp = grp.extra_global_params
+            egp["rates"].set_init_values(np.zeros(copies * capacity * op.size, dtype=dtype))
+            egp["order"].set_init_values(np.zeros(batch * capacity, dtype=np.uint32))
+        pops[op.population] = grp
+    syns: dict[str, Any] = {}
+    read_only = pg.VarAccessMode.READ_ONLY
+    for op in program.synapses:
+        kw = _synapse_kwargs(op, act)
+        cls = kw.pop("class_name")
+        for refs in ("pre_neuron_var_refs", "post_neuron_var_refs"):
+            kw[refs] = [(n, t, read_only) for n, t, _ in kw[refs]]
+        values = _values(op.model, op.params, spec)
+        kw["derived_params"] = _derived_kwargs(op.model, values)
+        keep.append(pg.create_weight_update_model(cls, **kw))
+        wvars = {v.name: float(v.initial_value(values)) for v in op.model.vars}
+        pre, post = pops[op.pre], pops[op.post]
+        wu = pg.init_weight_update(
+            keep[-1],
+            _params(op, values),
+            wvars,
+            pre_var_refs={ln: pg.create_var_ref(pre, v) for ln, v in op.model.pre_refs},
+            post_var_refs={ln: pg.create_var_ref(post, v) for ln, v in op.model.post_refs},
+        )
+        ps = pg.init_postsynaptic("DeltaCurr")
+        if op.one_to_one:
+            conn = pg.init_sparse_connectivity("OneToOne")
+            syn = model.add_synapse_population(op.projection, "SPARSE", pre, post, wu, ps, conn)
+        else:
+            syn = model.add_synapse_population(op.projection, "DENSE", pre, post, wu, ps)
+        syn.post_target_var = op.target
+        for switch in op.model.switches:
+            syn.set_wu_param_dynamic(switch)
+        syns[op.projection] = syn
+    return pops, syns, keep

@@ -42,7 +42,8 @@ class StageInputs:
     ``S`` is 1 when one copy of the rates is shared by every member (the stage was given
     ``(N, n)`` arrays; nothing is copied per member) or ``B`` when each member has its own.
     Member ``b`` reads ``rates[b % S]``. ``noise``: a replayed noise trace ``(B, n_steps,
-    n_pyr)`` (every hidden pyramidal neuron, layers in order), or ``None`` to draw it.
+    n_draws)`` (in the step program's layout of the draws: every hidden pyramidal neuron,
+    layers in order), or ``None`` to draw it.
     """
 
     inputs: np.ndarray
@@ -132,38 +133,43 @@ def _batched(name: str, a: Any, batch: int, n: int, dtype: np.dtype) -> np.ndarr
 
 
 def _noise_trace(
-    spec: NetworkSpec, topo: Topology, batch: int, n_steps: int, noise: Mapping[str, Any]
+    program: StepProgram, batch: int, n_steps: int, noise: Mapping[str, Any]
 ) -> np.ndarray:
-    """``{pyramidal population: (n_steps, n) or (B, n_steps, n)}`` as ``(B, n_steps, n_pyr)``."""
-    names = [p.name for p in topo.populations if p.kind is PopKind.PYRAMIDAL]
+    """``{population: (n_steps, n) or (B, n_steps, n)}`` as ``(B, n_steps, n_draws)``.
+
+    One trace for every population that draws noise (the hidden pyramidals), laid out as
+    the step program lays out its draws.
+    """
+    drawing = [op for op in program.neurons if op.draws]
+    if not drawing:
+        raise ValueError(
+            "noise: the network has no apical noise (pyramidal.sigma_noise = 0), so a noise "
+            "trace would have no effect"
+        )
+    names = [op.population for op in drawing]
     if not isinstance(noise, Mapping):
         raise TypeError(f"noise: expected a mapping population -> array for {names}")
     unknown, missing = sorted(set(noise) - set(names)), [n for n in names if n not in noise]
     if unknown or missing:
         raise ValueError(
-            f"noise: give one trace for every hidden pyramidal population {names} "
+            f"noise: give one trace for every population that draws noise {names} "
             f"(missing {missing}, unknown {unknown})"
         )
-    if not spec.noisy:
-        raise ValueError(
-            "noise: the network has no apical noise (pyramidal.sigma_noise = 0), so a noise "
-            "trace would have no effect"
-        )
     parts = []
-    for name in names:
-        size = topo.population(name).size
-        a = np.asarray(noise[name])
+    for op in drawing:
+        size = op.draws * op.size
+        a = np.asarray(noise[op.population])
         if a.ndim == 2:
             a = np.broadcast_to(a, (batch, *a.shape))
         if a.shape != (batch, n_steps, size):
             raise ValueError(
-                f"noise[{name!r}]: expected shape ({n_steps}, {size}) or ({batch}, {n_steps}, "
-                f"{size}) (steps of the stage x neurons), got {a.shape}"
+                f"noise[{op.population!r}]: expected shape ({n_steps}, {size}) or ({batch}, "
+                f"{n_steps}, {size}) (steps of the stage x neurons), got {a.shape}"
             )
         if not np.all(np.isfinite(a)):
-            raise ValueError(f"noise[{name!r}]: contains NaN or infinite values")
+            raise ValueError(f"noise[{op.population!r}]: contains NaN or infinite values")
         parts.append(a)
-    return np.ascontiguousarray(np.concatenate(parts, axis=2), dtype=np.dtype(spec.dtype))
+    return np.ascontiguousarray(np.concatenate(parts, axis=2), dtype=program.dtype)
 
 
 def prepare_stage(
@@ -174,7 +180,7 @@ def prepare_stage(
     order: Any,
     steps_per_sample: int | None,
     noise: Mapping[str, Any] | None = None,
-    topology: Topology | None = None,
+    program: StepProgram | None = None,
 ) -> StageInputs:
     """Check shapes and the pattern time; shared ``(N, n)`` rates stay one copy (``S = 1``)."""
     dtype = np.dtype(spec.dtype)
@@ -205,8 +211,8 @@ def prepare_stage(
     o = np.ascontiguousarray(o, dtype=np.int64)
     trace = None
     if noise is not None:
-        topo = topology or build_topology(spec)
-        trace = _noise_trace(spec, topo, batch, o.shape[1] * int(steps_per_sample), noise)
+        program = program or lower(spec, build_topology(spec))
+        trace = _noise_trace(program, batch, o.shape[1] * int(steps_per_sample), noise)
     return StageInputs(x, t, o, int(steps_per_sample), trace)
 
 
@@ -331,7 +337,7 @@ class Simulation(abc.ABC):
             order,
             steps_per_sample,
             noise,
-            self.topology,
+            self.program,
         )
         plan = record or RecordPlan()
         shapes = {v: self._record_shape(v) for v in plan.variables}

@@ -64,15 +64,12 @@ from mc_network.backends._genn_build import (
     check_device,
     import_pygenn,
 )
-from mc_network.backends.base import HostArrays, ProgressFn, Simulation, StageInputs
-from mc_network.models import legacy_neuron_model, legacy_neuron_params
+from mc_network.backends.base import HostArrays, ProgressFn, Simulation, StageInputs, StageStart
 from mc_network.record import RecordPlan
-from mc_network.topology import ProjKind
 
 __all__ = ["GeNNSimulation", "cache_key"]
 
 log = logging.getLogger(__name__)
-_COUNTERS = ("index", "step_counter")  # one value per member in the host state (as reference)
 _NOISE_TAG = 0x47454E4E  # spawn-key word of the GeNN noise stream ("GENN")
 
 
@@ -174,22 +171,21 @@ class GeNNSimulation(HostArrays, Simulation):
         )
         self.code_dir = self._root / self.key
         self.neurons: dict[str, dict[str, np.ndarray]] = {}
-        for pop in self.topology.populations:
-            model = legacy_neuron_model(spec, pop.kind)
-            params = model.resolve(legacy_neuron_params(spec, pop), spec.dt, self.dtype)
-            st = model.initial_state((b, pop.size), self.dtype, params)
-            for c in _COUNTERS:
-                if c in st:
-                    st[c] = np.zeros((b, 1), dtype=np.int32)
-            self.neurons[pop.name] = st
+        for op in self.program.neurons:
+            self.neurons[op.population] = op.model.initial_state(
+                (b, op.size), self.dtype, op.resolved
+            )
         self.synapses: dict[str, dict[str, np.ndarray]] = {}
-        for proj in self.topology.projections:
-            if proj.one_to_one:
-                continue
-            syn = {"g": self._initial_weights[proj.name].copy()}
-            if proj.has_delta:
-                syn["delta"] = np.zeros_like(syn["g"])
-            self.synapses[proj.name] = syn
+        for op in self.program.synapses:
+            if op.model.vars:
+                self.synapses[op.projection] = self._synapse_state(op)
+        self._shared = {
+            (op.population, v.name)
+            for op in self.program.neurons
+            for v in op.model.vars
+            if v.shared
+        }
+        self._stage_start = StageStart(self.program)
         self._noise: list[dict[str, Any] | None] = [None] * b
         if self._swap_rng:
             for i, s in enumerate(self.streams):
@@ -253,38 +249,38 @@ class GeNNSimulation(HostArrays, Simulation):
     def _groups(self):
         ld = self._loaded
         for name, arrays in self.neurons.items():
-            yield ld.pops[name], arrays
+            yield name, ld.pops[name], arrays
         for name, arrays in self.synapses.items():
-            yield ld.syns[name], arrays
+            yield name, ld.syns[name], arrays
 
     def _push(self, members: slice) -> None:
         nb = members.stop - members.start
-        for grp, arrays in self._groups():
+        for _, grp, arrays in self._groups():
             for var, arr in arrays.items():
                 _fill(grp.vars[var], arr[members].reshape(nb, -1), nb)
         if self._swap_rng:
             self._loaded.host_rng.set(self._noise[members.start])
 
     def _pull(self, members: slice) -> None:
-        for grp, arrays in self._groups():
+        for owner, grp, arrays in self._groups():
             for var, arr in arrays.items():
                 v = grp.vars[var]
                 v.pull_from_device()
                 got = v.view.reshape(arr[members].shape[0], -1)
-                arr[members] = got[:, :1] if var in _COUNTERS else got.reshape(arr[members].shape)
+                # a shared counter: GeNN keeps one copy per neuron, all equal
+                shared = (owner, var) in self._shared
+                arr[members] = got[:, :1] if shared else got.reshape(arr[members].shape)
         if self._swap_rng:
             self._noise[members.start] = self._loaded.host_rng.get()
 
-    def _set_switches(self, learning: bool, teaching: bool) -> None:
+    def _set_switches(self, values: dict[str, bool]) -> None:
+        """Set every group's switches (GeNN dynamic parameters) for the step's ``values``."""
         ld = self._loaded
-        for proj in self.topology.projections:
-            syn = ld.syns[proj.name]
-            if proj.kind is ProjKind.TEACHER:
-                syn.set_dynamic_param_value("teaching", float(teaching))
-            elif not proj.one_to_one:
-                on = learning and proj.plastic and proj.eta != 0
-                syn.set_dynamic_param_value("learning", float(on))
-        ld.pops["output"].set_dynamic_param_value("teaching", float(teaching))
+        for ops, groups in ((self.program.neurons, ld.pops), (self.program.synapses, ld.syns)):
+            for op in ops:
+                name = getattr(op, "population", None) or op.projection
+                for switch, on in op.switches(values).items():
+                    groups[name].set_dynamic_param_value(switch, float(on))
 
     @staticmethod
     def _copies(stage: StageInputs, nb: int) -> int:
@@ -292,13 +288,15 @@ class GeNNSimulation(HostArrays, Simulation):
         return 1 if stage.inputs.shape[0] == stage.teacher.shape[0] == 1 else nb
 
     def _load_stage_data(self, stage: StageInputs, members: slice) -> None:
+        """The players' resident data: these members' rates and orders, and their offsets."""
         n_s, nb = stage.n_samples, members.stop - members.start
         order = stage.order[members]
         b_idx = np.arange(nb)[:, None]
-        for name, data, first in zip(
-            ("input", "teacher"), (stage.inputs, stage.teacher), stage.first_rates(), strict=True
-        ):
-            grp, n = self._loaded.pops[name], data.shape[2]
+        rates = {"inputs": stage.inputs, "teacher": stage.teacher}
+        for op in self.program.neurons:
+            if op.data is None:
+                continue
+            data, grp, n = rates[op.data], self._loaded.pops[op.population], op.size
             # shared rates: one copy, every member reads it; else this group's members' rates
             mine = data[:1] if data.shape[0] == 1 else data[members]
             copy_of = b_idx * 0 if data.shape[0] == 1 else b_idx
@@ -307,13 +305,7 @@ class GeNNSimulation(HostArrays, Simulation):
             egp["rates"].push_to_device()
             egp["order"].view[: nb * n_s] = order.reshape(-1).astype(np.uint32)
             egp["order"].push_to_device()
-            first = first[members]  # (nb, n)
             values = {
-                "rate": first,
-                "rate_last": first,
-                "rate0": first,
-                "index": 0,
-                "step_counter": 0,
                 "order_base": b_idx * n_s,
                 "rate_base": copy_of * n_s * n + np.arange(n)[None, :],
                 "stride": n,
@@ -334,7 +326,7 @@ class GeNNSimulation(HostArrays, Simulation):
         self._load(stage.n_samples, self._copies(stage, self._nb))
         model = self._loaded.model
         sps, n_s, n_members = stage.steps_per_sample, stage.n_samples, self.batch_size
-        lag = round(self.spec.player.learning_lag / self.spec.dt) if learning else 0
+        lag = self.program.window(learning)
         ld = self._loaded
         recorded = []
         for full in plan.variables:
@@ -342,15 +334,18 @@ class GeNNSimulation(HostArrays, Simulation):
             grp = ld.pops[owner] if owner in ld.pops else ld.syns[owner]
             recorded.append((full, grp.vars[var]))
         reported = 0
+        self._stage_start(self.neurons, stage)  # the players' reset, on the host arrays
+        flags = {"learning": learning, "teaching": teaching}
+        off = dict.fromkeys(self.program.switches, False)
         for members in self._members():
             self._push(members)
             self._load_stage_data(stage, members)
-            self._set_switches(learning, teaching)
+            self._set_switches(flags)
             for k in range(stage.n_steps):
                 if lag and k % sps == 0:
-                    self._set_switches(False, False)
+                    self._set_switches(off)
                 elif lag and k % sps == lag:
-                    self._set_switches(learning, teaching)
+                    self._set_switches(flags)
                 model.step_time()
                 if k % plan.every == 0:
                     r = k // plan.every

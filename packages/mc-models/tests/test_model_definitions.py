@@ -3,26 +3,13 @@ import re
 import numpy as np
 import pytest
 
-from mc_models import get_activation
+from mc_models import get_activation, neuron_models, synapse_models
 from mc_models.neurons import bias, interneuron, output, pyramidal, rate_player
-from mc_models.synapses import feedback, forward, inter_to_pyr, pyr_to_inter, static
+from mc_models.render import genn
 
 SIG = get_activation("sigmoid")
-NEURONS = [
-    pyramidal.model(SIG),
-    interneuron.model(SIG),
-    output.model(SIG),
-    rate_player.model(),
-    bias.model(),
-]
-SYNAPSES = [
-    forward.model(),
-    pyr_to_inter.model(),
-    inter_to_pyr.model(),
-    feedback.model(),
-    static.down_to_inter(),
-    static.teacher(),
-]
+NEURONS = list(neuron_models().values())
+SYNAPSES = list(synapse_models().values())
 BUILTINS = {
     "dt",
     "t",
@@ -45,46 +32,48 @@ BUILTINS = {
 
 
 def _identifiers(code):
-    code = re.sub(r"\b\d+(\.\d*)?d?\b", " ", code)
+    code = re.sub(r"//.*", " ", code)
+    code = re.sub(r"\b\d+(\.\d*)?(e-?\d+)?d?\b", " ", code)
     return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code))
 
 
 @pytest.mark.parametrize("model", NEURONS, ids=lambda m: m.name)
 def test_neuron_code_uses_only_declared_names(model):
+    kw = genn.neuron_model_kwargs(model, SIG)
     declared = (
-        set(model.param_names)
-        | {d.name for d in model.derived}
-        | set(model.var_names)
-        | set(model.additional_inputs)
-        | {n for n, _ in model.extra_global_params}
-        | {v.name for v in model.genn_vars}
+        set(kw["params"])
+        | {n for n, _ in kw["derived_params"]}
+        | {n for n, _ in kw["vars"]}
+        | {n for n, _, _ in kw["additional_input_vars"]}
+        | {n for n, _ in kw.get("extra_global_params", ())}
     )
-    local = {"v_rate_b", "v_rate_d", "r"}
-    unknown = _identifiers(model.sim_code) - declared - BUILTINS - local
+    local = {"v_rate_b", "v_rate_d", "mc_phi0", "mc_phi1"}
+    unknown = _identifiers(kw["sim_code"]) - declared - BUILTINS - local
     assert not unknown, unknown
     # every additional input is read by the code
-    for name in model.additional_inputs:
-        assert name in model.sim_code
+    for name in model.inputs:
+        assert name in kw["sim_code"]
 
 
 @pytest.mark.parametrize("model", SYNAPSES, ids=lambda m: m.name)
 def test_synapse_code_uses_only_declared_names(model):
+    kw = genn.weight_update_model_kwargs(model, SIG)
     declared = (
-        set(model.param_names)
-        | {d.name for d in model.derived}
-        | set(model.var_names)
-        | {n for n, _ in model.pre_refs}
-        | {n for n, _ in model.post_refs}
+        set(kw["params"])
+        | {n for n, _ in kw["derived_params"]}
+        | {n for n, _ in kw["vars"]}
+        | {n for n, _, _ in kw["pre_neuron_var_refs"]}
+        | {n for n, _, _ in kw["post_neuron_var_refs"]}
     )
-    unknown = _identifiers(model.synapse_dynamics_code) - declared - BUILTINS - {"delta_target"}
+    unknown = _identifiers(kw["synapse_dynamics_code"]) - declared - BUILTINS - {"delta_target"}
     assert not unknown, unknown
-    kw = model.genn_model_kwargs()
-    assert kw["vars"][0][0] == "g"
     assert "addToPost" in kw["synapse_dynamics_code"]
+    if model.vars:
+        assert kw["vars"][0][0] == "g"
 
 
 def test_genn_kwargs_are_plain_data():
-    kw = pyramidal.model(SIG).genn_model_kwargs()
+    kw = genn.neuron_model_kwargs(pyramidal.MODEL, SIG)
     assert kw["params"] == [
         "g_leak",
         "g_basal",
@@ -102,10 +91,14 @@ def test_genn_kwargs_are_plain_data():
     f = dict(kw["derived_params"])["g_scale"]
     pars = {"tau_noise": 0.1, "g_apical": 0.06, "g_basal": 0.1, "g_leak": 0.03, "sigma_noise": 0.0}
     assert f(pars, 0.01) == pytest.approx(0.1 / 0.19)
+    # switches are (dynamic) parameters after the model's own
+    assert genn.neuron_model_kwargs(output.MODEL, SIG)["params"][-1] == "teaching"
+    with pytest.raises(ValueError, match="calls phi\\(\\): give the activation"):
+        genn.neuron_model_kwargs(pyramidal.MODEL)
 
 
 def test_resolve_paper_values_and_float32_casting():
-    p = pyramidal.model(SIG).resolve(
+    p = pyramidal.MODEL.resolve(
         {"g_leak": 0.03, "g_basal": 0.1, "g_apical": 0.06, "sigma_noise": 0.01, "tau_noise": 0.1},
         dt=0.01,
     )
@@ -114,23 +107,26 @@ def test_resolve_paper_values_and_float32_casting():
     assert p.scale_noise == np.float32(np.sqrt(0.01 * 0.1) * 0.01)
     assert p.threshold == np.float32(15.0)  # default filled in
     assert p.dt / np.float32(0.1) == np.float32(0.099999994)  # float32 dt/tau_hp (spec §0)
-    o = output.model(SIG).resolve({"g_leak": 0.03, "g_basal": 0.1, "g_target": 0.06}, 0.01)
-    i = interneuron.model(SIG).resolve({"g_leak": 0.03, "g_dendrite": 0.1, "g_soma": 0.06}, 0.01)
+    o = output.MODEL.resolve({"g_leak": 0.03, "g_basal": 0.1, "g_target": 0.06}, 0.01)
+    i = interneuron.MODEL.resolve({"g_leak": 0.03, "g_dendrite": 0.1, "g_soma": 0.06}, 0.01)
     assert o.g_scale == i.g_scale == np.float32(0.1 / 0.13)
 
 
 def test_resolve_rejects_unknown_parameter():
     with pytest.raises(ValueError, match="unknown parameter.*g_lek.*valid parameters"):
-        pyramidal.model(SIG).resolve({"g_lek": 0.1}, 0.01)
+        pyramidal.MODEL.resolve({"g_lek": 0.1}, 0.01)
+    with pytest.raises(ValueError, match="parameter 'base_rate'.*has no default"):
+        rate_player.MODEL.resolve({"period": 1.0, "tau": 0.01, "mute_time": 0.2}, 0.01)
 
 
 def test_rate_player_derived_steps():
-    p = rate_player.model().resolve({"period": 1.0, "tau": 0.01, "mute_time": 0.2}, 0.01)
+    values = {"period": 1.0, "tau": 0.01, "mute_time": 0.2, "base_rate": 0.1}
+    p = rate_player.MODEL.resolve(values, 0.01)
     assert (p.period_steps, p.mute_steps, p.decay_step) == (100, 20, 1)
 
 
 def test_bias_starts_at_its_value():
-    m = bias.model()
+    m = bias.MODEL
     p = m.resolve({"value": 0.7}, 0.01)
     s = m.initial_state((2, 1), np.float32, p)
     assert s["rate"].tolist() == s["rate_last"].tolist() == [[np.float32(0.7)]] * 2

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mc_models import NeuronModel, SynapseModel, get_activation, neuron_model, synapse_model
-from mc_models.neurons import bias, interneuron, output, pyramidal, rate_player
-from mc_models.synapses import feedback, forward, inter_to_pyr, pyr_to_inter, static
+from mc_models import NeuronModel, SynapseModel, neuron_model, synapse_model
 from mc_network.spec import NetworkSpec
 from mc_network.topology import PopKind, Population, Projection, ProjKind
 
@@ -95,61 +93,3 @@ def synapse_params(spec: NetworkSpec, proj: Projection, model: SynapseModel) -> 
     """Named parameter values of a projection (only those its model declares)."""
     values = {"eta": proj.eta, "tau": proj.tau, "alpha": spec.plasticity.alpha}
     return {k: float(v) for k, v in values.items() if k in model.param_names}
-
-
-# ---------------------------------------------------------------------- legacy
-# The hand-written renderings of the backends that do not run the step program yet.
-def legacy_neuron_model(spec: NetworkSpec, kind: PopKind):
-    """The hand-written neuron model of a population kind."""
-    return _legacy_neuron_model(kind, spec.activation)
-
-
-def neuron_var_names(kind: PopKind) -> tuple[str, ...]:
-    """State variables of a population kind (independent of the activation)."""
-    return _legacy_neuron_model(kind, "sigmoid").var_names
-
-
-def _legacy_neuron_model(kind: PopKind, activation: str):
-    act = get_activation(activation)
-    return {
-        PopKind.PYRAMIDAL: lambda: pyramidal.model(act),
-        PopKind.INTER: lambda: interneuron.model(act),
-        PopKind.OUTPUT: lambda: output.model(act),
-        PopKind.INPUT: rate_player.model,
-        PopKind.TEACHER: rate_player.model,
-        PopKind.BIAS: bias.model,
-    }[kind]()
-
-
-def legacy_neuron_params(spec: NetworkSpec, pop: Population) -> dict[str, float]:
-    """Named parameter values of a population for the hand-written models."""
-    values = neuron_params(spec, pop, _legacy_neuron_model(pop.kind, "sigmoid"))
-    if pop.kind is PopKind.OUTPUT:
-        values["teaching"] = 1.0
-    return values
-
-
-_SYNAPSES: dict[ProjKind, Any] = {
-    ProjKind.FORWARD: forward.model,
-    ProjKind.P2I: pyr_to_inter.model,
-    ProjKind.I2P: inter_to_pyr.model,
-    ProjKind.FEEDBACK: feedback.model,
-    ProjKind.DOWN_TO_INTER: static.down_to_inter,
-    ProjKind.TEACHER: static.teacher,
-}
-
-
-def legacy_synapse_model(kind: ProjKind):
-    """The hand-written weight-update model of a projection kind."""
-    return _SYNAPSES[kind]()
-
-
-def legacy_synapse_params(spec: NetworkSpec, proj: Projection) -> dict[str, float]:
-    """Named parameter values of a projection for the hand-written models."""
-    if proj.kind is ProjKind.FEEDBACK:
-        return {"eta": proj.eta, "alpha": spec.plasticity.alpha, "learning": 1.0}
-    if proj.has_delta:
-        return {"eta": proj.eta, "tau": proj.tau, "learning": 1.0}
-    if proj.kind is ProjKind.TEACHER:
-        return {"teaching": 1.0}
-    return {}

@@ -1,7 +1,8 @@
 """Noise replay: the draws that make the apical OU noise follow a recorded trace exactly.
 
 The pyramidal neurons' apical noise is an OU process driven by one standard-normal draw per
-step and neuron (``mc_models.neurons.pyramidal``)::
+step and neuron (the ``noise`` variable of ``mc_models.neurons.pyramidal``, stepped here by
+the model's own NumPy rendering)::
 
     noise += (1 / tau_noise) * (scale_noise * xi - dt * noise)
 
@@ -19,10 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 from mc_models import get_activation
-from mc_models.neurons import pyramidal
-from mc_network.models import legacy_neuron_model, legacy_neuron_params
+from mc_models.render.numpy import neuron_step
+from mc_network.program import lower
 from mc_network.spec import NetworkSpec
-from mc_network.topology import PopKind, build_topology
+from mc_network.topology import build_topology
 
 __all__ = ["noise_draws"]
 
@@ -76,28 +77,31 @@ def noise_draws(
         raise ValueError("noise_draws: the network must be float32 (as the original)")
     if not spec.noisy:
         raise ValueError("noise_draws: the network has no apical noise (sigma_noise = 0)")
-    pop = build_topology(spec).population(population)
-    if pop.kind is not PopKind.PYRAMIDAL:
-        raise ValueError(f"noise_draws: {population!r} is not a hidden pyramidal population")
-    trace = np.asarray(trace, dtype=np.float32)
-    if trace.ndim != 2 or trace.shape[1] != pop.size:
+    program = lower(spec, build_topology(spec))
+    ops = {op.population: op for op in program.neurons if op.draws}
+    if population not in ops:
         raise ValueError(
-            f"noise_draws: trace of {population!r} must be (n_steps, {pop.size}), got {trace.shape}"
+            f"noise_draws: {population!r} is not a hidden pyramidal population (those that "
+            f"draw noise: {sorted(ops)})"
         )
-    start = np.zeros(pop.size, np.float32) if initial is None else np.asarray(initial, np.float32)
-    if start.shape != (pop.size,):
-        raise ValueError(f"noise_draws: initial must be ({pop.size},), got {start.shape}")
+    op = ops[population]
+    trace = np.asarray(trace, dtype=np.float32)
+    if trace.ndim != 2 or trace.shape[1] != op.size:
+        raise ValueError(
+            f"noise_draws: trace of {population!r} must be (n_steps, {op.size}), got {trace.shape}"
+        )
+    start = np.zeros(op.size, np.float32) if initial is None else np.asarray(initial, np.float32)
+    if start.shape != (op.size,):
+        raise ValueError(f"noise_draws: initial must be ({op.size},), got {start.shape}")
     prev = np.concatenate([start[None], trace[:-1]])
-    model = legacy_neuron_model(spec, PopKind.PYRAMIDAL)
-    params = model.resolve(legacy_neuron_params(spec, pop), spec.dt, np.float32)
-    activation = get_activation(spec.activation)
-    state = model.initial_state(trace.shape, np.float32)
-    zero = np.zeros(trace.shape, np.float32)
+    update = neuron_step(op.model, get_activation(spec.activation), op.resolved)
+    state = op.model.initial_state(trace.shape, np.float32, op.resolved)
+    zero = {name: np.zeros(trace.shape, np.float32) for name in op.model.inputs}
 
     def step(xi: np.ndarray) -> np.ndarray:
         """The noise after one step of the model from ``prev`` with draws ``xi``."""
         state["noise"][...] = prev
-        pyramidal.numpy_step(state, zero, zero, zero, xi, params, activation)
+        update(state, zero, {}, [xi])
         return state["noise"].copy()
 
     target = _ordered(trace)

@@ -17,12 +17,10 @@ weight 1). There is no noise and no high-pass filter. The defaults are the paper
 
 from __future__ import annotations
 
-from mc_models._legacy import LegacyNeuronModel
-from mc_models.activations import Activation
 from mc_models.model import DerivedParam, NeuronModel, Param, Var
-from mc_models.neurons._common import LE, LE_ACTIVE, LE_CODE, SOMA_VARS, THRESHOLD, le_update
+from mc_models.neurons._common import LE, LE_ACTIVE, SOMA_VARS, THRESHOLD
 
-__all__ = ["MODEL", "model", "numpy_step"]
+__all__ = ["MODEL"]
 
 PARAMS = (
     Param("g_leak", "leak conductance g_L", 0.03, domain="nonnegative"),
@@ -73,46 +71,3 @@ rate = phi(v_brev)
 rate_dendrite = phi(v_rate_d)
 """,
 )
-
-
-# ---------------------------------------------------------------------- legacy
-# The hand-written renderings, until every backend renders MODEL (being replaced).
-_SIM_HEAD = (
-    "rate_last = rate;\n"
-    "rate_dendrite_last = rate_dendrite;\n"
-    "v_dendrite = Isyn_pyramidal;\n"
-    "v_down = Isyn_down;\n"
-    "v_steady = (g_dendrite * v_dendrite + g_soma * v_down) * tau_soma;\n"
-    "const scalar v_rate_d = g_scale * v_dendrite;\n"
-    "v_dot = (g_dendrite + g_soma + g_leak) * (v_steady - V);\n" + LE_CODE
-)
-
-
-def model(activation: Activation) -> NeuronModel:
-    """The interneuron model with the given activation rendered into its code."""
-    return LegacyNeuronModel(
-        name=f"mc_interneuron_{activation.name}",
-        doc=__doc__,
-        params=PARAMS,
-        derived=DERIVED,
-        vars=VARS,
-        additional_inputs=("Isyn_pyramidal", "Isyn_down"),
-        sim_code=_SIM_HEAD
-        + activation.render("rate", "v_brev")
-        + "\n"
-        + activation.render("rate_dendrite", "v_rate_d"),
-    )
-
-
-def numpy_step(s, isyn_pyramidal, isyn_down, p, activation: Activation) -> None:
-    """Advance the state ``s`` by one step, in place (spec evaluation order)."""
-    s["rate_last"][...] = s["rate"]
-    s["rate_dendrite_last"][...] = s["rate_dendrite"]
-    s["v_dendrite"][...] = isyn_pyramidal
-    s["v_down"][...] = isyn_down
-    s["v_steady"][...] = (p.g_dendrite * s["v_dendrite"] + p.g_soma * s["v_down"]) * p.tau_soma
-    v_rate_d = p.g_scale * s["v_dendrite"]
-    s["v_dot"][...] = (p.g_dendrite + p.g_soma + p.g_leak) * (s["v_steady"] - s["V"])
-    le_update(s, p)
-    s["rate"][...] = activation.numpy(s["v_brev"], p.threshold)
-    s["rate_dendrite"][...] = activation.numpy(v_rate_d, p.threshold)

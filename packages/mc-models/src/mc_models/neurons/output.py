@@ -19,23 +19,17 @@ The defaults are the paper's.
 
 from __future__ import annotations
 
-from mc_models._legacy import LegacyNeuronModel
-from mc_models.activations import Activation
 from mc_models.model import DerivedParam, NeuronModel, Param, Var
 from mc_models.neurons._common import (
     HIGHPASS,
-    HIGHPASS_CODE,
     LE,
     LE_ACTIVE,
-    LE_CODE,
     SOMA_VARS,
     TAU_HIGHPASS,
     THRESHOLD,
-    highpass_update,
-    le_update,
 )
 
-__all__ = ["MODEL", "model", "numpy_step"]
+__all__ = ["MODEL"]
 
 PARAMS = (
     Param("g_leak", "leak conductance g_L", 0.03, domain="nonnegative"),
@@ -92,53 +86,3 @@ rate = phi(v_brev)
 rate_basal = phi(v_rate_b)
 """,
 )
-
-
-# ---------------------------------------------------------------------- legacy
-# The hand-written renderings, until every backend renders MODEL (being replaced).
-_TEACHING = Param("teaching", "teaching switch (run-time)", 1.0)
-_SIM_HEAD = (
-    "v_basal = Isyn_up;\n"
-    "v_target = Isyn_target;\n" + HIGHPASS_CODE + "if (teaching > 0.5) {\n"
-    "    v_steady = (g_basal * v_basal + g_target * v_target) / (g_basal + g_leak + g_target);\n"
-    "} else {\n"
-    "    v_steady = g_basal * v_basal / (g_basal + g_leak);\n"
-    "}\n"
-    "const scalar v_rate_b = g_scale * v_basal;\n"
-    "v_dot = (g_basal + g_target + g_leak) * (v_steady - V);\n" + LE_CODE
-)
-
-
-def model(activation: Activation) -> NeuronModel:
-    """The output neuron model with the given activation rendered into its code."""
-    return LegacyNeuronModel(
-        name=f"mc_output_{activation.name}",
-        doc=__doc__,
-        params=(*PARAMS, _TEACHING),
-        derived=DERIVED,
-        vars=VARS,
-        additional_inputs=("Isyn_up", "Isyn_target"),
-        sim_code=_SIM_HEAD
-        + activation.render("rate", "v_brev")
-        + "\n"
-        + activation.render("rate_basal", "v_rate_b"),
-        dynamic_params=("teaching",),
-    )
-
-
-def numpy_step(s, isyn_up, isyn_target, p, activation: Activation, teaching: bool) -> None:
-    """Advance the state ``s`` by one step, in place (spec evaluation order)."""
-    s["v_basal"][...] = isyn_up
-    s["v_target"][...] = isyn_target
-    highpass_update(s, p)
-    if teaching:
-        s["v_steady"][...] = (p.g_basal * s["v_basal"] + p.g_target * s["v_target"]) / (
-            p.g_basal + p.g_leak + p.g_target
-        )
-    else:
-        s["v_steady"][...] = p.g_basal * s["v_basal"] / (p.g_basal + p.g_leak)
-    v_rate_b = p.g_scale * s["v_basal"]
-    s["v_dot"][...] = (p.g_basal + p.g_target + p.g_leak) * (s["v_steady"] - s["V"])
-    le_update(s, p)
-    s["rate"][...] = activation.numpy(s["v_brev"], p.threshold)
-    s["rate_basal"][...] = activation.numpy(v_rate_b, p.threshold)

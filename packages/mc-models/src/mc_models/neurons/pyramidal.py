@@ -29,23 +29,17 @@ from __future__ import annotations
 
 from math import sqrt
 
-from mc_models._legacy import LegacyNeuronModel
-from mc_models.activations import Activation
 from mc_models.model import DerivedParam, NeuronModel, Param, Var
 from mc_models.neurons._common import (
     HIGHPASS,
-    HIGHPASS_CODE,
     LE,
     LE_ACTIVE,
-    LE_CODE,
     SOMA_VARS,
     TAU_HIGHPASS,
     THRESHOLD,
-    highpass_update,
-    le_update,
 )
 
-__all__ = ["MODEL", "model", "numpy_step"]
+__all__ = ["MODEL"]
 
 CONDUCTANCES = (
     Param("g_leak", "leak conductance g_L", 0.03, domain="nonnegative"),
@@ -124,53 +118,3 @@ MODEL = NeuronModel(
     update=READ_INPUTS + OU_NOISE + SOMA,
     noise_gate="sigma_noise",
 )
-
-
-# ---------------------------------------------------------------------- legacy
-# The hand-written renderings, until every backend renders MODEL (being replaced).
-_SIM_HEAD = (
-    "v_basal = Isyn_up;\n"
-    "v_apical = Isyn_down + Isyn_inter;\n"
-    "noise += (1.0 / tau_noise) * (scale_noise * gennrand_normal() - dt * noise);\n"
-    + HIGHPASS_CODE
-    + "v_steady = (g_basal * v_basal + g_apical * (v_apical + noise)) * tau_soma;\n"
-    "const scalar v_rate_b = g_scale * v_basal;\n"
-    "v_dot = (g_basal + g_apical + g_leak) * (v_steady - V);\n" + LE_CODE
-)
-
-
-def model(activation: Activation) -> NeuronModel:
-    """The pyramidal neuron model with the given activation rendered into its code."""
-    return LegacyNeuronModel(
-        name=f"mc_pyramidal_{activation.name}",
-        doc=__doc__,
-        params=PARAMS,
-        derived=DERIVED,
-        vars=VARS,
-        additional_inputs=INPUTS,
-        sim_code=_SIM_HEAD
-        + activation.render("rate", "v_brev")
-        + "\n"
-        + activation.render("rate_basal", "v_rate_b"),
-    )
-
-
-def numpy_step(s, isyn_up, isyn_down, isyn_inter, xi, p, activation: Activation) -> None:
-    """Advance the state ``s`` (dict of arrays) by one step, in place, in ``p``'s precision.
-
-    ``xi`` holds this step's standard-normal draws (same shape as the state).
-    The operations follow the spec's float32 evaluation order literally.
-    """
-    one = p.dtype.type(1.0)
-    s["v_basal"][...] = isyn_up
-    s["v_apical"][...] = isyn_down + isyn_inter
-    s["noise"] += (one / p.tau_noise) * (p.scale_noise * xi - p.dt * s["noise"])
-    highpass_update(s, p)
-    s["v_steady"][...] = (
-        p.g_basal * s["v_basal"] + p.g_apical * (s["v_apical"] + s["noise"])
-    ) * p.tau_soma
-    v_rate_b = p.g_scale * s["v_basal"]
-    s["v_dot"][...] = (p.g_basal + p.g_apical + p.g_leak) * (s["v_steady"] - s["V"])
-    le_update(s, p)
-    s["rate"][...] = activation.numpy(s["v_brev"], p.threshold)
-    s["rate_basal"][...] = activation.numpy(v_rate_b, p.threshold)

@@ -42,33 +42,3 @@ if learning:
     g += delta
     delta += h * (delta_target - delta)
 """
-
-
-LEARNING = Param("learning", "plasticity switch (run-time): 1 learns, 0 freezes g and delta", 1.0)
-
-
-# ---------------------------------------------------------------------- legacy
-# The hand-written renderings, until every backend renders MODEL (being replaced).
-def delta_rule_code(post_term: str, product_first: bool = False) -> str:
-    """GeNN 5 code of the low-pass delta rule with the given postsynaptic error term.
-
-    ``g`` takes the *old* delta, then the delta relaxes towards the new target.
-    """
-    if product_first:
-        target = f"(dt * eta) * ({post_term} * rate_last_pre)"
-    else:
-        target = f"((dt * eta) * ({post_term})) * rate_last_pre"
-    return (
-        "if (learning > 0.5) {\n"
-        f"    const scalar delta_target = {target};\n"
-        "    g += delta;\n"
-        "    delta += h * (delta_target - delta);\n"
-        "}\n"
-        "addToPost(g * rate_pre);\n"
-    )
-
-
-def delta_rule_step(g, delta, target, h) -> None:
-    """``g += delta`` (old delta), then ``delta += h (target - delta)``, in place."""
-    g += delta
-    delta += h * (target - delta)

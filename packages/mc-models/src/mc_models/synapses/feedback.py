@@ -13,11 +13,10 @@ the upper neuron's high-passed rate. Always :math:`I_{down} \mathrel{+}= B\,r_{p
 
 from __future__ import annotations
 
-from mc_models._legacy import LegacySynapseModel
 from mc_models.model import Param, SynapseModel
-from mc_models.synapses._common import ETA, LEARNING, OUTPUT, G
+from mc_models.synapses._common import ETA, OUTPUT, G
 
-__all__ = ["MODEL", "model", "numpy_update"]
+__all__ = ["MODEL"]
 
 ALPHA = Param("alpha", "weight decay alpha of the PAL rule")
 
@@ -33,30 +32,3 @@ if learning:
 """,
     output=OUTPUT,
 )
-
-
-# ---------------------------------------------------------------------- legacy
-# The hand-written renderings, until every backend renders MODEL (being replaced).
-def model() -> LegacySynapseModel:
-    """The PAL feedback synapse model."""
-    return LegacySynapseModel(
-        name="mc_feedback_pal",
-        doc=__doc__,
-        params=(ETA, ALPHA, LEARNING),
-        derived=(),
-        vars=(G,),
-        pre_refs=(("rate_pre", "rate"), ("rate_highpass_pre", "rate_highpass")),
-        post_refs=(("noise_post", "noise"),),
-        synapse_dynamics_code=(
-            "if (learning > 0.5) {\n"
-            "    g += (dt * eta) * (noise_post * rate_highpass_pre - alpha * g);\n"
-            "}\n"
-            "addToPost(g * rate_pre);\n"
-        ),
-        dynamic_params=("learning",),
-    )
-
-
-def numpy_update(g, dt_eta, alpha, pre, post) -> None:
-    """Apply one PAL step to ``g`` (batch, n_pre, n_post) in place."""
-    g += dt_eta * (post["noise"][:, None, :] * pre["rate_highpass"][:, :, None] - alpha * g)

@@ -1,6 +1,18 @@
+import pickle
+from dataclasses import fields
+
 import pytest
 
-from mc_network import NetworkSpec, PlasticityParams, SpecError, yinyang_spec
+from mc_network import (
+    InterneuronParams,
+    NetworkSpec,
+    OutputParams,
+    PlasticityParams,
+    PyramidalParams,
+    SpecError,
+    section,
+    yinyang_spec,
+)
 
 
 def test_roundtrip_through_dict():
@@ -96,3 +108,105 @@ def test_pattern_time_must_be_multiple_of_dt():
     d["player"]["t_pattern"] = 1.005
     with pytest.raises(SpecError, match="t_pattern.*multiple of dt"):
         NetworkSpec.from_dict(d)
+
+
+# ---------------------------------------------------------------------- model sections
+PAPER_VALUES = {
+    "pyramidal": {
+        "g_leak": 0.03,
+        "g_basal": 0.1,
+        "g_apical": 0.06,
+        "sigma_noise": 0.0,
+        "tau_noise": 0.1,
+        "tau_highpass": 0.1,
+        "model": "pyramidal",
+    },
+    "interneuron": {"g_leak": 0.03, "g_dendrite": 0.1, "g_soma": 0.06, "model": "interneuron"},
+    "output": {
+        "g_leak": 0.03,
+        "g_basal": 0.1,
+        "g_target": 0.06,
+        "tau_highpass": 0.1,
+        "model": "output",
+    },
+}
+
+
+def test_sections_are_the_models_parameter_lists_with_their_defaults():
+    from mc_models import neuron_model
+
+    for role, cls in (("pyramidal", PyramidalParams), ("interneuron", InterneuronParams)):
+        model = neuron_model(role)
+        own = [p for p in model.params if p.name not in ("threshold", "le_active")]
+        assert [f.name for f in fields(cls)] == [p.name for p in own] + ["model"]
+        for p in own:
+            assert getattr(cls(), p.name) == p.default  # the model's default, nowhere else
+    assert [f.name for f in fields(OutputParams)][:-1] == [
+        p.name for p in neuron_model("output").params if p.name not in ("threshold", "le_active")
+    ]
+
+
+def test_default_values_are_the_papers_and_unchanged():
+    # every config relies on these (the shared hyperparameters of the original configs)
+    d = NetworkSpec(
+        dims=(4, 30, 3),
+        feedback="fa",
+        plasticity=PlasticityParams(
+            eta_up=(1.0, 1.0), eta_ip=(0.1,), eta_pi=(0.0,), eta_down=(0.0,)
+        ),
+    ).to_dict()
+    for role, values in PAPER_VALUES.items():
+        assert d[role] == values, role
+    assert d["rules"] == {
+        "forward": {"model": "forward"},
+        "p2i": {"model": "pyr_to_inter"},
+        "i2p": {"model": "inter_to_pyr"},
+        "feedback": {"model": "pal"},
+    }
+    assert yinyang_spec("pal").to_dict()["pyramidal"]["sigma_noise"] == 0.01
+
+
+def test_another_model_in_a_section_round_trips():
+    spec = yinyang_spec(
+        "pal", pyramidal=section("pyramidal", model="pyramidal_white", sigma_noise=0.02)
+    )
+    d = spec.to_dict()
+    assert d["pyramidal"] == {
+        **{k: v for k, v in PAPER_VALUES["pyramidal"].items() if k != "tau_noise"},
+        "sigma_noise": 0.02,
+        "model": "pyramidal_white",
+    }
+    again = NetworkSpec.from_dict(d)
+    assert again == spec and again.pyramidal.model == "pyramidal_white"
+    assert pickle.loads(pickle.dumps(spec)) == spec  # sweeps send specs to worker processes
+    assert spec.noisy
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"model": "pyramidel"}, r"network\.pyramidal\.model: unknown neuron model 'pyramidel'"),
+        (
+            {"model": "pyramidal_white", "tau_noise": 0.1},
+            r"network\.pyramidal: unknown key.*tau_noise",
+        ),
+        ({"model": 3}, r"network\.pyramidal\.model: expected a model name"),
+        ({"tau_noise": 0.0}, r"network\.pyramidal\.tau_noise: 0.0 must be > 0"),
+    ],
+)
+def test_section_errors_name_the_key(change, match):
+    d = yinyang_spec("fa").to_dict()
+    d["pyramidal"] = {**{k: v for k, v in d["pyramidal"].items() if k != "model"}, **change}
+    if change.get("model") == "pyramidal_white":
+        d["pyramidal"] = change
+    with pytest.raises(SpecError, match=match):
+        NetworkSpec.from_dict(d)
+
+
+def test_a_section_holds_its_own_models_parameters():
+    with pytest.raises(SpecError, match="PyramidalParams holds the parameters of 'pyramidal'"):
+        PyramidalParams(model="pyramidal_white")
+    with pytest.raises(SpecError, match="pyramidal: expected a pyramidal section"):
+        yinyang_spec("fa", pyramidal=OutputParams())
+    with pytest.raises(SpecError, match="unknown role 'basket'"):
+        section("basket")

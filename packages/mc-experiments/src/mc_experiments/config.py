@@ -254,11 +254,21 @@ def _section(cls: type, data: Any, where: str) -> Any:
 def _merge(base: dict, over: Mapping) -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
+        mine = out.get(k)
+        if isinstance(v, Mapping) and isinstance(mine, dict) and _same_model(mine, v):
+            out[k] = _merge(mine, v)
         else:
             out[k] = copy.deepcopy(v)
     return out
+
+
+def _same_model(base: Mapping, over: Mapping) -> bool:
+    """Whether ``over`` keeps ``base``'s model.
+
+    A section that names another model starts from that model's defaults instead of the
+    values of the other model.
+    """
+    return over.get("model", base.get("model")) == base.get("model")
 
 
 def _network(data: Any, where: str, u_low: float) -> NetworkSpec:

@@ -34,7 +34,9 @@ from mc_network.spec import (
     PlasticityParams,
     PlayerParams,
     PyramidalParams,
+    RuleModels,
     SpecError,
+    section,
 )
 from mc_network.topology import Topology, build_topology
 
@@ -55,6 +57,7 @@ __all__ = [
     "PlayerParams",
     "PyramidalParams",
     "RecordPlan",
+    "RuleModels",
     "RunStreams",
     "Simulation",
     "SpecError",
@@ -71,4 +74,5 @@ __all__ = [
     "default_backend",
     "register_backend",
     "run_streams",
+    "section",
 ]

@@ -1,17 +1,19 @@
 """Which model each population and projection of a network uses, and its parameter values.
 
 The one place where the network description meets the models: a population's or
-projection's role (:class:`~mc_network.topology.PopKind`, ``ProjKind``) names its model in
-the registry of :mod:`mc_models.registry`, and the description's sections give the values
-of the parameters the network sets (the rest keep the model's defaults).
+projection's role (:class:`~mc_network.topology.PopKind`, ``ProjKind``) names the section of
+the description that chooses its model (``spec.pyramidal.model``, ``spec.rules.feedback``
+...) from the registry of :mod:`mc_models.registry`, and the description gives the values
+of the parameters the network sets.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from mc_models import NeuronModel, SynapseModel, neuron_model, synapse_model
-from mc_network.spec import NetworkSpec
+from mc_network.spec import NetworkSpec, section_model
 from mc_network.topology import PopKind, Population, Projection, ProjKind
 
 __all__ = [
@@ -23,33 +25,42 @@ __all__ = [
     "synapse_params",
 ]
 
-POPULATION_MODELS = {
+_NEURON_SECTIONS = {
     PopKind.PYRAMIDAL: "pyramidal",
     PopKind.INTER: "interneuron",
     PopKind.OUTPUT: "output",
+}
+_FIXED_NEURONS = {
     PopKind.INPUT: "rate_player",
     PopKind.TEACHER: "rate_player",
     PopKind.BIAS: "bias",
 }
-PROJECTION_MODELS = {
+_RULES = {
     ProjKind.FORWARD: "forward",
-    ProjKind.FEEDBACK: "pal",
-    ProjKind.P2I: "pyr_to_inter",
-    ProjKind.I2P: "inter_to_pyr",
-    ProjKind.DOWN_TO_INTER: "down_to_inter",
-    ProjKind.TEACHER: "teacher",
+    ProjKind.P2I: "p2i",
+    ProjKind.I2P: "i2p",
+    ProjKind.FEEDBACK: "feedback",
 }
+_FIXED_SYNAPSES = {ProjKind.DOWN_TO_INTER: "down_to_inter", ProjKind.TEACHER: "teacher"}
 _DATA = {PopKind.INPUT: "inputs", PopKind.TEACHER: "teacher"}
+
+
+def _values(sec: Any) -> dict[str, float]:
+    return {f.name: getattr(sec, f.name) for f in fields(sec) if f.name != "model"}
 
 
 def population_model(spec: NetworkSpec, pop: Population) -> NeuronModel:
     """The neuron model of a population."""
-    return neuron_model(POPULATION_MODELS[pop.kind])
+    if pop.kind in _NEURON_SECTIONS:
+        return section_model(getattr(spec, _NEURON_SECTIONS[pop.kind]))
+    return neuron_model(_FIXED_NEURONS[pop.kind])
 
 
 def projection_model(spec: NetworkSpec, proj: Projection) -> SynapseModel:
     """The synapse model of a projection."""
-    return synapse_model(PROJECTION_MODELS[proj.kind])
+    if proj.kind in _RULES:
+        return section_model(getattr(spec.rules, _RULES[proj.kind]))
+    return synapse_model(_FIXED_SYNAPSES[proj.kind])
 
 
 def population_data(pop: Population) -> str | None:
@@ -63,18 +74,14 @@ def projection_frozen(proj: Projection) -> frozenset[str]:
 
 
 def neuron_params(spec: NetworkSpec, pop: Population, model: NeuronModel) -> dict[str, float]:
-    """Named parameter values of a population (only those its model declares)."""
+    """Named parameter values of a population (those its model declares)."""
     pl = spec.player
     values: dict[str, Any] = {
         "threshold": spec.threshold,
         "le_active": 1.0 if spec.le_active else 0.0,
     }
-    if pop.kind is PopKind.PYRAMIDAL:
-        values.update(vars(spec.pyramidal))
-    elif pop.kind is PopKind.INTER:
-        values.update(vars(spec.interneuron))
-    elif pop.kind is PopKind.OUTPUT:
-        values.update(vars(spec.output))
+    if pop.kind in _NEURON_SECTIONS:
+        values.update(_values(getattr(spec, _NEURON_SECTIONS[pop.kind])))
     elif pop.kind is PopKind.INPUT:
         values.update(period=pl.t_pattern, tau=pl.tau_0, mute_time=0.0, base_rate=0.0)
     elif pop.kind is PopKind.TEACHER:
@@ -90,6 +97,8 @@ def neuron_params(spec: NetworkSpec, pop: Population, model: NeuronModel) -> dic
 
 
 def synapse_params(spec: NetworkSpec, proj: Projection, model: SynapseModel) -> dict[str, float]:
-    """Named parameter values of a projection (only those its model declares)."""
+    """Named parameter values of a projection (those its model declares)."""
     values = {"eta": proj.eta, "tau": proj.tau, "alpha": spec.plasticity.alpha}
+    if proj.kind in _RULES:
+        values.update(_values(getattr(spec.rules, _RULES[proj.kind])))
     return {k: float(v) for k, v in values.items() if k in model.param_names}

@@ -14,9 +14,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
-from mc_models import ACTIVATIONS
+from mc_models import ACTIVATIONS, neuron_model, synapse_model
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,10 @@ __all__ = [
     "PlasticityParams",
     "PlayerParams",
     "PyramidalParams",
+    "RuleModels",
     "SpecError",
+    "section",
+    "section_model",
 ]
 
 
@@ -53,35 +57,126 @@ class FeedbackMode(StrEnum):
     TRANSPOSE = "transpose"
 
 
+# The sections of the neuron and synapse models are generated from the models' parameter
+# lists: the models' defaults are the only defaults (the paper's shared hyperparameters),
+# and a parameter added to a model is a key of its section. The parameters the network sets
+# for every model (threshold, le_active; eta, tau, alpha) are not part of the sections.
+NETWORK_WIDE = {"neuron": ("threshold", "le_active"), "synapse": ("eta", "tau", "alpha")}
+NEURON_ROLES = {"pyramidal": "pyramidal", "interneuron": "interneuron", "output": "output"}
+RULE_ROLES = {
+    "forward": "forward",
+    "p2i": "pyr_to_inter",
+    "i2p": "inter_to_pyr",
+    "feedback": "pal",
+}
+_CLASS_NAMES = {
+    "pyramidal": "PyramidalParams",
+    "interneuron": "InterneuronParams",
+    "output": "OutputParams",
+    "forward": "ForwardRule",
+    "p2i": "PyrToInterRule",
+    "i2p": "InterToPyrRule",
+    "feedback": "FeedbackRule",
+}
+
+
+def _role_model(role: str, name: str) -> Any:
+    kind = "neuron" if role in NEURON_ROLES else "synapse"
+    try:
+        return neuron_model(name) if kind == "neuron" else synapse_model(name)
+    except ValueError as err:
+        raise SpecError(f"{role}.model: {err}") from None
+
+
+@cache
+def _section_class(role: str, model: Any) -> type:
+    kind = "neuron" if role in NEURON_ROLES else "synapse"
+    own = [p for p in model.params if p.name not in NETWORK_WIDE[kind]]
+    missing = [p.name for p in own if p.default is None]
+    if missing:
+        raise SpecError(
+            f"{role}.model: {model.name!r} has parameters without defaults {missing}; give "
+            "every parameter the network does not set a default"
+        )
+    default_model = {**NEURON_ROLES, **RULE_ROLES}[role]
+    name = _CLASS_NAMES[role] + ("" if model.name == default_model else f"[{model.name}]")
+    cls = dataclasses.make_dataclass(
+        name,
+        [(p.name, float, field(default=float(p.default))) for p in own]
+        + [("model", str, field(default=model.name))],
+        frozen=True,
+        namespace={
+            "__doc__": f"Parameters of the {role} model {model.name!r} (defaults: the model's)."
+            " See :mod:`mc_models.registry`.",
+            "__post_init__": _check_section_model,
+            "__reduce__": _reduce_section,
+            "role": role,
+        },
+    )
+    cls.__module__ = __name__
+    return cls
+
+
+def _check_section_model(self) -> None:
+    expected = next(f.default for f in fields(self) if f.name == "model")
+    if self.model != expected:
+        raise SpecError(
+            f"{self.role}.model: {type(self).__name__} holds the parameters of {expected!r}; "
+            f"for {self.model!r} use section({self.role!r}, model={self.model!r}, ...)"
+        )
+
+
+def _reduce_section(self) -> tuple:
+    # a generated class is found again through section(), also in another process
+    values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
+    return (_rebuild_section, (self.role, self.model, values))
+
+
+def _rebuild_section(role: str, model: str, values: dict[str, float]) -> Any:
+    return section(role, model, **values)
+
+
+def section(role: str, model: str | None = None, **values: float) -> Any:
+    """The parameter section of a role, for its default model or another registered one.
+
+    ``role`` is a neuron role (``pyramidal``, ``interneuron``, ``output``) or a plasticity
+    rule (``forward``, ``p2i``, ``i2p``, ``feedback``). Unset parameters take the model's
+    defaults.
+
+    >>> section("pyramidal", model="pyramidal_white", sigma_noise=0.01).model
+    'pyramidal_white'
+    """
+    roles = {**NEURON_ROLES, **RULE_ROLES}
+    if role not in roles:
+        raise SpecError(f"section: unknown role {role!r}; valid roles are {sorted(roles)}")
+    cls = _section_class(role, _role_model(role, model or roles[role]))
+    return cls(**values)
+
+
+def section_model(sec: Any) -> Any:
+    """The registered model a section belongs to."""
+    return _role_model(sec.role, sec.model)
+
+
+PyramidalParams = _section_class("pyramidal", neuron_model("pyramidal"))
+InterneuronParams = _section_class("interneuron", neuron_model("interneuron"))
+OutputParams = _section_class("output", neuron_model("output"))
+
+
 @dataclass(frozen=True)
-class PyramidalParams:
-    """Hidden-layer pyramidal neurons (see :mod:`mc_models.neurons.pyramidal`)."""
+class RuleModels:
+    """The plasticity rules: a section per role, naming its synapse model.
 
-    g_leak: float = 0.03
-    g_basal: float = 0.1
-    g_apical: float = 0.06
-    sigma_noise: float = 0.0
-    tau_noise: float = 0.1
-    tau_highpass: float = 0.1
+    ``forward`` (forward and bias -> pyramidal projections), ``p2i`` (pyramidal and bias ->
+    interneuron), ``i2p`` (interneuron -> pyramidal) and ``feedback`` (B). Learning rates,
+    filter time constants and alpha come from :class:`PlasticityParams`; a section holds
+    the rule's other parameters, if it has any.
+    """
 
-
-@dataclass(frozen=True)
-class InterneuronParams:
-    """Interneurons (see :mod:`mc_models.neurons.interneuron`)."""
-
-    g_leak: float = 0.03
-    g_dendrite: float = 0.1
-    g_soma: float = 0.06
-
-
-@dataclass(frozen=True)
-class OutputParams:
-    """Output neurons (see :mod:`mc_models.neurons.output`)."""
-
-    g_leak: float = 0.03
-    g_basal: float = 0.1
-    g_target: float = 0.06
-    tau_highpass: float = 0.1
+    forward: Any = field(default_factory=lambda: section("forward"))
+    p2i: Any = field(default_factory=lambda: section("p2i"))
+    i2p: Any = field(default_factory=lambda: section("i2p"))
+    feedback: Any = field(default_factory=lambda: section("feedback"))
 
 
 @dataclass(frozen=True)
@@ -139,9 +234,6 @@ class PlayerParams:
 
 
 _SECTIONS: dict[str, type] = {
-    "pyramidal": PyramidalParams,
-    "interneuron": InterneuronParams,
-    "output": OutputParams,
     "plasticity": PlasticityParams,
     "init": InitParams,
     "bias": BiasParams,
@@ -168,6 +260,11 @@ class NetworkSpec:
         The :class:`FeedbackMode`.
     dtype
         ``"float32"`` (GeNN "float" semantics, bit-exact with the original) or ``"float64"``.
+    pyramidal, interneuron, output
+        The neuron models' sections: the ``model`` (a registered neuron model) and its
+        parameters (see :func:`section`).
+    rules
+        The plasticity rules' models (:class:`RuleModels`).
     """
 
     dims: tuple[int, ...]
@@ -181,6 +278,7 @@ class NetworkSpec:
     interneuron: InterneuronParams = field(default_factory=InterneuronParams)
     output: OutputParams = field(default_factory=OutputParams)
     plasticity: PlasticityParams = field(default_factory=PlasticityParams)
+    rules: RuleModels = field(default_factory=RuleModels)
     init: InitParams = field(default_factory=InitParams)
     bias: BiasParams = field(default_factory=BiasParams)
     player: PlayerParams = field(default_factory=PlayerParams)
@@ -219,8 +317,15 @@ class NetworkSpec:
 
     @property
     def noisy(self) -> bool:
-        """Whether the apical OU noise is on."""
-        return self.pyramidal.sigma_noise > 0
+        """Whether any neuron model draws noise (the apical noise of the pyramidals)."""
+        return any(_draws(getattr(self, role)) for role in NEURON_ROLES)
+
+    def _noise(self) -> tuple[str, float]:
+        """The pyramidal section's noise key and value (``sigma_noise``), for messages."""
+        gate = section_model(self.pyramidal).noise_gate
+        if gate is None:
+            return "model", float(_draws(self.pyramidal))
+        return gate, float(getattr(self.pyramidal, gate))
 
     # ----------------------------------------------------------------- validation
     def _validate(self) -> None:
@@ -240,21 +345,12 @@ class NetworkSpec:
             )
         if self.dtype not in ("float32", "float64"):
             raise SpecError(f"dtype: {self.dtype!r} is not valid; use 'float32' or 'float64'")
-        for section in ("pyramidal", "interneuron", "output"):
-            for f in fields(getattr(self, section)):
-                v = getattr(getattr(self, section), f.name)
-                if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
-                    raise SpecError(f"{section}.{f.name}: {v!r} must be a number >= 0")
-        for section, name in (
-            ("pyramidal", "tau_noise"),
-            ("pyramidal", "tau_highpass"),
-            ("output", "tau_highpass"),
-            ("pyramidal", "g_basal"),
-            ("interneuron", "g_dendrite"),
-            ("output", "g_basal"),
-        ):
-            if getattr(getattr(self, section), name) <= 0:
-                raise SpecError(f"{section}.{name}: must be > 0")
+        for role in NEURON_ROLES:
+            _check_section(getattr(self, role), role, role)
+        if not isinstance(self.rules, RuleModels):
+            raise SpecError(f"rules: expected a RuleModels, got {self.rules!r}")
+        for role in RULE_ROLES:
+            _check_section(getattr(self.rules, role), role, f"rules.{role}")
         self._validate_plasticity()
         self._validate_player()
         self._validate_feedback()
@@ -301,7 +397,7 @@ class NetworkSpec:
 
     def _validate_feedback(self) -> None:
         mode, eta_down = self.feedback, self.plasticity.eta_down
-        sigma = self.pyramidal.sigma_noise
+        key, sigma = self._noise()
         if mode is FeedbackMode.PAL and not any(e > 0 for e in eta_down):
             raise SpecError(
                 f"plasticity.eta_down: {list(eta_down)} needs an entry > 0 for feedback 'pal'; "
@@ -309,8 +405,9 @@ class NetworkSpec:
             )
         if mode is FeedbackMode.PAL and not sigma > 0:
             log.warning(
-                "feedback 'pal' with pyramidal.sigma_noise = 0: B only decays (a diagnostic "
-                "setting, e.g. to compare backends without noise)"
+                "feedback 'pal' with pyramidal.%s = 0: B only decays (a diagnostic "
+                "setting, e.g. to compare backends without noise)",
+                key,
             )
         if mode is not FeedbackMode.PAL and any(e != 0 for e in eta_down):
             raise SpecError(
@@ -319,11 +416,11 @@ class NetworkSpec:
             )
         if mode is FeedbackMode.FA and sigma != 0:
             raise SpecError(
-                f"pyramidal.sigma_noise: {sigma} must be 0 for feedback 'fa'; "
+                f"pyramidal.{key}: {sigma} must be 0 for feedback 'fa'; "
                 "use 'noise_control' for fixed B with noise"
             )
         if mode is FeedbackMode.NOISE_CONTROL and not sigma > 0:
-            raise SpecError("pyramidal.sigma_noise: must be > 0 for feedback 'noise_control'")
+            raise SpecError(f"pyramidal.{key}: must be > 0 for feedback 'noise_control'")
 
     # ----------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -347,7 +444,11 @@ class NetworkSpec:
             raise SpecError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(top)}")
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
-            if key in _SECTIONS:
+            if key in NEURON_ROLES:
+                kwargs[key] = _model_section_from_dict(key, value, f"{where}.{key}")
+            elif key == "rules":
+                kwargs[key] = _rules_from_dict(value, f"{where}.rules")
+            elif key in _SECTIONS:
                 kwargs[key] = _section_from_dict(_SECTIONS[key], value, f"{where}.{key}")
             elif key == "dims":
                 if not isinstance(value, list | tuple):
@@ -393,24 +494,27 @@ def _check_scalar(cls: type, key: str, value: Any, where: str) -> Any:
     return value
 
 
-def _section_from_dict(section: type, value: Any, where: str) -> Any:
+def _section_from_dict(cls: type, value: Any, where: str) -> Any:
     if not isinstance(value, Mapping):
         raise SpecError(f"{where}: expected a mapping, got {value!r}")
-    valid = {f.name: f for f in fields(section)}
+    valid = {f.name: f for f in fields(cls)}
     unknown = sorted(set(value) - set(valid))
     if unknown:
         raise SpecError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(valid)}")
     out: dict[str, Any] = {}
     for key, v in value.items():
         default = valid[key].default
-        if isinstance(default, bool):
+        if key == "model":
+            if not isinstance(v, str):
+                raise SpecError(f"{where}.model: expected a model name, got {v!r}")
+        elif isinstance(default, bool):
             if not isinstance(v, bool):
                 raise SpecError(f"{where}.{key}: expected true or false, got {v!r}")
         elif key.startswith("eta_"):
             if not isinstance(v, list | tuple) or not all(_is_number(x) for x in v):
                 raise SpecError(f"{where}.{key}: expected a list of numbers, got {v!r}")
             v = tuple(float(x) for x in v)
-        elif section is InitParams:
+        elif cls is InitParams:
             if isinstance(v, list | tuple):
                 if len(v) != 2 or not all(_is_number(x) for x in v):
                     raise SpecError(f"{where}.{key}: expected a number or [low, high], got {v!r}")
@@ -420,7 +524,54 @@ def _section_from_dict(section: type, value: Any, where: str) -> Any:
         elif not _is_number(v):
             raise SpecError(f"{where}.{key}: expected a number, got {v!r}")
         out[key] = v
-    return section(**out)
+    return cls(**out)
+
+
+def _model_section_from_dict(role: str, value: Any, where: str) -> Any:
+    if not isinstance(value, Mapping):
+        raise SpecError(f"{where}: expected a mapping, got {value!r}")
+    name = value.get("model", {**NEURON_ROLES, **RULE_ROLES}[role])
+    if not isinstance(name, str):
+        raise SpecError(f"{where}.model: expected a model name, got {name!r}")
+    try:
+        cls = _section_class(role, _role_model(role, name))
+    except SpecError as err:
+        raise SpecError(f"{where}.{str(err).split('.', 1)[1]}") from None
+    return _section_from_dict(cls, value, where)
+
+
+def _rules_from_dict(value: Any, where: str) -> RuleModels:
+    if not isinstance(value, Mapping):
+        raise SpecError(f"{where}: expected a mapping, got {value!r}")
+    unknown = sorted(set(value) - set(RULE_ROLES))
+    if unknown:
+        raise SpecError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(RULE_ROLES)}")
+    return RuleModels(
+        **{r: _model_section_from_dict(r, v, f"{where}.{r}") for r, v in value.items()}
+    )
+
+
+def _check_section(sec: Any, role: str, where: str) -> None:
+    """A model section of ``role`` with valid values (the model's parameter domains)."""
+    if getattr(sec, "role", None) != role:
+        raise SpecError(f"{where}: expected a {role} section (see section()), got {sec!r}")
+    model = section_model(sec)
+    for f in fields(sec):
+        if f.name == "model":
+            continue
+        v = getattr(sec, f.name)
+        if not (_is_number(v) and math.isfinite(v)):
+            raise SpecError(f"{where}.{f.name}: {v!r} must be a finite number")
+        why = model.param(f.name).check(v)
+        if why is not None:
+            raise SpecError(f"{where}.{f.name}: {v!r} {why}")
+
+
+def _draws(sec: Any) -> bool:
+    """Whether a neuron section's model draws noise with its values."""
+    model = section_model(sec)
+    gate = model.noise_gate
+    return model.n_draws > 0 and (gate is None or getattr(sec, gate) > 0)
 
 
 def _is_number(v: Any) -> bool:

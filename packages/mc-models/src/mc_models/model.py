@@ -375,11 +375,16 @@ class NeuronModel(_Declared):
     noise_gate: str | None = None
     block: tuple[Stmt, ...] = field(init=False, repr=False, compare=False)
     start_block: tuple[Stmt, ...] = field(init=False, repr=False, compare=False)
+    _calls: frozenset[str] = field(init=False, repr=False, compare=False)
+    _draws: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         where = f"model {self.name!r}"
         object.__setattr__(self, "block", parse_block(self.update, f"{where} update"))
         object.__setattr__(self, "start_block", parse_block(self.stage_start, f"{where} start"))
+        found = [c.func for b in (self.block, self.start_block) for c in calls(b)]
+        object.__setattr__(self, "_calls", frozenset(found))
+        object.__setattr__(self, "_draws", sum(c.func == "normal" for c in calls(self.block)))
         _check_declarations(self)
         kinds = _base_kinds(self.params, self.derived, self.vars, self.switches)
         kinds.update({n: "input" for n in self.inputs})
@@ -405,12 +410,12 @@ class NeuronModel(_Declared):
 
     def uses(self, func: str) -> bool:
         """Whether the update (or the stage start) calls a built-in, e.g. ``"normal"``."""
-        return any(c.func == func for b in (self.block, self.start_block) for c in calls(b))
+        return func in self._calls
 
     @property
     def n_draws(self) -> int:
         """Standard-normal draws per neuron and step (the ``normal()`` calls in the update)."""
-        return sum(c.func == "normal" for c in calls(self.block))
+        return self._draws
 
     def initial_state(
         self,

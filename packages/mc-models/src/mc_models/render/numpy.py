@@ -302,9 +302,8 @@ class SynapseStep:
         out = self.output(weights, pre, post)
         if self.one_to_one:
             return np.array(out, copy=True)
-        b, n_pre = next(iter(pre.values())).shape
-        n_post = next(iter(post.values())).shape[1] if post else out.shape[-1]
-        return sum_over_pre(np.broadcast_to(out, (b, n_pre, n_post)))
+        shape = weights["g"].shape  # an all-to-all projection's weights: (batch, n_pre, n_post)
+        return sum_over_pre(out if out.shape == shape else np.broadcast_to(out, shape))
 
 
 def synapse_step(
@@ -356,7 +355,9 @@ def activation_function(activation) -> Callable[[np.ndarray, Any], np.ndarray]:
         "    thr = float(thr)\n"
         "    with np.errstate(over='ignore', invalid='ignore'):\n"
         f"        y = np.asarray({body}, dtype=np.float64)\n"
-        "    return np.broadcast_to(y, x.shape).astype(dtype)\n"
+        "    if y.shape != x.shape:  # an expression that does not read x\n"
+        "        y = np.broadcast_to(y, x.shape)\n"
+        "    return y.astype(dtype)\n"
     )
     return _compile(src, "act")
 

@@ -81,7 +81,10 @@ class StageData:
 
     def sample(self, position: Any) -> np.ndarray:
         """``(B, n)``: member ``b``'s rates of sample ``order[b, position[b]]``."""
-        idx = np.broadcast_to(np.asarray(position), (self._b.size, 1))[:, 0]
+        if isinstance(position, np.ndarray) and position.shape == (self._b.size, 1):
+            idx = position[:, 0]
+        else:
+            idx = np.broadcast_to(np.asarray(position), (self._b.size, 1))[:, 0]
         return self.rates[self._b % self.rates.shape[0], self.order[self._b, idx]]
 
     @staticmethod
@@ -257,6 +260,7 @@ class Simulation(abc.ABC):
         shape, out = (self.batch_size, op.n_pre, op.n_post), {}
         for v in op.model.vars:
             if v.name == "g":
+                # a copy: _initial_weights stays the initial weights
                 out["g"] = np.array(self._initial_weights[op.projection], dtype=self.dtype)
             else:
                 out[v.name] = np.full(shape, v.initial_value(op.resolved), dtype=self.dtype)

@@ -55,42 +55,58 @@ class ReferenceSimulation(HostArrays, Simulation):
         for op in self.program.neurons:
             self._neuron_steps[op.population] = neuron_step(op.model, act, op.resolved)
             self.neurons[op.population] = op.model.initial_state((b, op.size), dtype, op.resolved)
+        self._zeros = {
+            op.population: np.zeros((b, op.size), dtype=dtype) for op in self.program.neurons
+        }
         self.synapses: dict[str, dict[str, np.ndarray]] = {}
         self._synapse_steps = {}
         for op in self.program.synapses:
             self._synapse_steps[op.projection] = synapse_step(op.model, op.resolved, op.one_to_one)
             if op.model.vars:
                 self.synapses[op.projection] = self._synapse_state(op)
+        # what each operation works on, looked up once
+        self._synapse_plan = [
+            (
+                op,
+                self._synapse_steps[op.projection],
+                self.synapses.get(op.projection),
+                self.neurons[op.pre],
+                self.neurons[op.post],
+                self._zeros[op.post],
+            )
+            for op in self.program.synapses
+        ]
+        self._neuron_plan = [
+            (
+                op,
+                self._neuron_steps[op.population],
+                self.neurons[op.population],
+                self._zeros[op.population],
+            )
+            for op in self.program.neurons
+        ]
 
     # ------------------------------------------------------------------ one step
     def _step(self, switches: Mapping[str, bool], draws: np.ndarray, data) -> None:
-        inputs: dict[str, dict[str, np.ndarray]] = {}
-        for op in self.program.synapses:
-            step, sw = self._synapse_steps[op.projection], op.switches(switches)
-            pre, post = self.neurons[op.pre], self.neurons[op.post]
-            weights = self.synapses.get(op.projection, {})
-            if weights:
+        inputs: dict[str, dict[str, np.ndarray]] = {name: {} for name in self.neurons}
+        for op, step, weights, pre, post, zero in self._synapse_plan:
+            sw = op.switches(switches)
+            if weights is not None:
                 step.update(weights, pre, post, sw)
             x = step.input_sum(weights, pre, post, sw)
             if x is None:
                 continue
             # GeNN zeroes every input variable and then adds each group's inSyn in turn
-            per_pop = inputs.setdefault(op.post, {})
+            per_pop = inputs[op.post]
             acc = per_pop.get(op.target)
-            per_pop[op.target] = (self._zero(op.post) if acc is None else acc) + x
-        for op in self.program.neurons:
-            got = inputs.get(op.population, {})
-            x = {i: got[i] if i in got else self._zero(op.population) for i in op.model.inputs}
+            per_pop[op.target] = (zero if acc is None else acc) + x
+        for op, step, state, zero in self._neuron_plan:
+            got = inputs[op.population]
+            x = {i: got.get(i, zero) for i in op.model.inputs}  # zero: read only
             n, k0 = op.size, op.noise_offset
             mine = [draws[:, k0 + k * n : k0 + (k + 1) * n] for k in range(op.draws)]
-            mine += [self._zero(op.population)] * (op.model.n_draws - op.draws)  # noise off
-            step = self._neuron_steps[op.population]
-            step(
-                self.neurons[op.population], x, op.switches(switches), mine, data.get(op.population)
-            )
-
-    def _zero(self, pop: str) -> np.ndarray:
-        return np.zeros((self.batch_size, self.program.neuron(pop).size), dtype=self.dtype)
+            mine += [zero] * (op.model.n_draws - op.draws)  # noise off: the draws read 0
+            step(state, x, op.switches(switches), mine, data.get(op.population))
 
     # ------------------------------------------------------------------ a stage
     def _noise(self, n_steps: int, stage: StageInputs, start: int) -> np.ndarray:

@@ -23,12 +23,26 @@ Activations
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from mc_models.expr import Bin, BoolOp, Call, Cmp, Cond, Expr, If, Name, Neg, Not, Num
+from mc_models.expr import (
+    Assign,
+    Bin,
+    BoolOp,
+    Call,
+    Cmp,
+    Cond,
+    Expr,
+    If,
+    Name,
+    Neg,
+    Not,
+    Num,
+    walk,
+)
 from mc_models.model import NeuronModel, ResolvedParams, SynapseModel
 from mc_models.render._lower import Const, Lowered, lower_block
 
@@ -43,6 +57,9 @@ __all__ = [
     "synapse_source",
     "synapse_step",
 ]
+
+
+_UFUNCS = {"+": "add", "-": "subtract", "*": "multiply", "/": "true_divide"}
 
 
 class _Emitter:
@@ -109,15 +126,34 @@ class _Emitter:
             if isinstance(s, If):
                 self.if_(s, mask)
                 continue
-            value = self.expr(s.full_value)
             kind = self.kinds.get(s.target)
             if kind in ("var", "shared"):
-                target = self.ref(s.target)
-                if mask is not None:
-                    value = f"np.where({mask}, {value}, {target})"
-                self(f"{target}[...] = {value}")
+                self.assign(self.ref(s.target), s, mask)
             else:
-                self(f"l_{s.target} = {value}")
+                self.local(s)
+
+    def local(self, s: Assign) -> None:
+        """A local value (assigned once)."""
+        self(f"l_{s.target} = {self.expr(s.full_value)}")
+
+    def assign(self, target: str, s: Assign, mask: str | None) -> None:
+        """Write a state variable in place, with the operations of the notation.
+
+        ``x += e`` adds the evaluated ``e`` in place and an operation's result goes straight
+        into the variable (``np.add(a, b, out=x)``): the same float results as a temporary
+        copied in, one pass fewer over large (synapse) arrays.
+        """
+        if mask is not None:
+            self(f"{target}[...] = np.where({mask}, {self.expr(s.full_value)}, {target})")
+        elif s.op:
+            self(f"{target} {s.op}= {self.expr(s.value)}")
+        elif isinstance(s.value, Bin):
+            a, b = self.expr(s.value.left), self.expr(s.value.right)
+            self(f"np.{_UFUNCS[s.value.op]}({a}, {b}, out={target})")
+        elif isinstance(s.value, Neg):
+            self(f"np.negative({self.expr(s.value.operand)}, out={target})")
+        else:
+            self(f"{target}[...] = {self.expr(s.value)}")
 
     def if_(self, s: If, mask: str | None) -> None:
         test = self.switch_test(s.test)
@@ -143,6 +179,83 @@ class _Emitter:
             neg = f"np.logical_not({cond})"
             self(f"{n} = {neg}" if mask is None else f"{n} = np.logical_and({mask}, {neg})")
             self.block(s.orelse, n)
+
+
+class _MatrixEmitter(_Emitter):
+    """An all-to-all synapse update: operations on whole matrices write into kept buffers.
+
+    An operation whose result is a ``(batch, n_pre, n_post)`` matrix (it reads a synapse
+    variable, such a local, or both a pre- and a postsynaptic reference) is written with
+    ``out=`` into a scratch buffer ``t[k]`` (or straight into the variable it is assigned
+    to), so a step allocates no matrix; operands of one side only stay small broadcasts.
+    The values are those of the plain expression.
+    """
+
+    def __init__(self, ref: Callable[[str], str], kinds: Mapping[str, str]) -> None:
+        super().__init__(ref, kinds)
+        self.n_temps = 0
+        self.free: list[int] = []
+        self.matrix_locals: set[str] = set()
+
+    def is_matrix(self, e: Expr | Const) -> bool:
+        found = (
+            {n.id for n in walk(e) if isinstance(n, Name)} if not isinstance(e, Const) else set()
+        )
+        if any(self.kinds.get(n) == "var" or n in self.matrix_locals for n in found):
+            return True
+        refs = {n[-4:] if n.endswith("_pre") else n[-5:] for n in found if n not in self.kinds}
+        return {"_pre", "_post"} <= refs
+
+    def temp(self) -> str:
+        """A free scratch matrix (the lowest free one; a new one if none is free)."""
+        if self.free:
+            return f"t[{self.free.pop(0)}]"
+        self.n_temps += 1
+        return f"t[{self.n_temps - 1}]"
+
+    def release(self, *names: str) -> None:
+        for name in names:
+            if name.startswith("t["):
+                self.free = sorted({*self.free, int(name[2:-1])})
+
+    def operand(self, e: Expr | Const) -> str:
+        if isinstance(e, Bin | Neg) and self.is_matrix(e):
+            dest = self.temp()
+            self.into(e, dest)
+            return dest
+        return self.expr(e)
+
+    def into(self, e: Expr | Const, dest: str) -> None:
+        if isinstance(e, Bin) and self.is_matrix(e):
+            a, b = self.operand(e.left), self.operand(e.right)
+            self(f"np.{_UFUNCS[e.op]}({a}, {b}, out={dest})")
+            self.release(*(x for x in (a, b) if x != dest))
+        elif isinstance(e, Neg) and self.is_matrix(e):
+            a = self.operand(e.operand)
+            self(f"np.negative({a}, out={dest})")
+            self.release(*(x for x in (a,) if x != dest))
+        else:
+            self(f"{dest}[...] = {self.expr(e)}")
+
+    def assign(self, target: str, s: Assign, mask: str | None) -> None:
+        matrix = isinstance(s.value, Bin | Neg) and self.is_matrix(s.value)
+        if mask is not None or not matrix:
+            super().assign(target, s, mask)
+        elif s.op:
+            value = self.operand(s.value)
+            self(f"{target} {s.op}= {value}")
+            self.release(value)
+        else:
+            self.into(s.value, target)
+
+    def local(self, s: Assign) -> None:
+        if isinstance(s.value, Bin | Neg) and self.is_matrix(s.value):
+            dest = self.temp()
+            self.into(s.value, dest)
+            self(f"l_{s.target} = {dest}")
+            self.matrix_locals.add(s.target)
+        else:
+            super().local(s)
 
 
 def _neuron_ref(kinds: Mapping[str, str]) -> Callable[[str], str]:
@@ -259,15 +372,25 @@ def _synapse_ref(kinds: Mapping[str, str], one_to_one: bool) -> Callable[[str], 
 def synapse_source(model: SynapseModel, lowered: Lowered, one_to_one: bool = False) -> str:
     """Python source of a lowered synapse model.
 
-    ``update(w, pre, post, c, sw)`` and ``output(w, pre, post, c)``.
+    ``update(w, pre, post, c, sw, t)`` (``t``: ``N_TEMPS`` scratch matrices),
+    ``output(w, pre, post, c)`` and ``output_into(w, pre, post, c, out)`` (the same terms,
+    written into ``out``).
     """
     kinds = model.kinds()
-    e = _Emitter(_synapse_ref(kinds, one_to_one), kinds)
+    e = (_Emitter if one_to_one else _MatrixEmitter)(_synapse_ref(kinds, one_to_one), kinds)
     e.block(lowered.block)
+    n_temps = getattr(e, "n_temps", 0)
     out = e.expr(lowered.expr)
+    top = lowered.expr
+    if isinstance(top, Bin):  # the terms straight into the caller's buffer
+        into = f"np.{_UFUNCS[top.op]}({e.expr(top.left)}, {e.expr(top.right)}, out=out)"
+    else:
+        into = f"out[...] = {out}"
     return (
-        "\n".join(["def update(w, pre, post, c, sw):", *e.lines])
+        f"N_TEMPS = {n_temps}\n\n\n"
+        + "\n".join(["def update(w, pre, post, c, sw, t):", *e.lines])
         + f"\n\n\ndef output(w, pre, post, c):\n    return {out}\n"
+        + f"\n\ndef output_into(w, pre, post, c, out):\n    {into}\n"
     )
 
 
@@ -281,11 +404,23 @@ class SynapseStep:
     one_to_one: bool
     _update: Callable
     _output: Callable
+    _output_into: Callable
     _consts: tuple
+    _n_temps: int = 0
+    scratch: dict = field(default_factory=dict)
 
     def update(self, weights, pre, post, switches: Mapping[str, bool] | None = None) -> None:
         """Update the synapse variables ``weights`` (``(batch, n_pre, n_post)``) in place."""
-        self._update(weights, pre, post, self._consts, switches or {})
+        temps = self._scratch(weights["g"], self._n_temps) if self._n_temps else ()
+        self._update(weights, pre, post, self._consts, switches or {}, temps)
+
+    def _scratch(self, like: np.ndarray, n: int) -> list[np.ndarray]:
+        """``n`` scratch matrices shaped like ``like``, from the (shared) pool."""
+        key = (like.shape, like.dtype.str)
+        kept = self.scratch.setdefault(key, [])
+        while len(kept) < n:
+            kept.append(np.empty_like(like))
+        return kept
 
     def output(self, weights, pre, post) -> np.ndarray:
         """Each synapse's output term: ``(batch, n_pre, n_post)``, one-to-one ``(batch, n)``."""
@@ -294,22 +429,35 @@ class SynapseStep:
     def input_sum(self, weights, pre, post, switches: Mapping[str, bool] | None = None):
         """What the projection adds to its target input, ``(batch, n_post)``.
 
-        ``None`` while its output switch is off.
+        ``None`` while its output switch is off. An all-to-all projection's terms and their
+        running sum go into buffers kept for the next step (a stage runs many steps of
+        large matrices: no allocation per step).
         """
         gate = self.model.output_when
         if gate is not None and not (switches or {}).get(gate, False):
             return None
-        out = self.output(weights, pre, post)
         if self.one_to_one:
-            return np.array(out, copy=True)
-        shape = weights["g"].shape  # an all-to-all projection's weights: (batch, n_pre, n_post)
-        return sum_over_pre(out if out.shape == shape else np.broadcast_to(out, shape))
+            return np.array(self.output(weights, pre, post), copy=True)
+        g = weights["g"]  # an all-to-all projection's weights: (batch, n_pre, n_post)
+        terms, running = self._scratch(g, 2)[:2]
+        self._output_into(weights, pre, post, self._consts, terms)
+        if g.shape[1] == 1:
+            return terms[:, 0, :].copy()
+        np.cumsum(terms, axis=1, dtype=terms.dtype, out=running)
+        return running[:, -1, :].copy()
 
 
 def synapse_step(
-    model: SynapseModel, params: ResolvedParams, one_to_one: bool = False
+    model: SynapseModel,
+    params: ResolvedParams,
+    one_to_one: bool = False,
+    scratch: dict | None = None,
 ) -> SynapseStep:
-    """Render and bind a synapse model's NumPy update and output."""
+    """Render and bind a synapse model's NumPy update and output.
+
+    ``scratch``: a pool of scratch matrices (by shape) to share between the projections of
+    one simulation, which run one after another.
+    """
     kinds = model.kinds()
     lowered = lower_block(model.block, kinds, set(), params.values, params.dtype, model.output_expr)
     src = synapse_source(model, lowered, one_to_one)
@@ -322,7 +470,10 @@ def synapse_step(
         one_to_one,
         namespace["update"],
         namespace["output"],
+        namespace["output_into"],
         lowered.values(params.values, params.dtype),
+        namespace["N_TEMPS"],
+        {} if scratch is None else scratch,
     )
 
 

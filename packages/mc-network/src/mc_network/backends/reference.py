@@ -60,8 +60,11 @@ class ReferenceSimulation(HostArrays, Simulation):
         }
         self.synapses: dict[str, dict[str, np.ndarray]] = {}
         self._synapse_steps = {}
+        scratch: dict = {}  # the projections run one after another: one pool of matrices
         for op in self.program.synapses:
-            self._synapse_steps[op.projection] = synapse_step(op.model, op.resolved, op.one_to_one)
+            self._synapse_steps[op.projection] = synapse_step(
+                op.model, op.resolved, op.one_to_one, scratch
+            )
             if op.model.vars:
                 self.synapses[op.projection] = self._synapse_state(op)
         # what each operation works on, looked up once

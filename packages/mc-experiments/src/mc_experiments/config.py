@@ -35,7 +35,7 @@ from mc_network import (
     default_backend,
     paper_spec,
 )
-from mc_network.models import neuron_var_names
+from mc_network.models import population_model
 
 __all__ = [
     "BackendConfig",
@@ -413,7 +413,7 @@ def _recordable(cfg: Config) -> dict[str, tuple[int, ...]]:
     topo = build_topology(cfg.network)
     out: dict[str, tuple[int, ...]] = {}
     for pop in topo.populations:
-        for var in neuron_var_names(pop.kind):
+        for var in population_model(cfg.network, pop).var_names:
             out[f"{pop.name}.{var}"] = (pop.size,)
     for name in topo.weight_names:
         proj = topo.projection(name)

@@ -1,4 +1,7 @@
 import importlib.util
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -70,3 +73,28 @@ def test_a_backend_taking_any_keyword_is_not_checked():
 
         _REGISTRY.pop("any_options", None)
         sys.modules.pop("tests_any_options", None)
+
+
+def test_without_numba_the_compiled_backend_is_a_clear_error():
+    """Where numba is missing, ``compiled`` is unavailable (not an ImportError), the default
+    falls back to the reference backend and the options are still known."""
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["numba"] = None  # as if numba were not installed
+        from mc_network import BackendUnavailable, build_network, yinyang_spec
+        from mc_network.backends import available_backends, backend_options, default_backend
+        assert "numba" in available_backends()["compiled"], available_backends()
+        assert default_backend() == "reference"
+        assert backend_options("compiled") is not None
+        try:
+            build_network(yinyang_spec("fa"), backend="compiled")
+        except BackendUnavailable as err:
+            assert "pip install 'mc-network[compiled]'" in str(err), err
+        else:
+            raise AssertionError("built a compiled network without numba")
+        assert build_network(yinyang_spec("fa")).backend_name == "reference"
+        """
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr

@@ -36,7 +36,11 @@ class _Entry:
 
 def _has(module: str, hint: str) -> Callable[[], str | None]:
     def check() -> str | None:
-        if importlib.util.find_spec(module) is None:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # e.g. blocked: ``sys.modules[module] = None``
+            found = False
+        if not found:
             return f"the Python package {module!r} is not installed ({hint})"
         return None
 

@@ -29,13 +29,12 @@ from types import ModuleType
 
 from mc_models import get_activation
 from mc_models.render import numba as rnb
-from mc_network.backends import _pcg64
 from mc_network.backends._modcache import import_source
 from mc_network.program import StepProgram
 
 __all__ = ["ARGS", "kernel_module", "kernel_source", "layout"]
 
-_PCG64_DIGEST = hashlib.sha256(Path(_pcg64.__file__).read_bytes()).hexdigest()[:16]
+_PCG64_DIGEST = hashlib.sha256(Path(__file__).with_name("_pcg64.py").read_bytes()).hexdigest()[:16]
 
 ARGS = "b, NS, SV, CT, P, EN, SON, X, T, ORD, RNG, REC, RI, k0, n, every, r0, sps, window, noisy"
 _JIT = "@njit(cache=True, nogil=True, error_model='numpy', fastmath=False)"

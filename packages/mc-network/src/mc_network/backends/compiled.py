@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 
 from mc_network.backends._codegen import constants, float_vars, kernel_module, layout
-from mc_network.backends._pcg64 import get_streams, put_streams
 from mc_network.backends.base import ProgressFn, Simulation, StageInputs, StageStart
 from mc_network.record import RecordPlan
 
@@ -156,6 +155,8 @@ class CompiledSimulation(Simulation):
         rec_len = sum(w[2] for w in where)
         chunk = self._chunk_samples(stage, rec_len, plan.every) * sps
         rec = np.zeros((bsz, -(-chunk // plan.every) + 1, rec_len), dtype=dtype)
+        from mc_network.backends._pcg64 import get_streams, put_streams  # needs numba
+
         gens = [s.noise for s in self.streams]
         rng = get_streams(gens)  # the noise generators' states, advanced by the kernel
         args = (self._ns, self._sv, self._ct, self._params, self._enabled, switch_on)

@@ -52,6 +52,7 @@ __all__ = [
     "names",
     "parse_block",
     "parse_expr",
+    "unparse",
     "walk",
 ]
 
@@ -229,6 +230,27 @@ def parse_expr(source: str, where: str = "expression") -> Expr:
     except SyntaxError as err:
         raise NotationError(f"{where}: {err.msg}: {source!r}") from None
     return _expr(tree.body, where)
+
+
+def unparse(e: Expr) -> str:
+    """The notation of an expression (parses back to the same tree)."""
+    if isinstance(e, Num):
+        return repr(e.value)
+    if isinstance(e, Name):
+        return e.id
+    if isinstance(e, Bin | Cmp):
+        return f"({unparse(e.left)} {e.op} {unparse(e.right)})"
+    if isinstance(e, Neg):
+        return f"(-{unparse(e.operand)})"
+    if isinstance(e, Not):
+        return f"(not {unparse(e.operand)})"
+    if isinstance(e, BoolOp):
+        return "(" + f" {e.op} ".join(unparse(v) for v in e.values) + ")"
+    if isinstance(e, Cond):
+        return f"({unparse(e.body)} if {unparse(e.test)} else {unparse(e.orelse)})"
+    if isinstance(e, Call):
+        return f"{e.func}({', '.join(unparse(a) for a in e.args)})"
+    raise ValueError(f"cannot unparse {e!r}")
 
 
 def children(e: Expr) -> tuple[Expr, ...]:

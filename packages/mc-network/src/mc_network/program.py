@@ -20,18 +20,39 @@ players' reset to the first sample). Run-time switches are the stage's flags
 per operation, held off where :attr:`SynapseOp.frozen` says so (a projection that never
 learns). The teacher's mute window is the rate player's own parameter.
 
-A backend may lower an operation its own way (e.g. a projection whose presynaptic rates
-change only at sample switches) as long as the results are those of the program.
+A backend may lower an operation its own way as long as the results are those of the
+program. One such lowering is marked in the program itself: with the network's
+``input_mode: fast``, every all-to-all projection from a rate player whose synapse model is
+a rank-one delta rule (:mod:`mc_models.factorise`; the forward rule) carries that rule in
+:attr:`SynapseOp.fast`. While every presynaptic variable the rule reads holds one vector
+``x`` (the player holds a sample; checked at run time, every step), the backends run the
+*sample-factorised* update instead of the per-synapse one:
+
+* at the segment's first step ``p = G0^T x``, ``q = D0^T x`` and ``s = x.x`` (float64,
+  ascending presynaptic order), ``a = 1``, ``A = 0``, ``u = U = 0`` (float64);
+* each step with the rule's switch on, with ``e`` the rule's postsynaptic factor evaluated
+  as the rule evaluates it (float32): ``A += a``, ``U += u``, ``a *= 1 - h``,
+  ``u = (1 - h) u + h e`` (the weight takes the old increment, as in the rule);
+* each step the output is ``p + A q + U s`` rounded once to the precision;
+* the segment ends (``g = G0 + A D0 + U x^T``, ``delta = a D0 + u x^T``, float64, rounded
+  once) when a presynaptic variable leaves ``x``, before a record of synapse variables
+  and at the end of every run of the stage.
+
+Every other step (the first steps after each sample switch, where ``rate_last`` still
+holds the previous sample) runs the rule exactly. In real arithmetic both are the same;
+they differ in float32 rounding only (see the mc-network README).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from mc_models import NeuronModel, ResolvedParams, SynapseModel
+from mc_models.factorise import Rank1DeltaRule, rank1_delta_rule
 from mc_network.models import (
     neuron_params,
     population_data,
@@ -43,7 +64,12 @@ from mc_network.models import (
 from mc_network.spec import NetworkSpec
 from mc_network.topology import Topology
 
-__all__ = ["STAGE_SWITCHES", "NeuronOp", "StepProgram", "SynapseOp", "lower"]
+__all__ = ["INPUT_MODES", "STAGE_SWITCHES", "NeuronOp", "StepProgram", "SynapseOp", "lower"]
+
+log = logging.getLogger(__name__)
+
+INPUT_MODES = ("exact", "fast")
+"""How projections from rate players run: per synapse every step, or sample-factorised."""
 
 STAGE_SWITCHES = ("learning", "teaching")
 """The switches a stage sets (``run_stage(learning=..., teaching=...)``)."""
@@ -90,6 +116,9 @@ class SynapseOp(_Switched):
     ``(n_pre, n_post)`` matrices, pre-major. ``frozen``: switches held off for this
     projection (``learning`` where it never learns). ``first``: the first operation onto
     ``post.target`` in the step (it starts the input from zero; later ones are added).
+    ``fast``: the rank-one delta rule of a projection from a rate player that runs
+    sample-factorised (``input_mode: fast``; see the module docstring), with
+    ``fast_resolved`` the parameters of its factor; ``None``: the rule runs as written.
     """
 
     projection: str
@@ -104,6 +133,8 @@ class SynapseOp(_Switched):
     resolved: ResolvedParams
     frozen: frozenset[str]
     first: bool
+    fast: Rank1DeltaRule | None = None
+    fast_resolved: ResolvedParams | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +148,7 @@ class StepProgram:
     dtype: np.dtype
     activation: str
     switches: tuple[str, ...] = STAGE_SWITCHES
+    input_mode: str = "exact"
 
     def neuron(self, name: str) -> NeuronOp:
         """The operation of a population."""
@@ -180,6 +212,8 @@ def lower(spec: NetworkSpec, topo: Topology) -> StepProgram:
             )
         params = synapse_params(spec, proj, model)
         key = (proj.post, proj.target)
+        fast = _fast_rule(spec, proj.name, model, pre, proj.one_to_one)
+        fast_resolved = fast.factor.resolve(params, spec.dt, dtype) if fast else None
         synapses.append(
             SynapseOp(
                 proj.name,
@@ -194,6 +228,8 @@ def lower(spec: NetworkSpec, topo: Topology) -> StepProgram:
                 model.resolve(params, spec.dt, dtype),
                 projection_frozen(proj),
                 key not in seen,
+                fast,
+                fast_resolved,
             )
         )
         seen.add(key)
@@ -205,7 +241,40 @@ def lower(spec: NetworkSpec, topo: Topology) -> StepProgram:
                 f"network; the stage switches are {list(STAGE_SWITCHES)}"
             )
     lag = round(spec.player.learning_lag / spec.dt)
-    return StepProgram(tuple(synapses), tuple(neurons), lag, offset, dtype, spec.activation)
+    return StepProgram(
+        tuple(synapses),
+        tuple(neurons),
+        lag,
+        offset,
+        dtype,
+        spec.activation,
+        input_mode=spec.input_mode,
+    )
+
+
+def _fast_rule(
+    spec: NetworkSpec, name: str, model: SynapseModel, pre: NeuronOp, one_to_one: bool
+) -> Rank1DeltaRule | None:
+    """The rule of a projection that runs sample-factorised, or ``None``."""
+    if spec.input_mode != "fast" or one_to_one or pre.data is None:
+        return None
+    rule = rank1_delta_rule(model)
+    if rule is None:
+        log.info("input_mode fast: projection %r (model %r) runs exactly", name, model.name)
+        return None
+    if any(v not in {x.name for x in pre.model.vars} for v in rule.pre_vars):
+        return None
+    if spec.player.tau_0 > spec.dt:
+        log.warning(
+            "input_mode fast: player.tau_0 = %r > dt = %r, so the rates of %r approach each "
+            "sample gradually and projection %r runs its exact rule until they settle (the "
+            "fast mode gains little); use tau_0 = dt for the fast mode to pay",
+            spec.player.tau_0,
+            spec.dt,
+            pre.population,
+            name,
+        )
+    return rule
 
 
 def _by_name(neurons: list[NeuronOp], name: str) -> NeuronOp:

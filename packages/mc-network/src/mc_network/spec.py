@@ -265,6 +265,12 @@ class NetworkSpec:
         parameters (see :func:`section`).
     rules
         The plasticity rules' models (:class:`RuleModels`).
+    input_mode
+        How projections from the input rate player run: ``"exact"`` (the default: every
+        synapse every step, bit-identical to the original) or ``"fast"`` (the
+        sample-factorised update while the player holds a sample, see
+        :mod:`mc_network.program`; equal in real arithmetic, it differs in float32
+        rounding). Reference and compiled backends; GeNN refuses ``"fast"``.
     """
 
     dims: tuple[int, ...]
@@ -282,6 +288,7 @@ class NetworkSpec:
     init: InitParams = field(default_factory=InitParams)
     bias: BiasParams = field(default_factory=BiasParams)
     player: PlayerParams = field(default_factory=PlayerParams)
+    input_mode: str = "exact"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dims", tuple(self.dims))
@@ -345,6 +352,12 @@ class NetworkSpec:
             )
         if self.dtype not in ("float32", "float64"):
             raise SpecError(f"dtype: {self.dtype!r} is not valid; use 'float32' or 'float64'")
+        if self.input_mode not in ("exact", "fast"):
+            raise SpecError(
+                f"input_mode: {self.input_mode!r} is not valid; use 'exact' (every synapse "
+                "every step, bit-identical to the original) or 'fast' (sample-factorised "
+                "projections from the input player)"
+            )
         for role in NEURON_ROLES:
             _check_section(getattr(self, role), role, role)
         if not isinstance(self.rules, RuleModels):
@@ -483,6 +496,7 @@ _SCALAR_TYPES = {
     "le_active": (bool,),
     "feedback": (str,),
     "dtype": (str,),
+    "input_mode": (str,),
 }
 
 

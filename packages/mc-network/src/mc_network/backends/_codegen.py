@@ -98,13 +98,29 @@ def layout(program: StepProgram):
 
 
 def constants(program: StepProgram, ncodes, scodes) -> list:
-    """The values of ``P``, in the kernel's order (see :func:`layout`)."""
+    """The values of ``P``, in the kernel's order (see :func:`layout`).
+
+    After the operations' constants: per sample-factorised projection, its factor's
+    constants and its filter factor ``h``.
+    """
     out: list = []
     for op, code in zip(program.neurons, ncodes, strict=True):
         out += code.values(op.resolved.values, program.dtype)
     for op, code in zip(program.synapses, scodes, strict=True):
         out += code.values(op.resolved.values, program.dtype)
+    for op, code in _fast_codes(program):
+        out += code.values(op.fast_resolved.values, program.dtype)
+        out.append(op.resolved.values[op.fast.filter_param])
     return out
+
+
+def _fast_codes(program: StepProgram) -> list:
+    """``(operation, factor code)`` of every sample-factorised projection, in program order."""
+    return [
+        (op, rnb.synapse_code(op.fast.factor, op.fast_resolved.values, program.dtype))
+        for op in program.synapses
+        if op.fast is not None
+    ]
 
 
 class _Src:
@@ -201,6 +217,12 @@ def kernel_source(program: StepProgram) -> str:
         init(*(f"{tag}pt{k} = np.zeros(s{post}.shape[1], DT)" for k in range(n_terms)))
         if not op.first:
             init(f"{tag}tmp = np.zeros(s{post}.shape[1], DT)")
+    fast = {}
+    for op, fcode in _fast_codes(program):
+        j = [o.projection for o in program.synapses].index(op.projection)
+        fast[j] = fcode
+        _fast_init(init, j, op, fcode, pops, load_consts, flags, program.switches)
+    init("rec_sv = False", "for e in range(RI.shape[0]):", "    rec_sv = rec_sv or RI[e, 0] == 1")
     init(f"xi = np.zeros({draws_end}, DT)")
     init("nsl = (" + "".join(f"s{i}, " for i in range(len(pops))) + ")")
     sv_names = [f"y{[o.projection for o in program.synapses].index(p)}w_{v}" for p, v in svars]
@@ -214,13 +236,25 @@ def kernel_source(program: StepProgram) -> str:
     if program.noisy:
         body.block("if noisy:", ["fill_normal_f32(rng, xi)"])
     for j, op in enumerate(program.synapses):
-        _synapse(body, j, op, scodes[j], pops, inputs)
+        if j in fast:
+            _fast_synapse(body, j, op, scodes[j], fast[j], pops, inputs)
+        else:
+            _synapse(body, j, op, scodes[j], pops, inputs)
     for i, op in enumerate(program.neurons):
         _neuron(body, i, op, ncodes[i], inputs, shared)
+    if fast:
+        flush = _Src()
+        for j in fast:
+            flush.block(
+                f"if y{j}f_on:", [*_fast_flush(j, program.synapses[j]), f"y{j}f_on = False"]
+            )
+        body.block("if rec_sv and k % every == 0:", flush.lines)
     body.block(
         "if RI.shape[0] > 0 and k % every == 0:",
         ["_record(nsl, svl, ctr, REC[b, k // every - r0], RI)"],
     )
+    for j in fast:
+        end.block(f"if y{j}f_on:", _fast_flush(j, program.synapses[j]))
     end(*(f"_put(NS[{i}][b], s{i})" for i in range(len(pops))))
     end(*(f"_put(SV[{k}][b], {n})" for k, n in enumerate(sv_names)))
     end("for i in range(ctr.shape[0]):", "    CT[b, i] = ctr[i]")
@@ -251,7 +285,7 @@ def _snames(op, j: int, pops: list[str]) -> rnb.SynapseNames:
     )
 
 
-def _synapse(e: _Src, j: int, op, code, pops: list[str], inputs: dict) -> None:
+def _synapse(e: _Src, j: int, op, code, pops: list[str], inputs: dict, add: bool = True) -> None:
     tag, post = f"y{j}", pops.index(op.post)
     buf = inputs[(op.post, op.target)]
     acc = buf if op.first else f"{tag}tmp"
@@ -289,8 +323,122 @@ def _synapse(e: _Src, j: int, op, code, pops: list[str], inputs: dict) -> None:
             e.block("else:", lines.lines or ["pass"])
         else:
             e.block(f"{'if' if k == 0 else 'elif'} {test}:", lines.lines or ["pass"])
+    if add and not op.first:
+        e.block(f"for j in range({buf}.shape[0]):", [f"{buf}[j] = {buf}[j] + {acc}[j]"])
+
+
+def _fast_init(init: _Src, j: int, op, fcode, pops, load_consts, flags, switches) -> None:
+    """A sample-factorised projection's segment state (see :mod:`mc_network.program`)."""
+    tag, pre, post = f"y{j}f", pops.index(op.pre), pops.index(op.post)
+    rule = op.fast
+    n_pre, n_post = f"s{pre}.shape[1]", f"s{post}.shape[1]"
+    init(
+        f"{tag}_on = False",
+        f"{tag}_x = np.zeros({n_pre}, DT)",
+        f"{tag}_e = np.zeros({n_post}, DT)",
+        *(f"{tag}_{v} = np.zeros({n_post}, np.float64)" for v in ("p", "q", "u", "U")),
+        f"{tag}_a = 1.0",
+        f"{tag}_A = 0.0",
+        f"{tag}_s = 0.0",
+    )
+    load_consts(tag, len(fcode.consts))
+    load_consts(f"{tag}k", 1)
+    init(f"{tag}_step = np.float64({tag}kc0)", f"{tag}_keep = 1.0 - {tag}_step")
+    # whether the rule can learn in this stage (else its increment is never read)
+    en = flags.index(("y", j, rule.switch))
+    son = list(switches).index(rule.switch)
+    init(f"{tag}_learns = EN[{en}] != 0 and SON[{son}] != 0")
+
+
+def _fast_flush(j: int, op) -> list[str]:
+    """Write the segment's weights and increments back (only where it learned)."""
+    tag, w = f"y{j}f", f"y{j}w_"
+    g, d = w + op.fast.weight, w + op.fast.filtered
+    return [
+        f"if {tag}_A != 0.0:",
+        f"    for i in range({g}.shape[0]):",
+        f"        {tag}_xv = np.float64({tag}_x[i])",
+        f"        for j in range({g}.shape[1]):",
+        f"            {tag}_d0 = np.float64({d}[i, j])",
+        f"            {d}[i, j] = DT({tag}_a * {tag}_d0 + {tag}_u[j] * {tag}_xv)",
+        f"            {g}[i, j] = DT(",
+        f"                (np.float64({g}[i, j]) + {tag}_A * {tag}_d0) + {tag}_U[j] * {tag}_xv",
+        "            )",
+    ]
+
+
+def _fast_synapse(e: _Src, j: int, op, code, fcode, pops: list[str], inputs: dict) -> None:
+    """A sample-factorised projection: the factorised step inside a segment, else exact."""
+    tag, pre = f"y{j}f", pops.index(op.pre)
+    rule = op.fast
+    buf = inputs[(op.post, op.target)]
+    acc = buf if op.first else f"y{j}tmp"
+    g, d = f"y{j}w_{rule.weight}", f"y{j}w_{rule.filtered}"
+    first, *others = (f"s{pre}_{v}" for v in rule.pre_vars)
+    e(f"# {op.projection}: sample-factorised while {op.pre} holds a sample")
+    e(*(f"y{j}s_{s} = sw_{s} and y{j}e_{s}" for s in op.model.switches))
+    # mismatches counted without branches (the loop vectorises)
+    e(f"{tag}_nd = 0", f"{tag}_nx = 0")
+    e(f"for i in range({first}.shape[0]):")
+    e.ind += 1
+    e(*(f"{tag}_nd += {other}[i] != {first}[i]" for other in others))
+    e(f"{tag}_nx += {first}[i] != {tag}_x[i]")
+    e.ind -= 1
+    e(f"{tag}_same = {tag}_nd == 0", f"{tag}_cont = {tag}_on and {tag}_nx == 0")
+    e.block(
+        f"if {tag}_on and not ({tag}_same and {tag}_cont):",
+        [*_fast_flush(j, op), f"{tag}_on = False"],
+    )
+    start = [
+        f"{tag}_s = 0.0",
+        f"for j in range({g}.shape[1]):",
+        *(f"    {tag}_{v}[j] = 0.0" for v in ("p", "q", "u", "U")),
+        f"for i in range({g}.shape[0]):",
+        f"    {tag}_x[i] = {first}[i]",
+        f"    {tag}_xv = np.float64({first}[i])",
+        f"    {tag}_s += {tag}_xv * {tag}_xv",
+        f"    for j in range({g}.shape[1]):",
+        f"        {tag}_p[j] += np.float64({g}[i, j]) * {tag}_xv",
+        f"    if {tag}_learns:",
+        f"        for j in range({g}.shape[1]):",
+        f"            {tag}_q[j] += np.float64({d}[i, j]) * {tag}_xv",
+        f"{tag}_a = 1.0",
+        f"{tag}_A = 0.0",
+        f"{tag}_on = True",
+    ]
+    e.block(f"if {tag}_same and not {tag}_on:", start)
+    names = rnb.SynapseNames(
+        prefix=tag,
+        pre=lambda v: f"s{pre}_{v}",
+        post=lambda v: f"s{pops.index(op.post)}_{v}",
+        var=lambda v: f"{tag}w_{v}",
+        const=lambda k: f"{tag}c{k}",
+    )
+    factor = fcode.render(names, {}, True).output
+    learn = [
+        f"for j in range({g}.shape[1]):",
+        f"    {tag}_e[j] = {factor}",
+        f"{tag}_A += {tag}_a",
+        f"{tag}_a = {tag}_keep * {tag}_a",
+        f"for j in range({g}.shape[1]):",
+        f"    {tag}_U[j] += {tag}_u[j]",
+        f"    {tag}_u[j] = {tag}_keep * {tag}_u[j] + {tag}_step * np.float64({tag}_e[j])",
+    ]
+    inside = [
+        *_block(f"if y{j}s_{rule.switch}:", learn),
+        f"for j in range({g}.shape[1]):",
+        f"    {acc}[j] = DT({tag}_p[j] + {tag}_A * {tag}_q[j] + {tag}_U[j] * {tag}_s)",
+    ]
+    exact = _Src()
+    _synapse(exact, j, op, code, pops, inputs, add=False)
+    e.block(f"if {tag}_on:", inside)
+    e.block("else:", exact.lines)
     if not op.first:
         e.block(f"for j in range({buf}.shape[0]):", [f"{buf}[j] = {buf}[j] + {acc}[j]"])
+
+
+def _block(head: str, body: list[str]) -> list[str]:
+    return [head, *("    " + ln for ln in body)]
 
 
 def _neuron(e: _Src, i: int, op, code, inputs: dict, shared: list) -> None:

@@ -279,6 +279,17 @@ class Simulation(abc.ABC):
         """
         return {}
 
+    def input_info(self) -> dict[str, Any]:
+        """The network's ``input_mode`` and its sample-factorised projections.
+
+        ``{"input_mode": ..., "fast_projections": [...]}``; run directories record it
+        (``environment.json``, ``backend``).
+        """
+        return {
+            "input_mode": self.program.input_mode,
+            "fast_projections": [op.projection for op in self.program.synapses if op.fast],
+        }
+
     # ------------------------------------------------------------------ stages
     def run_stage(
         self,

@@ -131,6 +131,12 @@ class GeNNSimulation(HostArrays, Simulation):
         cuda_device: int | None = None,
         exact: bool = True,
     ) -> None:
+        if spec.input_mode != "exact":
+            raise ValueError(
+                f"network.input_mode: {spec.input_mode!r} is not supported by the 'genn' "
+                "backend (it runs every synapse every step); use input_mode 'exact' here, or "
+                "the 'compiled' or 'reference' backend for input_mode 'fast'"
+            )
         super().__init__(spec, seeds, weights)
         _, self._pg_version = import_pygenn()
         check_device(device)

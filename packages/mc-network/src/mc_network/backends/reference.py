@@ -24,6 +24,7 @@ import numpy as np
 
 from mc_models import get_activation
 from mc_models.render.numpy import neuron_step, synapse_step
+from mc_network.backends._factorised import Factorised
 from mc_network.backends.base import (
     HostArrays,
     ProgressFn,
@@ -79,6 +80,12 @@ class ReferenceSimulation(HostArrays, Simulation):
             )
             for op in self.program.synapses
         ]
+        # input_mode fast: the sample-factorised projections (see mc_network.program)
+        self._factorised = {
+            op.projection: Factorised(op, step, weights, pre, post, b, dtype)
+            for op, step, weights, pre, post, _ in self._synapse_plan
+            if op.fast is not None
+        }
         self._neuron_plan = [
             (
                 op,
@@ -93,6 +100,12 @@ class ReferenceSimulation(HostArrays, Simulation):
     def _step(self, switches: Mapping[str, bool], draws: np.ndarray, data) -> None:
         inputs: dict[str, dict[str, np.ndarray]] = {name: {} for name in self.neurons}
         for op, step, weights, pre, post, zero in self._synapse_plan:
+            if op.fast is not None:
+                x = self._factorised[op.projection](switches)
+                per_pop = inputs[op.post]
+                acc = per_pop.get(op.target)
+                per_pop[op.target] = (zero if acc is None else acc) + x
+                continue
             sw = op.switches(switches)
             if weights is not None:
                 step.update(weights, pre, post, sw)
@@ -141,17 +154,30 @@ class ReferenceSimulation(HostArrays, Simulation):
         flags = {"learning": learning, "teaching": teaching}
         window = program.window(learning)
         getters = {v: self._getter(v) for v in plan.variables}
+        fast = list(self._factorised.values())
+        for f in fast:
+            f.begin(flags)
+        # a segment's weights are written back before they are recorded
+        flush_on_record = fast and any(v.split(".")[0] in self.synapses for v in plan.variables)
         draws = None
-        for k in range(stage.n_steps):
-            if k % _CHUNK == 0:
-                draws = self._noise(min(_CHUNK, stage.n_steps - k), stage, k)
-            self._step(program.step_switches(flags, k % sps, window), draws[k % _CHUNK], data)
-            if k % plan.every == 0:
-                r = k // plan.every
-                for v, get in getters.items():
-                    out[v][:, r] = get()
-            if progress is not None and (k + 1) % sps == 0:
-                progress((k + 1) // sps)
+        try:
+            for k in range(stage.n_steps):
+                if k % _CHUNK == 0:
+                    draws = self._noise(min(_CHUNK, stage.n_steps - k), stage, k)
+                switches = program.step_switches(flags, k % sps, window)
+                self._step(switches, draws[k % _CHUNK], data)
+                if k % plan.every == 0:
+                    if flush_on_record:
+                        for f in fast:
+                            f.flush()
+                    r = k // plan.every
+                    for v, get in getters.items():
+                        out[v][:, r] = get()
+                if progress is not None and (k + 1) % sps == 0:
+                    progress((k + 1) // sps)
+        finally:
+            for f in fast:
+                f.flush()
 
     def _getter(self, var: str):
         owner, name = var.split(".")

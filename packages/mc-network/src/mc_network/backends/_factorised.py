@@ -1,0 +1,109 @@
+"""The reference backend's sample-factorised projections (``input_mode: fast``), in NumPy.
+
+The algorithm is the step program's (:mod:`mc_network.program`): while every presynaptic
+variable the projection's rank-one delta rule reads holds one vector ``x``, the weights stay
+at their segment-start values ``G0, D0`` and the projection keeps float64 scalars ``a, A``
+and vectors ``p, q, u, U`` per member; elsewhere the rule runs exactly. Each member decides
+for itself (a member whose next sample equals the last one stays in its segment). Every
+operation is the compiled kernel's, elementwise in the same order and the sums in ascending
+presynaptic order (a cumulative sum), so the two backends agree bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from mc_models.render.numpy import synapse_step
+from mc_network.program import SynapseOp
+
+__all__ = ["Factorised"]
+
+
+class Factorised:
+    """One sample-factorised projection of a batch (its segment state and its step)."""
+
+    def __init__(self, op: SynapseOp, step, weights, pre, post, batch: int, dtype) -> None:
+        rule = op.fast
+        self.op, self.rule, self.exact_step = op, rule, step
+        self.weights, self.pre, self.post, self.dtype = weights, pre, post, np.dtype(dtype)
+        self.factor = synapse_step(rule.factor, op.fast_resolved, True)
+        self.factor_h = np.float64(op.resolved.values[rule.filter_param])
+        self.keep = 1.0 - self.factor_h
+        b, n_pre, n_post = batch, op.n_pre, op.n_post
+        self.on = np.zeros(b, dtype=bool)
+        self.x = np.zeros((b, n_pre), dtype=self.dtype)
+        self.p, self.q, self.u, self.U = (np.zeros((b, n_post)) for _ in range(4))
+        self.a, self.A, self.s = np.ones(b), np.zeros(b), np.zeros(b)
+        self.learns = False
+
+    def begin(self, flags: Mapping[str, bool]) -> None:
+        """A stage starts: whether the rule can learn in it (else ``q`` is never read)."""
+        sw = self.rule.switch
+        self.learns = bool(flags[sw]) and sw not in self.op.frozen
+
+    def __call__(self, switches: Mapping[str, bool]) -> np.ndarray:
+        """The step's update and the projection's input, ``(batch, n_post)``."""
+        first, *others = (self.pre[v] for v in self.rule.pre_vars)
+        same = np.ones(self.on.shape, dtype=bool)
+        for other in others:
+            same &= np.all(other == first, axis=1)
+        cont = self.on & same & np.all(first == self.x, axis=1)
+        self.flush(self.on & ~cont)
+        self._start(same & ~self.on, first)
+        on, exact = self.on, ~self.on
+        out = np.empty((self.on.size, self.op.n_post), dtype=self.dtype)
+        sw = self.op.switches(switches)
+        if exact.any():
+            w = self.weights
+            kept = {v: w[v][on].copy() for v in (self.rule.weight, self.rule.filtered)}
+            self.exact_step.update(w, self.pre, self.post, sw)
+            y = self.exact_step.input_sum(w, self.pre, self.post, sw)
+            for v, saved in kept.items():
+                w[v][on] = saved  # the members in a segment keep G0 and D0
+            out[exact] = y[exact]
+        if on.any():
+            if sw[self.rule.switch]:
+                e = self.factor.input_sum({}, self.pre, self.post, {}).astype(np.float64)
+                self.A[on] += self.a[on]
+                self.a[on] = self.keep * self.a[on]
+                self.U[on] += self.u[on]
+                self.u[on] = self.keep * self.u[on] + self.factor_h * e[on]
+            y = self.p + self.A[:, None] * self.q + self.U * self.s[:, None]
+            out[on] = y[on].astype(self.dtype)
+        return out
+
+    def _start(self, members: np.ndarray, rates: np.ndarray) -> None:
+        if not members.any():
+            return
+        x = rates[members]
+        self.x[members] = x
+        x64 = x.astype(np.float64)
+        self.s[members] = np.cumsum(x64 * x64, axis=1)[:, -1]
+        for name, v in (("p", self.rule.weight), ("q", self.rule.filtered)):
+            acc = getattr(self, name)
+            if name == "q" and not self.learns:
+                acc[members] = 0.0
+                continue
+            m = self.weights[v][members].astype(np.float64)
+            acc[members] = np.cumsum(m * x64[:, :, None], axis=1)[:, -1]
+        self.u[members] = 0.0
+        self.U[members] = 0.0
+        self.a[members] = 1.0
+        self.A[members] = 0.0
+        self.on |= members
+
+    def flush(self, members: np.ndarray | None = None) -> None:
+        """End the segments of ``members`` (default: all): write ``g`` and ``delta`` back."""
+        members = self.on.copy() if members is None else members
+        write = members & (self.A != 0.0)
+        for m in np.flatnonzero(write):
+            g, d = self.weights[self.rule.weight], self.weights[self.rule.filtered]
+            xv = self.x[m].astype(np.float64)[:, None]
+            d0 = d[m].astype(np.float64)
+            d[m] = (self.a[m] * d0 + self.u[m][None, :] * xv).astype(self.dtype)
+            g[m] = ((g[m].astype(np.float64) + self.A[m] * d0) + self.U[m][None, :] * xv).astype(
+                self.dtype
+            )
+        self.on &= ~members

@@ -296,3 +296,18 @@ def test_diverging_run_warns_once_and_says_so_in_its_status(cfg, tmp_path, monke
     assert len(warnings) == 1  # ... warned once, naming the step and the largest variables
     assert "diverging after validation 0: |" in warnings[0] and "fb_1.g" in warnings[0]
     assert "beyond 1000" in warnings[0] and status["warning"] == warnings[0].split(": ", 1)[1]
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_run_directory_records_the_input_mode(tiny_dict, tmp_path, mode):
+    # the default (exact) is recorded too: in the resolved config and in environment.json
+    network = dict(tiny_dict["network"])
+    if mode == "fast":
+        network["input_mode"] = "fast"
+    d = {**tiny_dict, "network": network, "protocol": {**tiny_dict["protocol"], "n_epochs": 0}}
+    cfg = config_from_dict(d, source="tiny.yaml")
+    (run,) = train(cfg, tmp_path, quiet=True)
+    env = json.loads((run.path / "environment.json").read_text())["backend"]
+    assert env["input_mode"] == mode
+    assert env["fast_projections"] == (["ff_1"] if mode == "fast" else [])
+    assert run.read_config()["network"]["input_mode"] == mode

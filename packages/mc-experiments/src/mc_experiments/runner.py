@@ -88,13 +88,16 @@ def _run_log(paths: Sequence[Path]):
 def _backend_info(cfg: Config, exp: Experiment) -> dict:
     """What ``environment.json`` records of the backend a run used.
 
-    Its name, the config's request and options, and the simulation's own account of its
-    build (``build``: e.g. GeNN's exact or fast mode, also when it is the default).
+    Its name, the config's request and options, the network's input mode and the
+    projections it runs sample-factorised (``input_mode``, ``fast_projections``), and the
+    simulation's own account of its build (``build``: e.g. GeNN's exact or fast mode, also
+    when it is the default).
     """
     return {
         "name": exp.backend,
         "requested": cfg.backend.name or default_backend(),
         "options": dict(cfg.backend.options),
+        **exp.sim.input_info(),
         "build": exp.sim.build_info(),
         "available": {k: v is None for k, v in available_backends().items()},
     }

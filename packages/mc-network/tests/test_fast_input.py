@@ -221,13 +221,18 @@ def test_one_sample_fast_vs_exact_within_float32_round_off(backend, learning):
 
 
 @pytest.mark.skipif(not HAVE_NUMBA, reason="the compiled backend needs numba")
-def test_reference_and_compiled_run_the_same_fast_algorithm_bit_for_bit():
-    """Batch 3, own orders per member, a stage with learning, one without, records."""
+@pytest.mark.parametrize("chunk", [4096, 100], ids=["one-chunk", "chunk-per-sample"])
+def test_reference_and_compiled_run_the_same_fast_algorithm_bit_for_bit(monkeypatch, chunk):
+    """Batch 3, own orders per member (one shows a sample twice in a row, so its rates do not
+    change at the switch), a stage with learning, one without, records of the weights; the
+    compiled stage in one kernel call or one per sample."""
     from mc_network import RecordPlan
+    from mc_network.backends import compiled
 
+    monkeypatch.setattr(compiled, "_MAX_CHUNK_STEPS", chunk)
     x, t = _data(n=4, seed=3)
     rng = np.random.default_rng(0)
-    order = np.stack([rng.permutation(4) for _ in range(3)])
+    order = np.stack([rng.permutation(4) for _ in range(2)] + [np.array([2, 2, 0, 1])])
     plan = RecordPlan(("pyramidal_1.v_basal", "ff_1.g", "ff_1.delta"), every=37)
     out = {}
     for backend in ("reference", "compiled"):

@@ -35,8 +35,9 @@ a rank-one delta rule (:mod:`mc_models.factorise`; the forward rule) carries tha
   ``u = (1 - h) u + h e`` (the weight takes the old increment, as in the rule);
 * each step the output is ``p + A q + U s`` rounded once to the precision;
 * the segment ends (``g = G0 + A D0 + U x^T``, ``delta = a D0 + u x^T``, float64, rounded
-  once) when a presynaptic variable leaves ``x``, before a record of synapse variables
-  and at the end of every run of the stage.
+  once) when a presynaptic variable leaves ``x``, before a record of synapse variables,
+  after the last step of every sample and at the end of the stage (so where segments end
+  does not depend on how a backend splits a stage).
 
 Every other step (the first steps after each sample switch, where ``rate_last`` still
 holds the previous sample) runs the rule exactly. In real arithmetic both are the same;

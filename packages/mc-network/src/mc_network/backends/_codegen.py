@@ -248,7 +248,8 @@ def kernel_source(program: StepProgram) -> str:
             flush.block(
                 f"if y{j}f_on:", [*_fast_flush(j, program.synapses[j]), f"y{j}f_on = False"]
             )
-        body.block("if rec_sv and k % every == 0:", flush.lines)
+        # segments end before a record of synapse variables and with every sample
+        body.block("if (rec_sv and k % every == 0) or k % sps == sps - 1:", flush.lines)
     body.block(
         "if RI.shape[0] > 0 and k % every == 0:",
         ["_record(nsl, svl, ctr, REC[b, k // every - r0], RI)"],

@@ -166,10 +166,11 @@ class ReferenceSimulation(HostArrays, Simulation):
                     draws = self._noise(min(_CHUNK, stage.n_steps - k), stage, k)
                 switches = program.step_switches(flags, k % sps, window)
                 self._step(switches, draws[k % _CHUNK], data)
+                # segments end before a record of synapse variables and with every sample
+                if (flush_on_record and k % plan.every == 0) or k % sps == sps - 1:
+                    for f in fast:
+                        f.flush()
                 if k % plan.every == 0:
-                    if flush_on_record:
-                        for f in fast:
-                            f.flush()
                     r = k // plan.every
                     for v, get in getters.items():
                         out[v][:, r] = get()

@@ -73,6 +73,10 @@ def test_overrides(write_yaml, tiny_dict):
             r"valid options: \['cache_dir', 'cuda_device', 'device'",
         ),
         (
+            lambda d: (d["backend"].update(name="genn"), d["network"].update(input_mode="fast")),
+            r"config\.yaml: network\.input_mode: 'fast' is not supported by backend 'genn'",
+        ),
+        (
             lambda d: d["backend"].update(options={"device": "cuda"}),
             r"backend\.options\.device: backend 'reference' has no such option; valid options: "
             r"none",

@@ -222,7 +222,10 @@ def kernel_source(program: StepProgram) -> str:
         j = [o.projection for o in program.synapses].index(op.projection)
         fast[j] = fcode
         _fast_init(init, j, op, fcode, pops, load_consts, flags, program.switches)
-    init("rec_sv = False", "for e in range(RI.shape[0]):", "    rec_sv = rec_sv or RI[e, 0] == 1")
+    if fast:  # whether synapse variables are recorded (a segment ends before such a record)
+        init(
+            "rec_sv = False", "for e in range(RI.shape[0]):", "    rec_sv = rec_sv or RI[e, 0] == 1"
+        )
     init(f"xi = np.zeros({draws_end}, DT)")
     init("nsl = (" + "".join(f"s{i}, " for i in range(len(pops))) + ")")
     sv_names = [f"y{[o.projection for o in program.synapses].index(p)}w_{v}" for p, v in svars]

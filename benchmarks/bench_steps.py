@@ -1,15 +1,18 @@
-"""Network time steps per second with plasticity on, for every available backend.
+"""Network time steps per second, for every available backend.
 
 Cases: `reference`, `compiled`, GeNN on the single-threaded CPU in its exact build
 (`genn-exact`, the default: bit-identical to the reference) and its fast build (`genn-fast`,
 GeNN's ``-O3 -ffast-math``) and, where GeNN can use a GPU, `genn-cuda` (exact) and
-`genn-cuda-fast`.
+`genn-cuda-fast`; `compiled-fast` and `reference-fast` are the compiled and reference
+backends with the network's ``input_mode: fast`` (the sample-factorised input projection).
 
-The paper's networks (PAL: apical noise, B learns), learning and teaching on, 100 steps per
-sample: Yin-Yang 4-30-3 and MNIST 784-100-10, batch sizes 1, 10 and 30. Each round runs one
-stage of ``samples`` samples; ``extra_info`` holds the steps per round and member, the batch
-size (network steps per round = batch * steps) and the peak memory of the case. Run through
-``benchmarks/run.py`` (``nox -s bench``), which prints the table.
+The paper's networks (PAL: apical noise, B learns), 100 steps per sample: Yin-Yang 4-30-3
+and MNIST 784-100-10, batch sizes 1, 10 and 30, a training stage (learning and teaching on,
+``stage = learning``) and, for the compiled cases, a stage without learning (validation,
+``stage = no-learning``). Each round runs one stage of ``samples`` samples; ``extra_info``
+holds the steps per round and member, the batch size (network steps per round = batch *
+steps), the stage and the peak memory of the case. Run through ``benchmarks/run.py``
+(``nox -s bench``), which prints the table.
 """
 
 from __future__ import annotations
@@ -28,24 +31,33 @@ BATCHES = (1, 10, 30)
 # case -> (backend, options); "genn-cuda" runs where GeNN's CUDA device can be used
 CASES = {
     "reference": ("reference", {}),
+    "reference-fast": ("reference", {}),
     "compiled": ("compiled", {}),
+    "compiled-fast": ("compiled", {}),
     "genn-exact": ("genn", {"device": "single_threaded_cpu", "exact": True}),
     "genn-fast": ("genn", {"device": "single_threaded_cpu", "exact": False}),
     "genn-cuda": ("genn", {"device": "cuda", "exact": True}),
     "genn-cuda-fast": ("genn", {"device": "cuda", "exact": False}),
 }
+# case -> changes of the network description
+SPEC_CHANGES = {"compiled-fast": {"input_mode": "fast"}, "reference-fast": {"input_mode": "fast"}}
+# stages: learning and teaching on (training), or both off (validation, test)
+STAGES = {"learning": True, "no-learning": False}
+NO_LEARNING_CASES = ("compiled", "compiled-fast")
 _GENN_CPU = {"yinyang": {1: 100, 10: 10, 30: 5}, "mnist": {1: 10, 10: 2, 30: 1}}
 _GENN_CUDA = {"yinyang": {1: 20, 10: 20, 30: 20}, "mnist": {1: 20, 10: 20, 30: 20}}
 # samples per round (100 steps each), sized for about 0.1-1 s per round
 SAMPLES = {
     "reference": {"yinyang": {1: 4, 10: 2, 30: 2}, "mnist": {1: 1, 10: 1, 30: 1}},
     "compiled": {"yinyang": {1: 400, 10: 60, 30: 30}, "mnist": {1: 30, 10: 5, 30: 3}},
+    "compiled-fast": {"yinyang": {1: 400, 10: 60, 30: 30}, "mnist": {1: 100, 10: 20, 30: 10}},
+    "reference-fast": {"yinyang": {1: 4, 10: 2, 30: 2}, "mnist": {1: 1, 10: 1, 30: 1}},
     "genn-exact": _GENN_CPU,
     "genn-fast": _GENN_CPU,
     "genn-cuda": _GENN_CUDA,
     "genn-cuda-fast": _GENN_CUDA,
 }
-ROUNDS = dict.fromkeys(CASES, 5) | {"reference": 2}
+ROUNDS = dict.fromkeys(CASES, 5) | {"reference": 2, "reference-fast": 2}
 
 
 def _usable(case: str) -> bool:
@@ -75,7 +87,7 @@ def _data(spec, n_samples: int, seed: int = 0):
     return x, t
 
 
-def _peak_memory(backend: str, spec, batch: int, x, t) -> dict[str, float]:
+def _peak_memory(backend: str, spec, batch: int, x, t, learning: bool) -> dict[str, float]:
     """Traced peak (build + one stage) and the process's resident high-water mark, in MiB.
 
     The traced peak counts the Python and NumPy allocations of a second, already compiled
@@ -86,7 +98,7 @@ def _peak_memory(backend: str, spec, batch: int, x, t) -> dict[str, float]:
     tracemalloc.start()
     name, options = CASES[backend]
     net = build_network(spec, seeds=list(range(batch)), backend=name, **options)
-    net.run_stage(x, t, learning=True, teaching=True)
+    net.run_stage(x, t, learning=learning, teaching=learning)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     net.close()
@@ -97,24 +109,29 @@ def _peak_memory(backend: str, spec, batch: int, x, t) -> dict[str, float]:
 # the backends of one network and batch size run one after another (the innermost loop), so
 # that a change of the machine's load during the session biases their ratios least
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("stage", list(STAGES))
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("network", list(NETWORKS))
-def test_steps_per_second(benchmark, backend: str, network: str, batch: int) -> None:
-    spec = NETWORKS[network]("pal")
+def test_steps_per_second(benchmark, backend: str, network: str, batch: int, stage: str) -> None:
+    learning = STAGES[stage]
+    if not learning and backend not in NO_LEARNING_CASES:
+        pytest.skip("stages without learning are measured for the compiled cases")
+    spec = NETWORKS[network]("pal", **SPEC_CHANGES.get(backend, {}))
     n_samples = SAMPLES[backend][network][batch]
     x, t = _data(spec, n_samples)
     name, options = CASES[backend]
     net = build_network(spec, seeds=list(range(batch)), backend=name, **options)
-    net.run_stage(x[:1], t[:1], learning=True, teaching=True)  # compile / warm up
-    benchmark.extra_info.update(_peak_memory(backend, spec, batch, x[:1], t[:1]))
+    net.run_stage(x[:1], t[:1], learning=learning, teaching=learning)  # compile / warm up
+    benchmark.extra_info.update(_peak_memory(backend, spec, batch, x[:1], t[:1], learning))
 
     def run() -> None:
-        net.run_stage(x, t, learning=True, teaching=True)
+        net.run_stage(x, t, learning=learning, teaching=learning)
 
     benchmark.extra_info.update(
         backend=backend,
         network=network,
         batch=batch,
+        stage=stage,
         samples=n_samples,
         steps=n_samples * spec.steps_per_sample,
     )

@@ -2,10 +2,12 @@
 
 Runs pytest-benchmark on ``benchmarks/bench_steps.py`` with the JSON report in
 ``.benchmarks/results.json``, then prints per case: backend, network, batch, network steps
-per second (batch * steps per round / median round time), the ratio to the reference
-backend measured in the same session and, for GeNN's exact builds, the ratio to the fast
-build of the same device (``exact/fast``; the rows of one network and batch size are
-adjacent). Extra arguments are passed on to pytest (e.g. ``-k compiled``).
+per second (batch * steps per round / median round time), the stage (``learning`` or
+``no-learning``), the ratio to the reference backend measured in the same session, for
+GeNN's exact builds the ratio to the fast build of the same device (``exact/fast``) and,
+for the ``input_mode: fast`` cases, the ratio to their exact case (``fast/exact``: e.g.
+``compiled-fast`` over ``compiled``); the rows of one network, batch size and stage are
+adjacent. Extra arguments are passed on to pytest (e.g. ``-k compiled``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / ".benchmarks" / "results.json"
 FAST_OF = {"genn-exact": "genn-fast", "genn-cuda": "genn-cuda-fast"}  # exact case -> fast case
+EXACT_OF = {"compiled-fast": "compiled", "reference-fast": "reference"}  # input_mode fast -> exact
 
 
 def run_benchmarks(extra: list[str]) -> int:
@@ -38,27 +41,43 @@ def run_benchmarks(extra: list[str]) -> int:
     return subprocess.call(cmd, cwd=ROOT)
 
 
-Row = tuple[str, str, int, float, float, float | None, float | None]
+Row = tuple[str, str, int, str, float, float, float | None, float | None, float | None]
 
 
 def table(results: dict) -> list[Row]:
-    """Rows ``(backend, network, batch, steps/s, peak MiB, x reference, exact/fast)``.
+    """Rows ``(backend, network, batch, stage, steps/s, peak MiB, x reference, exact/fast,
+    fast/exact)``.
 
-    Sorted by network, batch and backend; ``exact/fast`` only for GeNN's exact cases whose
-    fast case ran in the same session.
+    Sorted by network, batch, stage and backend; ``exact/fast`` only for GeNN's exact cases
+    whose fast case ran in the same session, ``fast/exact`` only for the ``input_mode: fast``
+    cases whose exact case did. Results without a stage (older reports) are ``learning``.
     """
     rows = {}
     for b in results["benchmarks"]:
         info = b["extra_info"]
         rate = info["batch"] * info["steps"] / b["stats"]["median"]
-        key = (info["network"], int(info["batch"]), info["backend"])
+        stage = info.get("stage", "learning")
+        key = (info["network"], int(info["batch"]), stage, info["backend"])
         rows[key] = (rate, info.get("peak_traced_mib", float("nan")))
     out = []
-    for (network, batch, backend), (rate, peak) in sorted(rows.items()):
-        ref = rows.get((network, batch, "reference"))
-        fast = rows.get((network, batch, FAST_OF.get(backend, "")))
+    for (network, batch, stage, backend), (rate, peak) in sorted(rows.items()):
+        ref = rows.get((network, batch, stage, "reference"))
+        fast = rows.get((network, batch, stage, FAST_OF.get(backend, "")))
+        exact = rows.get((network, batch, stage, EXACT_OF.get(backend, "")))
         ratio = rate / ref[0] if ref else None
-        out.append((backend, network, batch, rate, peak, ratio, rate / fast[0] if fast else None))
+        out.append(
+            (
+                backend,
+                network,
+                batch,
+                stage,
+                rate,
+                peak,
+                ratio,
+                rate / fast[0] if fast else None,
+                rate / exact[0] if exact else None,
+            )
+        )
     return out
 
 
@@ -71,13 +90,17 @@ def main(argv: list[str]) -> int:
     rows = table(json.loads(RESULTS.read_text()))
     print()
     print(
-        f"{'backend':<14} {'network':<8} {'batch':>5} {'network-steps/s':>16} "
-        f"{'peak MiB':>9} {'x reference':>12} {'exact/fast':>11}"
+        f"{'backend':<14} {'network':<8} {'batch':>5} {'stage':<11} {'network-steps/s':>16} "
+        f"{'peak MiB':>9} {'x reference':>12} {'exact/fast':>11} {'fast/exact':>11}"
     )
-    for backend, network, batch, rate, peak, ratio, vs_fast in rows:
+    for backend, network, batch, stage, rate, peak, ratio, vs_fast, vs_exact in rows:
         r = f"{ratio:12.1f}" if ratio is not None else f"{'-':>12}"
         f = f"{vs_fast:11.2f}" if vs_fast is not None else f"{'-':>11}"
-        print(f"{backend:<14} {network:<8} {batch:>5} {rate:>16,.0f} {peak:>9.1f} {r} {f}")
+        e = f"{vs_exact:11.2f}" if vs_exact is not None else f"{'-':>11}"
+        print(
+            f"{backend:<14} {network:<8} {batch:>5} {stage:<11} {rate:>16,.0f} {peak:>9.1f} "
+            f"{r} {f} {e}"
+        )
     print(f"\n(JSON: {RESULTS.relative_to(ROOT)})")
     return code
 

@@ -2,5 +2,6 @@
 
 :mod:`.genn` (GeNN 5 keyword arguments, plain data), :mod:`.numpy` (vectorised steps, bound
 to a population's parameters) and :mod:`.numba` (loop bodies for the compiled backend's
-kernels). :mod:`._lower` is what the NumPy and numba renderings share.
+kernels), :mod:`.latex` (the update as LaTeX, for the documentation). ``_lower`` is what
+the NumPy and numba renderings share.
 """

@@ -498,7 +498,7 @@ class OriginalRun:
 
     @property
     def bookkeeping(self) -> Bookkeeping:
-        """Index bookkeeping from the config (see :func:`bookkeeping_from_config`)."""
+        """Index bookkeeping from the config (see ``bookkeeping_from_config``)."""
         return bookkeeping_from_config(self.meta, self.net, str(self.config_path))
 
     def dims(self) -> list[int]:

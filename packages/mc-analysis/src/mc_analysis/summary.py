@@ -420,7 +420,7 @@ def sweep_summary(
     ----------
     runs
         ``(variant, seed, run)`` as from :func:`mc_analysis.rundir.read_sweep`; ``run`` may
-        also be a summary from :func:`summarize`.
+        also be a summary from ``summarize``.
 
     Returns
     -------

@@ -50,7 +50,7 @@ _CONFIG_KEYS = ("jobs", "adapt", "worker_resources")
 
 
 def check_dask(jobqueue: bool = False) -> None:
-    """Raise :class:`ExecutorUnavailable` (with the install command) when Dask is missing."""
+    """Raise ``ExecutorUnavailable`` (with the install command) when Dask is missing."""
     try:
         import distributed  # noqa: F401
 

@@ -147,11 +147,11 @@ class Experiment:
     Parameters
     ----------
     members
-        The runs; their configs must agree up to the seed (see :func:`group_key`).
+        The runs; their configs must agree up to the seed (see ``group_key``).
     progress
         ``callable(n_samples_done, total, postfix)`` or ``None``.
     noise
-        A :data:`NoiseSource` replaying a given noise trace in the stage runs it returns one
+        A ``NoiseSource`` replaying a given noise trace in the stage runs it returns one
         for (every member gets the same trace; the backend must support noise replay, e.g.
         ``reference``), or ``None`` to draw the noise.
     """

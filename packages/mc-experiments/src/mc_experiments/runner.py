@@ -183,7 +183,7 @@ def run_group(
 
     The run directories may exist already (a sweep being continued): each is locked while
     the group runs, completed members are left alone, the others must hold the same config
-    (:func:`check_same_config`) and resume from the newest checkpoint they share (older
+    (``check_same_config``) and resume from the newest checkpoint they share (older
     ones when the newest fails its checks); without one they start again from epoch 0.
     ``noise`` replays a given noise trace (see :class:`~mc_experiments.protocol.Experiment`).
 

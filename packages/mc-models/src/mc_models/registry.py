@@ -1,7 +1,7 @@
 """The models a network can use, by name: the built-in ones and those registered by users.
 
 A new model is one module that declares it (see ``Adding a model`` in the mc-models README)
-plus one registration: a line in :data:`BUILTIN` for a model of this package, or
+plus one registration: a line in ``BUILTIN`` for a model of this package, or
 :func:`register` for a model defined elsewhere (a script, a test, another package).
 """
 

@@ -4,9 +4,9 @@ Every backend runs the same program; none of them knows what a pyramidal neuron 
 synapse is. The program says, for one time step:
 
 1. the **window**: during a stage with learning on, every switch is off for the first
-   :attr:`StepProgram.lag_steps` steps of each sample (the learning lag);
-2. the **draws**: :attr:`StepProgram.n_draws` standard-normal numbers per member, in the
-   order of the neuron operations (:attr:`NeuronOp.noise_offset`);
+   ``StepProgram.lag_steps`` steps of each sample (the learning lag);
+2. the **draws**: ``StepProgram.n_draws`` standard-normal numbers per member, in the
+   order of the neuron operations (``NeuronOp.noise_offset``);
 3. every :class:`SynapseOp`, in accumulation order: its model's update on the neuron state
    of the previous step, then its output summed over the presynaptic neurons in ascending
    order into its target input (the first operation onto an input starts it from zero, the
@@ -16,8 +16,8 @@ synapse is. The program says, for one time step:
 
 Before a stage every neuron operation whose model has stage-start code runs it (the rate
 players' reset to the first sample). Run-time switches are the stage's flags
-(:attr:`StepProgram.switches`: ``learning``, ``teaching``), switched off in the window and,
-per operation, held off where :attr:`SynapseOp.frozen` says so (a projection that never
+(``StepProgram.switches``: ``learning``, ``teaching``), switched off in the window and,
+per operation, held off where ``SynapseOp.frozen`` says so (a projection that never
 learns). The teacher's mute window is the rate player's own parameter.
 
 A backend may lower an operation its own way as long as the results are those of the

@@ -50,7 +50,7 @@ def _distance(x: float, y: float, cx: float, cy: float) -> float:
 
 
 def class_of(x: float, y: float, r_small: float = R_SMALL, r_big: float = R_BIG) -> int:
-    """Class of the point ``(x, y)``: 0 yang, 1 yin, 2 dot (see :data:`CLASS_NAMES`).
+    """Class of the point ``(x, y)``: 0 yang, 1 yin, 2 dot (see ``CLASS_NAMES``).
 
     With ``d_right`` and ``d_left`` the distances to the dot centres ``(1.5 r_big, r_big)`` and
     ``(0.5 r_big, r_big)`` (``(0.75, 0.5)`` and ``(0.25, 0.5)`` for ``r_big = 0.5``):

@@ -20,7 +20,7 @@ deviation :math:`\sigma_n/\sqrt{2-\Delta t/\tau_n}`. Without LE (``le_active = 0
 :math:`\breve v = V` after the Euler step. The defaults are the paper's shared
 hyperparameters (the original's model file had g_L 0.1, g_B 1, g_A 0.8, tau 1).
 
-The update is joined from blocks (:data:`INPUTS`, :data:`OU_NOISE`, :data:`SOMA`) so that
+The update is joined from blocks (``INPUTS``, ``OU_NOISE``, ``SOMA``) so that
 a variant with another apical noise process replaces one block (see
 :mod:`mc_models.neurons.pyramidal_white`).
 """

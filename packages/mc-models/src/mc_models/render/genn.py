@@ -11,7 +11,7 @@ references, inputs GeNN additional input variables. ``normal()`` is ``gennrand_n
 ``phi(x)`` the activation in double precision from the float argument, rounded once when
 assigned; ``sample(i)`` reads the players' resident stage data (the extra global
 parameters ``rates`` and ``order`` and three per-neuron offsets, see
-:data:`SAMPLE_VARS`).
+``SAMPLE_VARS``).
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ def neuron_model_kwargs(model, activation=None) -> dict[str, Any]:
     """Keyword arguments for ``pygenn.create_neuron_model`` (plain data).
 
     Switches become (dynamic) parameters after the model's own; a model that calls
-    ``sample`` gets :data:`SAMPLE_VARS` and :data:`SAMPLE_EGPS`.
+    ``sample`` gets ``SAMPLE_VARS`` and ``SAMPLE_EGPS``.
     """
     if model.uses("phi") and activation is None:
         raise ValueError(f"model {model.name!r} calls phi(): give the activation")

@@ -2,7 +2,7 @@
 
 The rendering is Python source for numba (``fastmath`` off), one batch member at a time:
 every operation of the model's code on float32 (or float64) scalars in the order written,
-constants folded as in :mod:`._lower` (so the values are those of the NumPy rendering, bit
+constants folded as in ``_lower`` (so the values are those of the NumPy rendering, bit
 for bit), the activation in float64 from the state's value and rounded once. What an array
 is called, where the constants and draws are and how a matrix is traversed is the kernel
 generator's business; it passes the names in.

@@ -2,7 +2,7 @@
 
 The rendering is Python source, generated from the model's code and compiled once; every
 operation is one NumPy operation on arrays of the model's precision, in the order written
-(constants folded as in :mod:`._lower`), so float32 results are those of the per-element
+(constants folded as in ``_lower``), so float32 results are those of the per-element
 float32 evaluation that GeNN's CPU code and the numba kernels perform.
 
 Neurons
@@ -14,7 +14,7 @@ Neurons
 Synapses
     :func:`synapse_step` -> :class:`SynapseStep`: the update on ``(batch, n_pre, n_post)``
     weight arrays (``x_pre`` broadcast along the postsynaptic axis, ``x_post`` along the
-    presynaptic one) and the output term; :func:`sum_over_pre` sums it over the
+    presynaptic one) and the output term; ``sum_over_pre`` sums it over the
     presynaptic neurons in ascending order, as GeNN's dense CPU loop does.
 Activations
     :func:`activation_function`: evaluated in float64 from the argument, rounded once.
@@ -489,7 +489,7 @@ def sum_over_pre(prod: np.ndarray) -> np.ndarray:
 
 
 def presyn_sum(g: np.ndarray, x_pre: np.ndarray) -> np.ndarray:
-    """``sum_i g[b, i, j] * x_pre[b, i]`` in ascending presynaptic order (:func:`sum_over_pre`)."""
+    """``sum_i g[b, i, j] * x_pre[b, i]`` in ascending presynaptic order (``sum_over_pre``)."""
     return sum_over_pre(g * x_pre[:, :, None])
 
 

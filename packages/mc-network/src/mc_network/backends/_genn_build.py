@@ -437,8 +437,8 @@ def cache_key(
     derived-parameter values, references, dynamic parameters), the device, batch size,
     pygenn version, the optimisation flag, the build mode (``exact``), and the GeNN seed
     where it is compiled into the code (``seed``; ``None`` where the backend does not use
-    it), the compiler command (:func:`cxx_command`), the flags appended to nvcc
-    (:func:`nvcc_flags`) and, for CUDA, the visible GPUs (:func:`cuda_devices`) and the
+    it), the compiler command (``cxx_command``), the flags appended to nvcc
+    (``nvcc_flags``) and, for CUDA, the visible GPUs (``cuda_devices``) and the
     chosen one (``cuda_device``, if set). Precision is in the spec.
     """
     program = lower(spec, build_topology(spec))

@@ -222,12 +222,12 @@ def prepare_stage(
 class Simulation(abc.ABC):
     """A built network of ``batch_size`` independent members (own weights, noise, seeds).
 
-    Subclasses implement :meth:`_run`, the state accessors and the weight accessors. Every
+    Subclasses implement ``_run``, the state accessors and the weight accessors. Every
     array has a leading batch axis.
     """
 
     backend_name: str = "?"
-    #: Whether :meth:`run_stage` accepts a ``noise`` trace to replay.
+    #: Whether :meth:`~mc_network.Simulation.run_stage` accepts a ``noise`` trace to replay.
     supports_noise_replay: bool = False
 
     def __init__(

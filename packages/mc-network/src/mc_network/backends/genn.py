@@ -1,7 +1,7 @@
 """The GeNN backend: pygenn 5 code generation, single-threaded CPU or CUDA.
 
 Every population and synapse group is rendered from the mc-models definitions (see
-:mod:`mc_network.backends._genn_build`). A whole stage runs with its input and teacher rates
+``mc_network.backends._genn_build``). A whole stage runs with its input and teacher rates
 resident on the device: array extra global parameters hold every sample of the stage and
 every member's presentation order, and the rate players index them. Learning and teaching
 are GeNN dynamic parameters. In the step loop Python only calls ``step_time()``, pulls the
@@ -22,7 +22,7 @@ state (and noise generator) swapped in and out around each stage.
 
 Noise: on the CPU backend (64-bit Linux) each member's OU noise comes from its own
 generator, seeded from the member's run seed and saved in :meth:`GeNNSimulation.get_state`
-(see :mod:`mc_network.backends._genn_rng`): a batch member draws the noise it draws alone,
+(see ``mc_network.backends._genn_rng``): a batch member draws the noise it draws alone,
 and a checkpoint continues bit for bit. On CUDA (and on the CPU elsewhere or with
 ``MC_GENN_HOST_RNG=0``) GeNN's generators are seeded once from all members' seeds, compiled
 into the code (so part of the cache key when the noise is on); they cannot be saved, so
@@ -370,7 +370,7 @@ class GeNNSimulation(HostArrays, Simulation):
     def build_info(self) -> dict[str, Any]:
         """The device, the build mode, the code-cache key and pygenn's version (JSON-ready).
 
-        The build mode is :func:`~mc_network.backends._genn_build.build_mode`'s: ``exact``,
+        The build mode is ``mc_network.backends._genn_build.build_mode``'s: ``exact``,
         ``optimize``, GeNN's ``optimize_code``, the compiler command and the nvcc flags.
         """
         return {

@@ -10,7 +10,7 @@ independent members together, each bit-identical to running it alone.
 This backend is written for clarity and exactness, not speed: it loops over time steps in
 Python. The ``compiled`` backend runs the same program as compiled code.
 
-The noise comes from one place, :meth:`ReferenceSimulation._noise`: each member's
+The noise comes from one place, ``ReferenceSimulation._noise``: each member's
 ``noise`` stream, ``standard_normal((steps, n_draws), float32)`` per chunk of steps, or a
 replayed trace (``run_stage(noise=...)``, in the layout of the step program's draws).
 """

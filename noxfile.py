@@ -1,15 +1,15 @@
 """Test, lint and benchmark sessions for the monorepo.
 
-``nox`` runs ``lint``, ``tests`` and ``pipeline`` (the DVC smoke round trip);
-``nox -s models`` (``network``, ``experiments``, ``analysis``) tests one package in
-isolation; ``nox -s bench`` runs the benchmarks.
+``nox`` runs ``lint``, ``tests``, ``pipeline`` (the DVC smoke round trip) and ``docs`` (the
+documentation site, ``docs/_build/html``); ``nox -s models`` (``network``, ``experiments``,
+``analysis``) tests one package in isolation; ``nox -s bench`` runs the benchmarks.
 """
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "pipeline"]
+nox.options.sessions = ["lint", "tests", "pipeline", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 PKG = {
@@ -75,6 +75,24 @@ def pipeline(session: nox.Session) -> None:
     """Run the DVC pipeline on the smoke profile, push, delete, pull and compare."""
     session.install("-r", "requirements.txt", "dvc>=3.50")
     session.run("python", "tests/pipeline/dvc_roundtrip.py")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation into ``docs/_build/html`` (warnings are errors) and check it.
+
+    Every cross-reference must resolve (``-n``); the gallery runs every example; then
+    ``tests/test_docs.py`` checks the built site: every internal link and anchor resolves
+    and every gallery page shows its figures. ``nox -s docs -- -D plot_gallery=0`` skips
+    running the examples (their last figures are reused).
+    """
+    _install(session, list(PKG))
+    session.install("-r", "docs/requirements.txt")
+    session.run(
+        "sphinx-build", "-b", "html", "-W", "--keep-going", "-n", "docs", "docs/_build/html",
+        *session.posargs,
+    )  # fmt: skip
+    session.run("pytest", "-q", "tests/test_docs.py", env={"MC_DOCS_BUILT": "1"})
 
 
 @nox.session

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import textwrap
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -156,3 +157,23 @@ def _parse(path: Path) -> _Links:
     parser = _Links()
     parser.feed(path.read_text(errors="replace"))
     return parser
+
+
+def _rst_python_blocks(path: Path) -> list[str]:
+    blocks = re.findall(r"\.\. code-block:: python\n\n((?:(?:   .*)?\n)+)", path.read_text())
+    return [textwrap.dedent(b) for b in blocks]
+
+
+QUICKSTART = ROOT / "docs" / "tutorials" / "quickstart.rst"
+
+
+@pytest.mark.parametrize("index", range(len(_rst_python_blocks(QUICKSTART))))
+def test_quickstart_python_blocks_run(index, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the snippets name configs relative to the repository
+    block = _rst_python_blocks(QUICKSTART)[index]
+    env: dict = {"__name__": "quickstart"}
+    exec(compile(block, f"quickstart.rst python block {index + 1}", "exec"), env)
+    if "rec" in env:
+        assert env["rec"]["output.v_brev"].shape == (3, 50, 3)
+    else:
+        assert 0.0 <= env["run"].read_metrics()["test_accuracy"] <= 100.0

@@ -163,6 +163,21 @@ class ModelsDirective(_Generated):
         return self._parse(lines)
 
 
+class ActivationsDirective(_Generated):
+    """``.. mc-activations::`` — every activation, from its expression."""
+
+    has_content = False
+    sections = False
+
+    def run(self) -> list[nodes.Node]:
+        from mc_models import ACTIVATIONS
+
+        lines: list[str] = []
+        for act in ACTIVATIONS.values():
+            lines += [f"``{act.name}``", "", *("   " + r for r in _math(latex.activation(act)))]
+        return self._parse(lines)
+
+
 def program_lines(preset: str, feedback: str) -> list[str]:
     """ReStructuredText of one preset network's step program."""
     from mc_network import build_topology
@@ -358,4 +373,5 @@ def setup(app):
     app.connect("missing-reference", resolve_exported)
     app.add_directive("mc-models", ModelsDirective)
     app.add_directive("mc-step-program", StepProgramDirective)
+    app.add_directive("mc-activations", ActivationsDirective)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

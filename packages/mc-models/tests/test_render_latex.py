@@ -47,6 +47,19 @@ def test_expressions_print_as_evaluated(source, tex):
     assert latex.expr(parse_expr(source)) == tex
 
 
+def test_activations_render_as_cases():
+    from mc_models import get_activation
+
+    assert latex.activation(get_activation("sigmoid")) == (
+        r"\varphi(x) = \frac{1}{1 + \exp\left(-x\right)}"
+    )
+    assert latex.activation(get_activation("soft_relu")) == (
+        r"\varphi(x) = \begin{cases} 0 & \text{if } x < -\mathrm{thr} \\ "
+        r"\log\left(1 + \exp\left(x\right)\right) & \text{if } \left|x\right| < \mathrm{thr}"
+        r" \\ x & \text{otherwise} \end{cases}"
+    )
+
+
 def test_grouping_is_kept_where_float32_results_differ():
     # the two groupings are different models (different float32 sums): different LaTeX too
     assert latex.expr(parse_expr("(a + b) + c")) != latex.expr(parse_expr("a + (b + c)"))

@@ -30,7 +30,15 @@ from mc_models.expr import (
 )
 from mc_models.model import NeuronModel, SynapseModel
 
-__all__ = ["block", "expr", "model_equations", "number", "statement_rows", "symbol"]
+__all__ = [
+    "activation",
+    "block",
+    "expr",
+    "model_equations",
+    "number",
+    "statement_rows",
+    "symbol",
+]
 
 GREEK = {
     "alpha",
@@ -128,17 +136,13 @@ def _expr(e: Expr) -> tuple[str, int]:
         return r"\neg " + _paren(expr(e.operand)), _ATOM
     if isinstance(e, Call):
         return _call(e), _ATOM
-    if isinstance(e, Cond):
-        return (
-            r"\begin{cases} "
-            + expr(e.body)
-            + r" & \text{if } "
-            + expr(e.test)
-            + r" \\ "
-            + expr(e.orelse)
-            + r" & \text{otherwise} \end{cases}",
-            _ATOM,
-        )
+    if isinstance(e, Cond):  # a chain `a if t else (b if u else c)` as one set of cases
+        rows = []
+        while isinstance(e, Cond):
+            rows.append(expr(e.body) + r" & \text{if } " + expr(e.test))
+            e = e.orelse
+        rows.append(expr(e) + r" & \text{otherwise}")
+        return r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}", _ATOM
     raise TypeError(f"not an expression of the notation: {e!r}")
 
 
@@ -158,6 +162,11 @@ def _call(e: Call) -> str:
 def expr(e: Expr) -> str:
     """LaTeX of one expression, parenthesised only where the tree is not left-grouped."""
     return _expr(e)[0]
+
+
+def activation(act) -> str:
+    r"""An activation (:class:`mc_models.Activation`) as :math:`\varphi(x) = \dots`."""
+    return r"\varphi(x) = " + expr(act.tree)
 
 
 def _test(e: Expr, switches: tuple[str, ...]) -> str:

@@ -23,7 +23,7 @@ postsynaptic vectors :math:`u_0 = 0,\ u_k = (1-h) u_{k-1} + h e_k,\ U_k = \sum_{
 :math:`s = x \cdot x`: O(n_post) work per step instead of O(n_pre n_post).
 
 :func:`rank1_delta_rule` recognises the form in a model's notation and returns the pieces a
-backend needs, among them ``E`` as a model of its own (:attr:`Rank1DeltaRule.factor`, a
+backend needs, among them ``E`` as a model of its own (``Rank1DeltaRule.factor``, a
 synapse model whose output is ``E``) that every rendering renders as it renders any model,
 so ``e_k`` is computed exactly as the full rule computes it. Nothing here is specific to one
 model: any model written in this form is recognised.

@@ -24,7 +24,7 @@ A backend may lower an operation its own way as long as the results are those of
 program. One such lowering is marked in the program itself: with the network's
 ``input_mode: fast``, every all-to-all projection from a rate player whose synapse model is
 a rank-one delta rule (:mod:`mc_models.factorise`; the forward rule) carries that rule in
-:attr:`SynapseOp.fast`. While every presynaptic variable the rule reads holds one vector
+``SynapseOp.fast``. While every presynaptic variable the rule reads holds one vector
 ``x`` (the player holds a sample; checked at run time, every step), the backends run the
 *sample-factorised* update instead of the per-synapse one:
 

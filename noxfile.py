@@ -78,6 +78,14 @@ def pipeline(session: nox.Session) -> None:
 
 
 @nox.session
+def archive(session: nox.Session) -> None:
+    """Pull the archived paper results from the in-repository remote, check ``dvc status``
+    and recompute their summaries (about 15 CPU-minutes: not a default session)."""
+    session.install("-r", "requirements.txt", "dvc>=3.50")
+    session.run("python", "tests/pipeline/archive_check.py")
+
+
+@nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation into ``docs/_build/html`` (warnings are errors) and check it.
 

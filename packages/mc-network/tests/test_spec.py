@@ -210,3 +210,23 @@ def test_a_section_holds_its_own_models_parameters():
         yinyang_spec("fa", pyramidal=OutputParams())
     with pytest.raises(SpecError, match="unknown role 'basket'"):
         section("basket")
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ({"dims": "x" * 10_000}, "network.dims"),
+        ({"dt": list(range(100_000))}, "dt"),
+        ({"feedback": "y" * 10_000}, "feedback"),
+        ({f"k{i}": 1 for i in range(5_000)}, "unknown key(s)"),
+        ({"plasticity": {"eta_up": [[1.0] * 10_000]}}, "plasticity.eta_up"),
+    ],
+    ids=["dims", "dt", "feedback", "keys", "nested"],
+)
+def test_error_messages_stay_short_for_huge_values(data, where):
+    """A huge value in a description is named in a bounded message, not printed whole."""
+    with pytest.raises(SpecError) as err:
+        NetworkSpec.from_dict({"dims": [4, 30, 3], **data})
+    text = str(err.value)
+    assert where in text
+    assert len(text) < 600, text[:200]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
@@ -20,6 +21,18 @@ from typing import Any
 from mc_models import ACTIVATIONS, neuron_model, synapse_model
 
 log = logging.getLogger(__name__)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 2, 8, 8, 6
+_REPR.maxstring = _REPR.maxother = 60
+
+
+def _show(value: Any, limit: int = 100) -> str:
+    """A value for an error message: its ``repr``, containers and strings abbreviated."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 __all__ = [
     "BiasParams",
@@ -296,7 +309,7 @@ class NetworkSpec:
             object.__setattr__(self, "feedback", FeedbackMode(self.feedback))
         except ValueError:
             raise SpecError(
-                f"feedback: {self.feedback!r} is not valid; use one of "
+                f"feedback: {_show(self.feedback)} is not valid; use one of "
                 f"{[m.value for m in FeedbackMode]}"
             ) from None
         self._validate()
@@ -343,25 +356,26 @@ class NetworkSpec:
             )
         for i, n in enumerate(self.dims):
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                raise SpecError(f"dims[{i}]: {n!r} must be a positive integer")
+                raise SpecError(f"dims[{i}]: {_show(n)} must be a positive integer")
         if not (self.dt > 0 and math.isfinite(self.dt)):
-            raise SpecError(f"dt: {self.dt!r} must be a positive number")
+            raise SpecError(f"dt: {_show(self.dt)} must be a positive number")
         if self.activation not in ACTIVATIONS:
             raise SpecError(
-                f"activation: {self.activation!r} is not valid; use one of {sorted(ACTIVATIONS)}"
+                f"activation: {_show(self.activation)} is not valid; use one of "
+                f"{sorted(ACTIVATIONS)}"
             )
         if self.dtype not in ("float32", "float64"):
-            raise SpecError(f"dtype: {self.dtype!r} is not valid; use 'float32' or 'float64'")
+            raise SpecError(f"dtype: {_show(self.dtype)} is not valid; use 'float32' or 'float64'")
         if self.input_mode not in ("exact", "fast"):
             raise SpecError(
-                f"input_mode: {self.input_mode!r} is not valid; use 'exact' (every synapse "
+                f"input_mode: {_show(self.input_mode)} is not valid; use 'exact' (every synapse "
                 "every step, bit-identical to the original) or 'fast' (sample-factorised "
                 "projections from the input player)"
             )
         for role in NEURON_ROLES:
             _check_section(getattr(self, role), role, role)
         if not isinstance(self.rules, RuleModels):
-            raise SpecError(f"rules: expected a RuleModels, got {self.rules!r}")
+            raise SpecError(f"rules: expected a RuleModels, got {_show(self.rules)}")
         for role in RULE_ROLES:
             _check_section(getattr(self.rules, role), role, f"rules.{role}")
         self._validate_plasticity()
@@ -386,27 +400,27 @@ class NetworkSpec:
                 )
             for i, v in enumerate(vals):
                 if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
-                    raise SpecError(f"plasticity.{name}[{i}]: {v!r} must be a number >= 0")
+                    raise SpecError(f"plasticity.{name}[{i}]: {_show(v)} must be a number >= 0")
         for name in ("tau_w_ff", "tau_w_ip", "tau_w_pi"):
             if not getattr(p, name) > 0:
-                raise SpecError(f"plasticity.{name}: {getattr(p, name)!r} must be > 0")
+                raise SpecError(f"plasticity.{name}: {_show(getattr(p, name))} must be > 0")
         if not p.alpha >= 0:
-            raise SpecError(f"plasticity.alpha: {p.alpha!r} must be >= 0")
+            raise SpecError(f"plasticity.alpha: {_show(p.alpha)} must be >= 0")
 
     def _validate_player(self) -> None:
         pl = self.player
         ratio = pl.t_pattern / self.dt
         if pl.t_pattern <= 0 or abs(ratio - round(ratio)) > 1e-6 * max(1.0, ratio):
             raise SpecError(
-                f"player.t_pattern: {pl.t_pattern!r} must be a positive multiple of dt "
-                f"({self.dt!r})"
+                f"player.t_pattern: {_show(pl.t_pattern)} must be a positive multiple of dt "
+                f"({_show(self.dt)})"
             )
         for name in ("teacher_mute", "learning_lag"):
             v = getattr(pl, name)
             if not (0 <= v < pl.t_pattern):
-                raise SpecError(f"player.{name}: {v!r} must be >= 0 and < t_pattern")
+                raise SpecError(f"player.{name}: {_show(v)} must be >= 0 and < t_pattern")
         if not pl.tau_0 >= self.dt:
-            raise SpecError(f"player.tau_0: {pl.tau_0!r} must be >= dt ({self.dt!r})")
+            raise SpecError(f"player.tau_0: {_show(pl.tau_0)} must be >= dt ({_show(self.dt)})")
 
     def _validate_feedback(self) -> None:
         mode, eta_down = self.feedback, self.plasticity.eta_down
@@ -454,7 +468,9 @@ class NetworkSpec:
         top = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - top)
         if unknown:
-            raise SpecError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(top)}")
+            raise SpecError(
+                f"{where}: unknown key(s) {_show(unknown)}; valid keys are {sorted(top)}"
+            )
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key in NEURON_ROLES:
@@ -465,7 +481,9 @@ class NetworkSpec:
                 kwargs[key] = _section_from_dict(_SECTIONS[key], value, f"{where}.{key}")
             elif key == "dims":
                 if not isinstance(value, list | tuple):
-                    raise SpecError(f"{where}.dims: expected a list of layer sizes, got {value!r}")
+                    raise SpecError(
+                        f"{where}.dims: expected a list of layer sizes, got {_show(value)}"
+                    )
                 kwargs[key] = tuple(value)
             else:
                 kwargs[key] = _check_scalar(cls, key, value, f"{where}.{key}")
@@ -504,49 +522,51 @@ def _check_scalar(cls: type, key: str, value: Any, where: str) -> Any:
     types = _SCALAR_TYPES.get(key)
     if types and (not isinstance(value, types) or (bool not in types and isinstance(value, bool))):
         names = " or ".join(t.__name__ for t in types)
-        raise SpecError(f"{where}: expected {names}, got {value!r}")
+        raise SpecError(f"{where}: expected {names}, got {_show(value)}")
     return value
 
 
 def _section_from_dict(cls: type, value: Any, where: str) -> Any:
     if not isinstance(value, Mapping):
-        raise SpecError(f"{where}: expected a mapping, got {value!r}")
+        raise SpecError(f"{where}: expected a mapping, got {_show(value)}")
     valid = {f.name: f for f in fields(cls)}
     unknown = sorted(set(value) - set(valid))
     if unknown:
-        raise SpecError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(valid)}")
+        raise SpecError(f"{where}: unknown key(s) {_show(unknown)}; valid keys are {sorted(valid)}")
     out: dict[str, Any] = {}
     for key, v in value.items():
         default = valid[key].default
         if key == "model":
             if not isinstance(v, str):
-                raise SpecError(f"{where}.model: expected a model name, got {v!r}")
+                raise SpecError(f"{where}.model: expected a model name, got {_show(v)}")
         elif isinstance(default, bool):
             if not isinstance(v, bool):
-                raise SpecError(f"{where}.{key}: expected true or false, got {v!r}")
+                raise SpecError(f"{where}.{key}: expected true or false, got {_show(v)}")
         elif key.startswith("eta_"):
             if not isinstance(v, list | tuple) or not all(_is_number(x) for x in v):
-                raise SpecError(f"{where}.{key}: expected a list of numbers, got {v!r}")
+                raise SpecError(f"{where}.{key}: expected a list of numbers, got {_show(v)}")
             v = tuple(float(x) for x in v)
         elif cls is InitParams:
             if isinstance(v, list | tuple):
                 if len(v) != 2 or not all(_is_number(x) for x in v):
-                    raise SpecError(f"{where}.{key}: expected a number or [low, high], got {v!r}")
+                    raise SpecError(
+                        f"{where}.{key}: expected a number or [low, high], got {_show(v)}"
+                    )
                 v = (float(v[0]), float(v[1]))
             elif not _is_number(v):
-                raise SpecError(f"{where}.{key}: expected a number or [low, high], got {v!r}")
+                raise SpecError(f"{where}.{key}: expected a number or [low, high], got {_show(v)}")
         elif not _is_number(v):
-            raise SpecError(f"{where}.{key}: expected a number, got {v!r}")
+            raise SpecError(f"{where}.{key}: expected a number, got {_show(v)}")
         out[key] = v
     return cls(**out)
 
 
 def _model_section_from_dict(role: str, value: Any, where: str) -> Any:
     if not isinstance(value, Mapping):
-        raise SpecError(f"{where}: expected a mapping, got {value!r}")
+        raise SpecError(f"{where}: expected a mapping, got {_show(value)}")
     name = value.get("model", {**NEURON_ROLES, **RULE_ROLES}[role])
     if not isinstance(name, str):
-        raise SpecError(f"{where}.model: expected a model name, got {name!r}")
+        raise SpecError(f"{where}.model: expected a model name, got {_show(name)}")
     try:
         cls = _section_class(role, _role_model(role, name))
     except SpecError as err:
@@ -556,10 +576,12 @@ def _model_section_from_dict(role: str, value: Any, where: str) -> Any:
 
 def _rules_from_dict(value: Any, where: str) -> RuleModels:
     if not isinstance(value, Mapping):
-        raise SpecError(f"{where}: expected a mapping, got {value!r}")
+        raise SpecError(f"{where}: expected a mapping, got {_show(value)}")
     unknown = sorted(set(value) - set(RULE_ROLES))
     if unknown:
-        raise SpecError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(RULE_ROLES)}")
+        raise SpecError(
+            f"{where}: unknown key(s) {_show(unknown)}; valid keys are {sorted(RULE_ROLES)}"
+        )
     return RuleModels(
         **{r: _model_section_from_dict(r, v, f"{where}.{r}") for r, v in value.items()}
     )
@@ -568,17 +590,17 @@ def _rules_from_dict(value: Any, where: str) -> RuleModels:
 def _check_section(sec: Any, role: str, where: str) -> None:
     """A model section of ``role`` with valid values (the model's parameter domains)."""
     if getattr(sec, "role", None) != role:
-        raise SpecError(f"{where}: expected a {role} section (see section()), got {sec!r}")
+        raise SpecError(f"{where}: expected a {role} section (see section()), got {_show(sec)}")
     model = section_model(sec)
     for f in fields(sec):
         if f.name == "model":
             continue
         v = getattr(sec, f.name)
         if not (_is_number(v) and math.isfinite(v)):
-            raise SpecError(f"{where}.{f.name}: {v!r} must be a finite number")
+            raise SpecError(f"{where}.{f.name}: {_show(v)} must be a finite number")
         why = model.param(f.name).check(v)
         if why is not None:
-            raise SpecError(f"{where}.{f.name}: {v!r} {why}")
+            raise SpecError(f"{where}.{f.name}: {_show(v)} {why}")
 
 
 def _draws(sec: Any) -> bool:

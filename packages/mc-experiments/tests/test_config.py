@@ -226,3 +226,16 @@ def test_bad_yaml_in_set_is_a_config_error():
         parse_overrides(["protocol.n_epochs=[1"])
     with pytest.raises(ConfigError, match="the key is empty"):
         parse_overrides(["=3"])
+
+
+@pytest.mark.parametrize(("rps", "warned"), [(1, True), (2, False), (5, False)])
+def test_one_record_per_sample_is_warned(write_yaml, tiny_dict, caplog, rps, warned):
+    """One record per sample is the sample's first step: the accuracy would be at chance."""
+    tiny_dict["recording"] = {**tiny_dict.get("recording", {}), "records_per_sample": rps}
+    with caplog.at_level("WARNING", logger="mc_experiments.config"):
+        cfg = load_config(write_yaml(tiny_dict))
+    assert cfg.recording.records_per_sample == rps
+    hits = [r for r in caplog.records if "records_per_sample: 1 records only" in r.message]
+    assert bool(hits) is warned
+    if warned:
+        assert "config.yaml" in hits[0].message and "chance" in hits[0].message

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -47,6 +48,8 @@ __all__ = [
     "load_config",
     "parse_overrides",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -396,6 +399,13 @@ def _check(cfg: Config) -> None:
         raise ConfigError(
             f"{src}: recording.records_per_sample: {rec.records_per_sample} must divide the "
             f"steps per sample ({sps} = network.player.t_pattern / network.dt)"
+        )
+    if rec.records_per_sample == 1:
+        log.warning(
+            "%s: recording.records_per_sample: 1 records only the first step of each sample, "
+            "where the output still answers the previous sample: accuracies come out at chance "
+            "level; use 2 or more (the paper: 5; the evaluation averages records 1..n-1)",
+            src,
         )
     _check_recording(cfg)
     _check_memory(cfg)

@@ -147,6 +147,45 @@ def test_full_disk_is_one_line_and_the_run_says_failed(tiny, tmp_path, caplog, c
     _no_traceback(caplog, capsys)
 
 
+def test_full_disk_that_refuses_the_status_write_reads_as_stale(
+    tiny, tmp_path, caplog, monkeypatch
+):
+    """When even the failure cannot be recorded, the run's status says it is stale, not running."""
+    from mc_experiments import storage
+    from mc_experiments.outcomes import member_states
+    from mc_experiments.storage import RunDir
+
+    real_record, real_status = RunDir.write_record, RunDir.set_status
+    full = {"on": False}
+
+    def record(self, stage, var, index, *args):
+        if stage == "training" and index == 1:
+            full["on"] = True
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.zarr_path))
+        return real_record(self, stage, var, index, *args)
+
+    def status(self, state, **extra):
+        if full["on"]:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        return real_status(self, state, **extra)
+
+    monkeypatch.setattr(RunDir, "write_record", record)
+    monkeypatch.setattr(RunDir, "set_status", status)
+    out = tmp_path / "runs"
+    assert main(["train", str(tiny), "--out", str(out), "--quiet"]) == 1
+    (path,) = out.iterdir()
+    assert json.loads((path / "status.json").read_text())["state"] == "running"  # the file
+    st = storage.RunDir(path).status()
+    assert st["state"] == "running" and st["stale"] is True
+    assert f"mc-run resume {path}" in st["error"]
+    assert member_states([path])[path.name]["error"] == st["error"]
+    with RunDir(path).lock():  # while a process holds the lock the run is simply running
+        assert "stale" not in RunDir(path).status()
+    monkeypatch.undo()  # space again: the resume the error names completes the run
+    assert main(["resume", str(path), "--quiet"]) == 0
+    assert RunDir(path).status()["state"] == "completed"
+
+
 def test_non_finite_run_fails_once_cleanly(tiny, tmp_path, caplog, capsys, monkeypatch):
     import numpy as np
 

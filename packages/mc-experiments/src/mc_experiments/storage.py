@@ -225,10 +225,24 @@ class RunDir:
         )
 
     def status(self) -> dict[str, Any]:
-        """The run's state, or ``{"state": "unknown"}`` (garbled files name themselves)."""
+        """The run's state, or ``{"state": "unknown"}`` (garbled files name themselves).
+
+        A run that says ``running`` while nobody holds its lock was stopped without recording
+        how (killed, or a full disk refused the last status write): its status then carries
+        ``stale: true`` and an ``error`` saying so (``mc-run resume`` continues it from its
+        last checkpoint).
+        """
         data = self._read_json(F.STATUS)
         if data and not isinstance(data.get("state"), str):
             raise F.CorruptFile(f"{self.path / F.STATUS}: no 'state' in {short_repr(data)}")
+        if data.get("state") == F.RunState.RUNNING and F.DirLock.holder(self.path) is None:
+            data = {
+                **data,
+                "stale": True,
+                "error": "stopped while running without recording its end (the process was "
+                "killed, or the disk was full); `mc-run resume "
+                f"{self.path}` continues it from its last checkpoint",
+            }
         return data or {"state": F.RunState.UNKNOWN.value}
 
     def _read_json(self, name: str) -> dict[str, Any]:

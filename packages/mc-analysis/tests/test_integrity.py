@@ -65,6 +65,25 @@ def test_flipped_byte_is_refused_naming_the_array(run2, tmp_path, caplog, where)
     assert not (tmp_path / "rep2" / "summary.json").exists()
 
 
+def test_check_reads_each_arrays_entries_once(run2, monkeypatch):
+    """The check reads the heads of each recorded array once, not once per entry it needs."""
+    from mc_analysis.rundir import Run
+
+    d, _ = run2
+    run = read_run(d)
+    calls = []
+    real = Run.entries
+
+    def entries(self, stage, var):
+        calls.append((stage, var))
+        return real(self, stage, var)
+
+    monkeypatch.setattr(Run, "entries", entries)
+    run.check_recordings()
+    arrays = [(st, v) for st in sorted(run._zarr().group_keys()) for v in run.variables(st)]
+    assert sorted(calls) == sorted(arrays)
+
+
 def test_deleted_shard_is_refused_naming_the_array(run2, tmp_path, caplog):
     d, _ = run2
     _chunk(d, "test/output.v_brev").unlink()

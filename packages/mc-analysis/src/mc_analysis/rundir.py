@@ -274,9 +274,8 @@ class Run:
                         )
         for stage in sorted(group.group_keys()):
             for var in self.variables(stage):
-                missing = [
-                    e for e in self._required(stage, var) if e not in self.entries(stage, var)
-                ]
+                have = set(self.entries(stage, var))  # one read of the entries' heads
+                missing = [e for e in self._required(stage, var) if e not in have]
                 if missing:
                     raise RunDataError(
                         f"{self.recordings_path}/{stage}/{var}: entries {short_repr(missing)} "

@@ -273,3 +273,48 @@ def test_tau0_above_dt_warns_once_per_build(caplog):
     with caplog.at_level("WARNING", logger="mc_network.program"):
         lower(spec, build_topology(spec))
     assert sum("tau_0" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("learning", [True, False], ids=["learning", "no-learning"])
+def test_one_segment_per_sample_the_first_two_steps_exact(monkeypatch, learning):
+    """With ``tau_0 = dt``: per sample one segment start and the first two steps exact.
+
+    The first step of a sample still reads the previous sample (the player switches after
+    the synapses), the second reads ``rate_last`` of it; no one-step segment is started in
+    the first. The rates may take a step more to settle in float32 (``r + (x - r)`` need not
+    be ``x``). The stage's first sample: only its first step is sure to run exactly (the
+    players' stage start sets ``rate`` and ``rate_last`` to it). Write-backs: one per sample
+    where the rule learned, none without learning.
+    """
+    starts, exact_steps, writebacks = [], [], []
+    real_start, real_call, real_flush = Factorised._start, Factorised.__call__, Factorised.flush
+
+    def start(self, members, rates):
+        starts.append(int(members.sum()))
+        return real_start(self, members, rates)
+
+    def call(self, switches, sample_start=False):
+        out = real_call(self, switches, sample_start)
+        exact_steps.append(int((~self.on).sum()))
+        return out
+
+    def flush(self, members=None):
+        m = self.on.copy() if members is None else members
+        writebacks.append(int((m & (self.A != 0.0)).sum()))
+        return real_flush(self, members)
+
+    monkeypatch.setattr(Factorised, "_start", start)
+    monkeypatch.setattr(Factorised, "__call__", call)
+    monkeypatch.setattr(Factorised, "flush", flush)
+    n = 5
+    x, t = _data(n, seed=3)
+    sim = build_network(_spec(input_mode="fast"), [0, 1], backend="reference")
+    sim.run_stage(x, t, learning=learning, teaching=learning)
+    steps = sim.spec.steps_per_sample
+    assert sum(starts) == 2 * n  # two members, one segment per sample each
+    per_step = np.array(exact_steps).reshape(n, steps)  # members running exactly, per step
+    for i, row in enumerate(per_step):
+        exact = int((row == 2).sum())  # both members exact in the first steps, then neither
+        assert (row[:exact] == 2).all() and (row[exact:] == 0).all(), (i, row[:6])
+        assert (1 if i == 0 else 2) <= exact <= 3, (i, exact)
+    assert sum(writebacks) == (2 * n if learning else 0)

@@ -29,7 +29,9 @@ a rank-one delta rule (:mod:`mc_models.factorise`; the forward rule) carries tha
 *sample-factorised* update instead of the per-synapse one:
 
 * at the segment's first step ``p = G0^T x``, ``q = D0^T x`` and ``s = x.x`` (float64,
-  ascending presynaptic order), ``a = 1``, ``A = 0``, ``u = U = 0`` (float64);
+  ascending presynaptic order), ``a = 1``, ``A = 0``, ``u = U = 0`` (float64); no segment
+  starts in a sample's first step (the players switch after the synapses have read the
+  previous sample's rates, so such a segment would last one step);
 * each step with the rule's switch on, with ``e`` the rule's postsynaptic factor evaluated
   as the rule evaluates it (float32): ``A += a``, ``U += u``, ``a *= 1 - h``,
   ``u = (1 - h) u + h e`` (the weight takes the old increment, as in the rule);
@@ -39,9 +41,10 @@ a rank-one delta rule (:mod:`mc_models.factorise`; the forward rule) carries tha
   after the last step of every sample and at the end of the stage (so where segments end
   does not depend on how a backend splits a stage).
 
-Every other step (the first steps after each sample switch, where ``rate_last`` still
-holds the previous sample) runs the rule exactly. In real arithmetic both are the same;
-they differ in float32 rounding only (see the mc-network README).
+Every other step runs the rule exactly: with ``tau_0 = dt`` the first two or three steps of
+each sample (the first still reads the previous sample, in the second ``rate_last`` does,
+and the rates may take one step more to settle in float32). In real arithmetic both are the
+same; they differ in float32 rounding only (see the mc-network README).
 """
 
 from __future__ import annotations

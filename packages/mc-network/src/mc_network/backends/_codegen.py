@@ -410,7 +410,9 @@ def _fast_synapse(e: _Src, j: int, op, code, fcode, pops: list[str], inputs: dic
         f"{tag}_A = 0.0",
         f"{tag}_on = True",
     ]
-    e.block(f"if {tag}_same and not {tag}_on:", start)
+    # no segment starts in a sample's first step: the players switch after the synapses read
+    # the previous sample's rates, so it would last one step (a start and a write-back)
+    e.block(f"if {tag}_same and not {tag}_on and k % sps != 0:", start)
     names = rnb.SynapseNames(
         prefix=tag,
         pre=lambda v: f"s{pre}_{v}",

@@ -43,15 +43,20 @@ class Factorised:
         sw = self.rule.switch
         self.learns = bool(flags[sw]) and sw not in self.op.frozen
 
-    def __call__(self, switches: Mapping[str, bool]) -> np.ndarray:
-        """The step's update and the projection's input, ``(batch, n_post)``."""
+    def __call__(self, switches: Mapping[str, bool], sample_start: bool = False) -> np.ndarray:
+        """The step's update and the projection's input, ``(batch, n_post)``.
+
+        ``sample_start``: the step is a sample's first (no segment starts in it: the players
+        switch after the synapses have read the previous sample's rates).
+        """
         first, *others = (self.pre[v] for v in self.rule.pre_vars)
         same = np.ones(self.on.shape, dtype=bool)
         for other in others:
             same &= np.all(other == first, axis=1)
         cont = self.on & same & np.all(first == self.x, axis=1)
         self.flush(self.on & ~cont)
-        self._start(same & ~self.on, first)
+        if not sample_start:
+            self._start(same & ~self.on, first)
         on, exact = self.on, ~self.on
         out = np.empty((self.on.size, self.op.n_post), dtype=self.dtype)
         sw = self.op.switches(switches)

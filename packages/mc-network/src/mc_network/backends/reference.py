@@ -97,11 +97,13 @@ class ReferenceSimulation(HostArrays, Simulation):
         ]
 
     # ------------------------------------------------------------------ one step
-    def _step(self, switches: Mapping[str, bool], draws: np.ndarray, data) -> None:
+    def _step(
+        self, switches: Mapping[str, bool], draws: np.ndarray, data, sample_start: bool = False
+    ) -> None:
         inputs: dict[str, dict[str, np.ndarray]] = {name: {} for name in self.neurons}
         for op, step, weights, pre, post, zero in self._synapse_plan:
             if op.fast is not None:
-                x = self._factorised[op.projection](switches)
+                x = self._factorised[op.projection](switches, sample_start)
                 per_pop = inputs[op.post]
                 acc = per_pop.get(op.target)
                 per_pop[op.target] = (zero if acc is None else acc) + x
@@ -165,7 +167,7 @@ class ReferenceSimulation(HostArrays, Simulation):
                 if k % _CHUNK == 0:
                     draws = self._noise(min(_CHUNK, stage.n_steps - k), stage, k)
                 switches = program.step_switches(flags, k % sps, window)
-                self._step(switches, draws[k % _CHUNK], data)
+                self._step(switches, draws[k % _CHUNK], data, k % sps == 0)
                 # segments end before a record of synapse variables and with every sample
                 if (flush_on_record and k % plan.every == 0) or k % sps == sps - 1:
                     for f in fast:

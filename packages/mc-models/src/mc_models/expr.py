@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 __all__ = [
@@ -232,24 +232,38 @@ def parse_expr(source: str, where: str = "expression") -> Expr:
     return _expr(tree.body, where)
 
 
-def unparse(e: Expr) -> str:
-    """The notation of an expression (parses back to the same tree)."""
+def unparse(
+    e: Expr,
+    number: Callable[[float], str] = repr,
+    call: Callable[[str], str] | None = None,
+) -> str:
+    """The notation of an expression (parses back to the same tree).
+
+    ``number`` prints a literal (default ``repr``: ``1`` stays an integer); ``call`` maps a
+    function's name to the name printed (default: itself). With both, the same printer
+    renders Python-syntax code for other targets (the numba activations).
+    """
+
+    def u(x: Expr) -> str:
+        return unparse(x, number, call)
+
     if isinstance(e, Num):
-        return repr(e.value)
+        return number(e.value)
     if isinstance(e, Name):
         return e.id
     if isinstance(e, Bin | Cmp):
-        return f"({unparse(e.left)} {e.op} {unparse(e.right)})"
+        return f"({u(e.left)} {e.op} {u(e.right)})"
     if isinstance(e, Neg):
-        return f"(-{unparse(e.operand)})"
+        return f"(-{u(e.operand)})"
     if isinstance(e, Not):
-        return f"(not {unparse(e.operand)})"
+        return f"(not {u(e.operand)})"
     if isinstance(e, BoolOp):
-        return "(" + f" {e.op} ".join(unparse(v) for v in e.values) + ")"
+        return "(" + f" {e.op} ".join(u(v) for v in e.values) + ")"
     if isinstance(e, Cond):
-        return f"({unparse(e.body)} if {unparse(e.test)} else {unparse(e.orelse)})"
+        return f"({u(e.body)} if {u(e.test)} else {u(e.orelse)})"
     if isinstance(e, Call):
-        return f"{e.func}({', '.join(unparse(a) for a in e.args)})"
+        name = e.func if call is None else call(e.func)
+        return f"{name}({', '.join(u(a) for a in e.args)})"
     raise ValueError(f"cannot unparse {e!r}")
 
 

@@ -47,6 +47,7 @@ from mc_models.expr import (
     assigned,
     children,
     names,
+    unparse,
 )
 from mc_models.model import NeuronModel, SynapseModel
 from mc_models.render._lower import Const, Lowered, lower_block
@@ -492,18 +493,17 @@ def activation_source(activation, name: str = "_act") -> list[str]:
     return [f"def {name}(x, thr):", f"    return {_act(activation.tree)}"]
 
 
+_NUMBA_CALLS = {"exp": "math.exp", "log": "math.log", "abs": "abs"}
+
+
+def _numba_call(func: str) -> str:
+    if func not in _NUMBA_CALLS:
+        raise ValueError(
+            f"activation: no numba rendering of {func!r}; known: {sorted(_NUMBA_CALLS)}"
+        )
+    return _NUMBA_CALLS[func]
+
+
 def _act(e: Expr) -> str:
-    if isinstance(e, Call):
-        fn = {"exp": "math.exp", "log": "math.log", "abs": "abs"}[e.func]
-        return f"{fn}({_act(e.args[0])})"
-    if isinstance(e, Num):
-        return repr(float(e.value))
-    if isinstance(e, Name):
-        return e.id
-    if isinstance(e, Bin | Cmp):
-        return f"({_act(e.left)} {e.op} {_act(e.right)})"
-    if isinstance(e, Neg):
-        return f"(-{_act(e.operand)})"
-    if isinstance(e, Cond):
-        return f"({_act(e.body)} if {_act(e.test)} else {_act(e.orelse)})"
-    raise ValueError(f"activation: cannot render {e!r}")
+    """An activation's expression as numba code: the notation's printer, floats as floats."""
+    return unparse(e, number=lambda v: repr(float(v)), call=_numba_call)

@@ -13,9 +13,8 @@ projection's 78 400 synapses and the 774 input neurons it drops); batch sizes 1,
 a training stage (learning and teaching on, ``stage = learning``) and, for the compiled
 cases, a stage without learning (validation, ``stage = no-learning``). Each round runs one
 stage of ``samples`` samples; ``extra_info`` holds the steps per round and member, the batch
-size (network steps per round = batch *
-steps), the stage and the peak memory of the case. Run through ``benchmarks/run.py``
-(``nox -s bench``), which prints the table.
+size (network steps per round = batch * steps), the stage and the peak memory of the case.
+Run through ``benchmarks/run.py`` (``nox -s bench``), which prints the table.
 """
 
 from __future__ import annotations

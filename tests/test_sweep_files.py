@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mc_experiments.sweep import load_sweep
 
@@ -13,8 +14,6 @@ SWEEPS = sorted((ROOT / "configs" / "sweeps").glob("*.yaml"))
 
 
 def _profiles(path: Path) -> list[str]:
-    import yaml
-
     return list(yaml.safe_load(path.read_text()).get("profiles", {}))
 
 

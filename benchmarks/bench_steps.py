@@ -3,8 +3,9 @@
 Cases: `reference`, `compiled`, GeNN on the single-threaded CPU in its exact build
 (`genn-exact`, the default: bit-identical to the reference) and its fast build (`genn-fast`,
 GeNN's ``-O3 -ffast-math``) and, where GeNN can use a GPU, `genn-cuda` (exact) and
-`genn-cuda-fast`; `compiled-fast` and `reference-fast` are the compiled and reference
-backends with the network's ``input_mode: fast`` (the sample-factorised input projection).
+`genn-cuda-fast`; `compiled-fast`, `reference-fast`, `genn-fast-input` (GeNN's CPU, exact
+build) and `genn-cuda-fast-input` (CUDA, exact build) are those backends with the network's
+``input_mode: fast`` (the sample-factorised input projection).
 
 The paper's networks (PAL: apical noise, B learns), 100 steps per sample: Yin-Yang 4-30-3
 and MNIST 784-100-10 and, for the compiled case only, ``mnist-10in``: the MNIST network with
@@ -48,9 +49,14 @@ CASES = {
     "genn-fast": ("genn", {"device": "single_threaded_cpu", "exact": False}),
     "genn-cuda": ("genn", {"device": "cuda", "exact": True}),
     "genn-cuda-fast": ("genn", {"device": "cuda", "exact": False}),
+    "genn-fast-input": ("genn", {"device": "single_threaded_cpu", "exact": True}),
+    "genn-cuda-fast-input": ("genn", {"device": "cuda", "exact": True}),
 }
 # case -> changes of the network description
-SPEC_CHANGES = {"compiled-fast": {"input_mode": "fast"}, "reference-fast": {"input_mode": "fast"}}
+SPEC_CHANGES = dict.fromkeys(
+    ("compiled-fast", "reference-fast", "genn-fast-input", "genn-cuda-fast-input"),
+    {"input_mode": "fast"},
+)
 # stages: learning and teaching on (training), or both off (validation, test)
 STAGES = {"learning": True, "no-learning": False}
 NO_LEARNING_CASES = ("compiled", "compiled-fast")
@@ -70,6 +76,8 @@ SAMPLES = {
     "genn-fast": _GENN_CPU,
     "genn-cuda": _GENN_CUDA,
     "genn-cuda-fast": _GENN_CUDA,
+    "genn-fast-input": _GENN_CPU,
+    "genn-cuda-fast-input": _GENN_CUDA,
 }
 ROUNDS = dict.fromkeys(CASES, 5) | {"reference": 2, "reference-fast": 2}
 

@@ -6,10 +6,12 @@ plasticity on, compares the recorded voltages and the learned weights with the r
 backend and logs network-steps per second (batch members x time steps per wall second).
 Takes about a minute on a GPU machine (the CUDA compile, then ~20 s of reference run)::
 
-    python benchmarks/cuda_smoke.py [--batch 8] [--samples 40] [--fast]
+    python benchmarks/cuda_smoke.py [--batch 8] [--samples 40] [--fast] [--input-mode fast]
 
 ``--fast`` builds GeNN's fast CUDA code (nvcc's default multiply-add contraction) instead of
-the exact build (``-fmad=false``); both stay within the tolerances below.
+the exact build (``-fmad=false``); both stay within the tolerances below. ``--input-mode
+fast`` runs the network (on the GPU and the reference alike) with the sample-factorised
+input projection.
 """
 
 from __future__ import annotations
@@ -43,13 +45,13 @@ def _data(samples: int, seed: int = 0):
     return x, t
 
 
-def run(batch: int = 8, samples: int = 40, exact: bool = True) -> dict:
+def run(batch: int = 8, samples: int = 40, exact: bool = True, input_mode: str = "exact") -> dict:
     """Run the check; returns the measured numbers (raises AssertionError on a mismatch).
 
     Raises :class:`mc_network.BackendUnavailable` where pygenn has no CUDA backend or no
     GPU can be used.
     """
-    spec = mnist_spec("pal", pyramidal=PyramidalParams(sigma_noise=0.0))
+    spec = mnist_spec("pal", pyramidal=PyramidalParams(sigma_noise=0.0), input_mode=input_mode)
     seeds = list(range(1, batch + 1))
     x, t = _data(samples)
     ref = build_network(spec, seeds=seeds, backend="reference")
@@ -66,10 +68,11 @@ def run(batch: int = 8, samples: int = 40, exact: bool = True) -> dict:
     )
     build_s = time.perf_counter() - t0
     log.info(
-        "built and loaded on CUDA in %.1f s (batch %d, %s build: %s)",
+        "built and loaded on CUDA in %.1f s (batch %d, %s build, input_mode %s: %s)",
         build_s,
         batch,
         "exact" if exact else "fast",
+        input_mode,
         gpu.build_info(),
     )
     plan = RecordPlan(("output.v_brev", "pyramidal_1.v_apical", "pyramidal_1.rate"), every=20)
@@ -108,9 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--samples", type=int, default=40)
     p.add_argument("--fast", action="store_true", help="the fast build instead of the exact one")
+    p.add_argument("--input-mode", choices=("exact", "fast"), default="exact")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    res = run(args.batch, args.samples, exact=not args.fast)
+    res = run(args.batch, args.samples, exact=not args.fast, input_mode=args.input_mode)
     log.info(
         "build %.1f s; GeNN CUDA %s network-steps/s (reference %s); max |GPU - reference|: %s",
         res["build_s"],

@@ -20,7 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / ".benchmarks" / "results.json"
 FAST_OF = {"genn-exact": "genn-fast", "genn-cuda": "genn-cuda-fast"}  # exact case -> fast case
-EXACT_OF = {"compiled-fast": "compiled", "reference-fast": "reference"}  # input_mode fast -> exact
+# input_mode fast -> exact
+EXACT_OF = {
+    "compiled-fast": "compiled",
+    "reference-fast": "reference",
+    "genn-fast-input": "genn-exact",
+    "genn-cuda-fast-input": "genn-cuda",
+}
 
 
 def run_benchmarks(extra: list[str]) -> int:

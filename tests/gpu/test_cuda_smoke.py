@@ -10,7 +10,8 @@ pytest.importorskip("pygenn", reason="pygenn 5 is not installed (see the README)
 pytestmark = [pytest.mark.gpu, pytest.mark.genn]
 
 
-def test_cuda_smoke():
+@pytest.mark.parametrize("input_mode", ["exact", "fast"])
+def test_cuda_smoke(input_mode):
     from mc_network import BackendUnavailable
     from mc_network.backends._genn_build import check_device
 
@@ -24,5 +25,5 @@ def test_cuda_smoke():
     finally:
         sys.path.pop(0)
 
-    res = cuda_smoke.run(batch=4, samples=12)
+    res = cuda_smoke.run(batch=4, samples=12, input_mode=input_mode)
     assert res["network_steps_per_s"] > 0

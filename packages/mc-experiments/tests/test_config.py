@@ -73,10 +73,6 @@ def test_overrides(write_yaml, tiny_dict):
             r"valid options: \['cache_dir', 'cuda_device', 'device'",
         ),
         (
-            lambda d: (d["backend"].update(name="genn"), d["network"].update(input_mode="fast")),
-            r"config\.yaml: network\.input_mode: 'fast' is not supported by backend 'genn'",
-        ),
-        (
             lambda d: d["backend"].update(options={"device": "cuda"}),
             r"backend\.options\.device: backend 'reference' has no such option; valid options: "
             r"none",
@@ -87,6 +83,14 @@ def test_bad_configs_name_file_and_key(write_yaml, tiny_dict, mutate, match):
     mutate(tiny_dict)
     with pytest.raises(ConfigError, match=match):
         load_config(write_yaml(tiny_dict))
+
+
+def test_every_backend_takes_the_fast_input_mode(write_yaml, tiny_dict):
+    for name in ("reference", "compiled", "genn"):
+        tiny_dict["backend"] = {"name": name}
+        tiny_dict.setdefault("network", {})["input_mode"] = "fast"
+        cfg = load_config(write_yaml(tiny_dict))
+        assert (cfg.backend.name, cfg.network.input_mode) == (name, "fast")
 
 
 def test_missing_file_and_bad_yaml(tmp_path):

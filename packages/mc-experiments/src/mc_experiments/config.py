@@ -503,12 +503,6 @@ def _check_backend(cfg: Config) -> None:
                 f"{registered} (or null for the default)"
             )
     name = bc.name or default_backend()
-    if name == "genn" and cfg.network.input_mode != "exact":
-        raise ConfigError(
-            f"{src}: network.input_mode: {cfg.network.input_mode!r} is not supported by backend "
-            "'genn' (it runs every synapse every step); use backend.name 'compiled' or "
-            "'reference' with it, or network.input_mode 'exact'"
-        )
     try:
         valid = backend_options(name)
     except ImportError:  # the backend's module needs a package missing here: not checkable

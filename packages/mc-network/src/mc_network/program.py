@@ -37,14 +37,16 @@ a rank-one delta rule (:mod:`mc_models.factorise`; the forward rule) carries tha
   ``u = (1 - h) u + h e`` (the weight takes the old increment, as in the rule);
 * each step the output is ``p + A q + U s`` rounded once to the precision;
 * the segment ends (``g = G0 + A D0 + U x^T``, ``delta = a D0 + u x^T``, float64, rounded
-  once) when a presynaptic variable leaves ``x``, before a record of synapse variables,
-  after the last step of every sample and at the end of the stage (so where segments end
-  does not depend on how a backend splits a stage).
+  once) when a presynaptic variable leaves ``x``, before a record of synapse variables and
+  at the end of the stage. A sample's first step still reads the previous sample's rates,
+  so it continues the previous sample's segment; a backend that splits a stage into pieces
+  carries the segments from one piece to the next (where segments end does not depend on
+  how a backend splits a stage).
 
-Every other step runs the rule exactly: with ``tau_0 = dt`` the first two or three steps of
-each sample (the first still reads the previous sample, in the second ``rate_last`` does,
-and the rates may take one step more to settle in float32). In real arithmetic both are the
-same; they differ in float32 rounding only (see the mc-network README).
+Every other step runs the rule exactly: with ``tau_0 = dt`` the second step of each sample
+(it reads ``rate_last`` of the previous sample), sometimes the third (the rates may take one
+step more to settle in float32), and the first of a stage. In real arithmetic both are
+the same; they differ in float32 rounding only (see the mc-network README).
 """
 
 from __future__ import annotations

@@ -283,7 +283,7 @@ class NetworkSpec:
         synapse every step, bit-identical to the original) or ``"fast"`` (the
         sample-factorised update while the player holds a sample, see
         :mod:`mc_network.program`; equal in real arithmetic, it differs in float32
-        rounding). Reference and compiled backends; GeNN refuses ``"fast"``.
+        rounding). Every backend (GeNN: ``mc_network.backends._genn_fast``).
     """
 
     dims: tuple[int, ...]

@@ -28,6 +28,7 @@ __all__ = [
     "SAMPLE_VARS",
     "class_name",
     "code",
+    "expression",
     "neuron_model_kwargs",
     "weight_update_model_kwargs",
 ]
@@ -151,6 +152,11 @@ def activation_code(activation, out: str, inp: str, thr: str = "threshold") -> s
     c = _Code({}, activation)
     c.activation_code(out, f"({inp})", 0, thr)
     return "\n".join(c.lines)
+
+
+def expression(e: Expr, kinds: dict[str, str]) -> str:
+    """GeNN code of one expression (no ``phi``), as :func:`code` renders it in a statement."""
+    return _Code(kinds, None).expr(e)
 
 
 def code(block, kinds: dict[str, str], activation=None) -> str:

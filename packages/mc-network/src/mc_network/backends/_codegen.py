@@ -32,11 +32,14 @@ from mc_models.render import numba as rnb
 from mc_network.backends._modcache import import_source
 from mc_network.program import StepProgram
 
-__all__ = ["ARGS", "kernel_module", "kernel_source", "layout"]
+__all__ = ["ARGS", "kernel_module", "kernel_source", "layout", "segment_length"]
 
 _PCG64_DIGEST = hashlib.sha256(Path(__file__).with_name("_pcg64.py").read_bytes()).hexdigest()[:16]
 
-ARGS = "b, NS, SV, CT, P, EN, SON, X, T, ORD, RNG, REC, RI, k0, n, every, r0, sps, window, noisy"
+ARGS = (
+    "b, NS, SV, CT, P, EN, SON, X, T, ORD, RNG, REC, RI, FS, k0, n, every, r0, sps, window, noisy, "
+    "last"
+)
 _JIT = "@njit(cache=True, nogil=True, error_model='numpy', fastmath=False)"
 _RECORD = """
 {jit}
@@ -143,10 +146,13 @@ class _Src:
 def kernel_source(program: StepProgram) -> str:
     """Python source of the kernel module of a step program.
 
-    The module defines ``run_member(b, NS, SV, CT, P, EN, SON, X, T, ORD, RNG, REC, RI, k0,
-    n, every, r0, sps, window, noisy)``: ``n`` steps of batch member ``b`` from stage step
-    ``k0``, without the GIL. ``N_PARAMS`` and ``N_FLAGS`` are the lengths of ``P`` and
-    ``EN`` the caller fills in :func:`layout`'s order.
+    The module defines ``run_member(b, NS, SV, CT, P, EN, SON, X, T, ORD, RNG, REC, RI, FS,
+    k0, n, every, r0, sps, window, noisy, last)``: ``n`` steps of batch member ``b`` from
+    stage step ``k0``, without the GIL. ``N_PARAMS`` and ``N_FLAGS`` are the lengths of ``P``
+    and ``EN`` the caller fills in :func:`layout`'s order. ``FS[b]`` (float64) carries the
+    segments of the sample-factorised projections from one call to the next (zero at a
+    stage's start, :func:`segment_length` per projection); ``last``: the call ends the
+    stage, so its segments end.
     """
     ncodes, scodes, shared, svars, flags = layout(program)
     pops = [op.population for op in program.neurons]
@@ -220,6 +226,8 @@ def kernel_source(program: StepProgram) -> str:
     fast = {}
     for op, fcode in _fast_codes(program):
         j = [o.projection for o in program.synapses].index(op.projection)
+        if not fast:
+            init("fso = 0")
         fast[j] = fcode
         _fast_init(init, j, op, fcode, pops, load_consts, flags, program.switches)
     if fast:  # whether synapse variables are recorded (a segment ends before such a record)
@@ -251,14 +259,17 @@ def kernel_source(program: StepProgram) -> str:
             flush.block(
                 f"if y{j}f_on:", [*_fast_flush(j, program.synapses[j]), f"y{j}f_on = False"]
             )
-        # segments end before a record of synapse variables and with every sample
-        body.block("if (rec_sv and k % every == 0) or k % sps == sps - 1:", flush.lines)
+        # segments end before a record of synapse variables (and when the rates change)
+        body.block("if rec_sv and k % every == 0:", flush.lines)
     body.block(
         "if RI.shape[0] > 0 and k % every == 0:",
         ["_record(nsl, svl, ctr, REC[b, k // every - r0], RI)"],
     )
     for j in fast:
-        end.block(f"if y{j}f_on:", _fast_flush(j, program.synapses[j]))
+        end.block(
+            f"if last and y{j}f_on:", [*_fast_flush(j, program.synapses[j]), f"y{j}f_on = False"]
+        )
+        end(*_fast_save(j))
     end(*(f"_put(NS[{i}][b], s{i})" for i in range(len(pops))))
     end(*(f"_put(SV[{k}][b], {n})" for k, n in enumerate(sv_names)))
     end("for i in range(ctr.shape[0]):", "    CT[b, i] = ctr[i]")
@@ -336,14 +347,24 @@ def _fast_init(init: _Src, j: int, op, fcode, pops, load_consts, flags, switches
     tag, pre, post = f"y{j}f", pops.index(op.pre), pops.index(op.post)
     rule = op.fast
     n_pre, n_post = f"s{pre}.shape[1]", f"s{post}.shape[1]"
+    # the segment from the previous call (FS[b], see segment_length), copied in
     init(
-        f"{tag}_on = False",
-        f"{tag}_x = np.zeros({n_pre}, DT)",
+        f"{tag}_o = fso",
+        f"fso = {tag}_o + 4 + {n_pre} + 4 * {n_post}",
+        f"{tag}_on = FS[b, {tag}_o] != 0.0",
+        f"{tag}_a = FS[b, {tag}_o + 1]",
+        f"{tag}_A = FS[b, {tag}_o + 2]",
+        f"{tag}_s = FS[b, {tag}_o + 3]",
+        f"{tag}_x = np.empty({n_pre}, DT)",
+        f"for i in range({n_pre}):",
+        f"    {tag}_x[i] = DT(FS[b, {tag}_o + 4 + i])",
         f"{tag}_e = np.zeros({n_post}, DT)",
-        *(f"{tag}_{v} = np.zeros({n_post}, np.float64)" for v in ("p", "q", "u", "U")),
-        f"{tag}_a = 1.0",
-        f"{tag}_A = 0.0",
-        f"{tag}_s = 0.0",
+        *(f"{tag}_{v} = np.empty({n_post}, np.float64)" for v in ("p", "q", "u", "U")),
+        f"for j in range({n_post}):",
+        *(
+            f"    {tag}_{v}[j] = FS[b, {tag}_o + 4 + {n_pre} + {r} * {n_post} + j]"
+            for r, v in enumerate(("p", "q", "u", "U"))
+        ),
     )
     load_consts(tag, len(fcode.consts))
     load_consts(f"{tag}k", 1)
@@ -352,6 +373,33 @@ def _fast_init(init: _Src, j: int, op, fcode, pops, load_consts, flags, switches
     en = flags.index(("y", j, rule.switch))
     son = list(switches).index(rule.switch)
     init(f"{tag}_learns = EN[{en}] != 0 and SON[{son}] != 0")
+
+
+def segment_length(n_pre: int, n_post: int) -> int:
+    """Length of a sample-factorised projection's segment in ``FS[b]``.
+
+    ``on, a, A, s``, then ``x`` (``n_pre``), then ``p, q, u, U`` (``n_post`` each).
+    """
+    return 4 + n_pre + 4 * n_post
+
+
+def _fast_save(j: int) -> list[str]:
+    """Copy a projection's segment out to ``FS[b]`` (it goes on in the next call)."""
+    tag = f"y{j}f"
+    n_pre, n_post = f"{tag}_x.shape[0]", f"{tag}_p.shape[0]"
+    return [
+        f"FS[b, {tag}_o] = 1.0 if {tag}_on else 0.0",
+        f"FS[b, {tag}_o + 1] = {tag}_a",
+        f"FS[b, {tag}_o + 2] = {tag}_A",
+        f"FS[b, {tag}_o + 3] = {tag}_s",
+        f"for i in range({n_pre}):",
+        f"    FS[b, {tag}_o + 4 + i] = np.float64({tag}_x[i])",
+        f"for j in range({n_post}):",
+        *(
+            f"    FS[b, {tag}_o + 4 + {n_pre} + {r} * {n_post} + j] = {tag}_{v}[j]"
+            for r, v in enumerate(("p", "q", "u", "U"))
+        ),
+    ]
 
 
 def _fast_flush(j: int, op) -> list[str]:

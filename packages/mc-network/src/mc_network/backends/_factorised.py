@@ -18,7 +18,41 @@ import numpy as np
 from mc_models.render.numpy import synapse_step
 from mc_network.program import SynapseOp
 
-__all__ = ["Factorised"]
+__all__ = ["Factorised", "start_sums", "write_back"]
+
+
+def start_sums(m: np.ndarray, x64: np.ndarray, work: np.ndarray | None = None) -> np.ndarray:
+    """``sum_i m[:, i, :] x[:, i]`` in float64, ``(batch, n_post)``: ``G0^T x`` or ``D0^T x``.
+
+    The presynaptic index is the middle, non-contiguous axis, which NumPy reduces row by
+    row in ascending order, as the compiled kernel's loop does (the bit-for-bit tests of the
+    two backends hold it to that). ``work``: a float64 array of ``m``'s shape to use (no
+    temporaries of that size).
+    """
+    work = np.empty(m.shape) if work is None else work
+    np.multiply(m, x64[:, :, None], out=work)
+    return np.add.reduce(work, axis=1)
+
+
+def write_back(g, d, x, a: float, big_a: float, u, big_u, work=None) -> None:
+    """One member's segment end, in place: ``delta = a D0 + u x^T``, ``g = G0 + A D0 + U x^T``.
+
+    ``g``, ``d``: the member's ``(n_pre, n_post)`` weights and increments (``G0``, ``D0``);
+    ``x``: its segment's rates; ``a, A`` and ``u, U`` (``n_post``) float64. Each sum in
+    float64 in the order written, rounded once to the weights' precision. ``work``: two
+    float64 arrays of ``g``'s shape to use (no temporaries of that size).
+    """
+    w1, w2 = (np.empty(g.shape), np.empty(g.shape)) if work is None else work
+    xv = x.astype(np.float64)[:, None]
+    np.multiply(d, big_a, out=w1)  # A D0
+    w1 += g  # G0 + A D0
+    np.multiply(big_u[None, :], xv, out=w2)
+    w1 += w2  # (G0 + A D0) + U x^T
+    np.multiply(d, a, out=w2)  # a D0
+    g[...] = w1
+    np.multiply(u[None, :], xv, out=w1)
+    w2 += w1  # a D0 + u x^T
+    d[...] = w2
 
 
 class Factorised:
@@ -47,7 +81,8 @@ class Factorised:
         """The step's update and the projection's input, ``(batch, n_post)``.
 
         ``sample_start``: the step is a sample's first (no segment starts in it: the players
-        switch after the synapses have read the previous sample's rates).
+        switch after the synapses have read the previous sample's rates, so it continues the
+        previous sample's segment, if any).
         """
         first, *others = (self.pre[v] for v in self.rule.pre_vars)
         same = np.ones(self.on.shape, dtype=bool)
@@ -91,8 +126,7 @@ class Factorised:
             if name == "q" and not self.learns:
                 acc[members] = 0.0
                 continue
-            m = self.weights[v][members].astype(np.float64)
-            acc[members] = np.cumsum(m * x64[:, :, None], axis=1)[:, -1]
+            acc[members] = start_sums(self.weights[v][members], x64)
         self.u[members] = 0.0
         self.U[members] = 0.0
         self.a[members] = 1.0
@@ -103,12 +137,7 @@ class Factorised:
         """End the segments of ``members`` (default: all): write ``g`` and ``delta`` back."""
         members = self.on.copy() if members is None else members
         write = members & (self.A != 0.0)
+        g, d = self.weights[self.rule.weight], self.weights[self.rule.filtered]
         for m in np.flatnonzero(write):
-            g, d = self.weights[self.rule.weight], self.weights[self.rule.filtered]
-            xv = self.x[m].astype(np.float64)[:, None]
-            d0 = d[m].astype(np.float64)
-            d[m] = (self.a[m] * d0 + self.u[m][None, :] * xv).astype(self.dtype)
-            g[m] = ((g[m].astype(np.float64) + self.A[m] * d0) + self.U[m][None, :] * xv).astype(
-                self.dtype
-            )
+            write_back(g[m], d[m], self.x[m], self.a[m], self.A[m], self.u[m], self.U[m])
         self.on &= ~members

@@ -31,6 +31,7 @@ import numpy as np
 
 from mc_models import get_activation
 from mc_models.render.genn import SAMPLE_VARS, neuron_model_kwargs, weight_update_model_kwargs
+from mc_network.backends import _genn_fast
 from mc_network.backends._genn_rng import HostRNG
 from mc_network.backends.base import BackendUnavailable
 from mc_network.program import StepProgram, lower
@@ -373,8 +374,13 @@ def _neuron_kwargs(op, activation) -> dict[str, Any]:
 
 
 def _synapse_kwargs(op, activation) -> dict[str, Any]:
-    """``create_weight_update_model`` keyword arguments of a projection (plain data)."""
+    """``create_weight_update_model`` keyword arguments of a projection (plain data).
+
+    A sample-factorised projection's code runs only outside its segments (``_genn_fast``).
+    """
     kw = weight_update_model_kwargs(op.model, activation)
+    if op.fast is not None:
+        kw = _genn_fast.gate(kw)
     if not op.one_to_one:
         # A distinct comment per projection keeps GeNN from merging the groups: merged,
         # their sizes and parameters become run-time fields that GCC must assume the weight
@@ -384,8 +390,16 @@ def _synapse_kwargs(op, activation) -> dict[str, Any]:
 
 
 def _params(op, values: dict[str, float]) -> dict[str, float]:
-    """A group's GeNN parameters: the model's (from :func:`_values`), its switches on."""
-    return {**{k: values[k] for k in op.model.param_names}, **dict.fromkeys(op.model.switches, 1.0)}
+    """A group's GeNN parameters: the model's (from :func:`_values`), its switches on.
+
+    A sample-factorised projection also has its segment gate, off.
+    """
+    gate = {_genn_fast.GATE: 0.0} if getattr(op, "fast", None) is not None else {}
+    return {
+        **{k: values[k] for k in op.model.param_names},
+        **dict.fromkeys(op.model.switches, 1.0),
+        **gate,
+    }
 
 
 def _describe(spec, program: StepProgram) -> list[Any]:
@@ -417,6 +431,8 @@ def _describe(spec, program: StepProgram) -> list[Any]:
                 sorted(op.frozen),
             ]
         )
+        if op.fast is not None:
+            out.append(_genn_fast.describe(op, _values(op.fast.factor, op.params, spec)))
     return out
 
 
@@ -495,6 +511,7 @@ class Loaded:
     copies: int
     host_rng: HostRNG | None
     snippets: list[Any] = field(default_factory=list)
+    segments: dict[str, dict[str, Any]] = field(default_factory=dict)
     users: int = 0
 
 
@@ -533,7 +550,8 @@ def build_and_load(
     model.dt = float(np.dtype(spec.dtype).type(spec.dt))  # written into the code: see _values
     model.batch_size = batch
     model.seed = seed
-    pops, syns, keep = _add_groups(pg, model, spec, lower(spec, topo), batch, capacity, copies)
+    program = lower(spec, topo)
+    pops, syns, segments, keep = _add_groups(pg, model, spec, program, batch, capacity, copies)
     code_dir = root / key
     cxx, nvcc = cxx_command(device, optimize, exact), nvcc_flags(device, exact)
     with _locked(root / f"{key}.lock"), _build_env(cxx, nvcc):
@@ -548,7 +566,7 @@ def build_and_load(
         except RuntimeError as err:
             model.unload()
             raise BackendUnavailable(str(err)) from None
-    return Loaded(model, pops, syns, capacity, copies, rng, keep)
+    return Loaded(model, pops, syns, capacity, copies, rng, keep, segments)
 
 
 def _add_groups(pg, model, spec, program: StepProgram, batch: int, capacity: int, copies: int):
@@ -558,8 +576,9 @@ def _add_groups(pg, model, spec, program: StepProgram, batch: int, capacity: int
     ``sample``) gets its resident arrays, ``copies`` copies of ``capacity`` samples' rates
     and ``capacity`` order entries per member. Projections with their synapse model's
     rendering: DENSE all-to-all or SPARSE ``OneToOne``, a ``DeltaCurr`` postsynaptic model
-    feeding the target input. Switches are dynamic parameters. Returns the groups by name
-    and the snippets (kept alive with the model).
+    feeding the target input. Switches are dynamic parameters. A sample-factorised
+    projection gets its segment groups right after it (``_genn_fast``). Returns the groups
+    by name, the segment groups by projection and the snippets (kept alive with the model).
     """
     act = get_activation(spec.activation)
     dtype = np.dtype(spec.dtype)
@@ -584,6 +603,7 @@ def _add_groups(pg, model, spec, program: StepProgram, batch: int, capacity: int
             egp["order"].set_init_values(np.zeros(batch * capacity, dtype=np.uint32))
         pops[op.population] = grp
     syns: dict[str, Any] = {}
+    segments: dict[str, dict[str, Any]] = {}
     read_only = pg.VarAccessMode.READ_ONLY
     for op in program.synapses:
         kw = _synapse_kwargs(op, act)
@@ -612,4 +632,11 @@ def _add_groups(pg, model, spec, program: StepProgram, batch: int, capacity: int
         for switch in op.model.switches:
             syn.set_wu_param_dynamic(switch)
         syns[op.projection] = syn
-    return pops, syns, keep
+        if op.fast is not None:
+            syn.set_wu_param_dynamic(_genn_fast.GATE)
+            fvalues = _values(op.fast.factor, op.params, spec)
+            derived = _derived_kwargs(op.fast.factor, fvalues)
+            segments[op.projection] = _genn_fast.add_segment_groups(
+                pg, model, op, post, fvalues, derived, keep
+            )
+    return pops, syns, segments, keep

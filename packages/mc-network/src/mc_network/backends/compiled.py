@@ -29,7 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from mc_network.backends._codegen import constants, float_vars, kernel_module, layout
+from mc_network.backends._codegen import (
+    constants,
+    float_vars,
+    kernel_module,
+    layout,
+    segment_length,
+)
 from mc_network.backends.base import ProgressFn, Simulation, StageInputs, StageStart
 from mc_network.record import RecordPlan
 
@@ -160,7 +166,10 @@ class CompiledSimulation(Simulation):
         gens = [s.noise for s in self.streams]
         rng = get_streams(gens)  # the noise generators' states, advanced by the kernel
         args = (self._ns, self._sv, self._ct, self._params, self._enabled, switch_on)
-        args += (x, t, order, rng, rec, rec_index)
+        # the segments of the sample-factorised projections, carried from chunk to chunk
+        seg = sum(segment_length(op.n_pre, op.n_post) for op in program.synapses if op.fast)
+        segments = np.zeros((bsz, seg), dtype=np.float64)
+        args += (x, t, order, rng, rec, rec_index, segments)
         run_member = self._kernel.run_member
         # one task per member and chunk; the kernel releases the GIL, so members run in parallel
         workers = min(_threads(), bsz)
@@ -169,7 +178,7 @@ class CompiledSimulation(Simulation):
             for k0 in range(0, n_steps, chunk):
                 n = min(chunk, n_steps - k0)
                 r0, r1 = -(-k0 // plan.every), -(-(k0 + n) // plan.every)
-                tail = (k0, n, plan.every, r0, sps, window, program.noisy)
+                tail = (k0, n, plan.every, r0, sps, window, program.noisy, k0 + n == n_steps)
                 if pool is None:
                     for b in range(bsz):
                         run_member(b, *args, *tail)

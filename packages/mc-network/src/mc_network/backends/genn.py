@@ -31,6 +31,11 @@ stream; simulations of one process that share a loaded model share its stream. T
 GeNN's own (``gennrand_normal``), statistically but not sample-wise equal to the NumPy
 backends' noise.
 
+Input mode: with the network's ``input_mode: fast`` the projections the step program marks
+run sample-factorised (``mc_network.backends._genn_fast``): Python ends, starts and steps
+their segments around ``step_time()``. On the CPU device the results are the reference
+backend's fast-mode results bit for bit.
+
 Build mode: ``exact=True`` (the default) compiles without value-changing floating-point
 flags (CPU: ``-O3 -ffp-contract=off``, every parameter written as its float32 value), so the
 CPU device equals the reference backend bit for bit; ``exact=False`` is GeNN's fast build
@@ -64,6 +69,7 @@ from mc_network.backends._genn_build import (
     check_device,
     import_pygenn,
 )
+from mc_network.backends._genn_fast import Segments
 from mc_network.backends.base import HostArrays, ProgressFn, Simulation, StageInputs, StageStart
 from mc_network.record import RecordPlan
 
@@ -131,12 +137,6 @@ class GeNNSimulation(HostArrays, Simulation):
         cuda_device: int | None = None,
         exact: bool = True,
     ) -> None:
-        if spec.input_mode != "exact":
-            raise ValueError(
-                f"network.input_mode: {spec.input_mode!r} is not supported by the 'genn' "
-                "backend (it runs every synapse every step); use input_mode 'exact' here, or "
-                "the 'compiled' or 'reference' backend for input_mode 'fast'"
-            )
         super().__init__(spec, seeds, weights)
         _, self._pg_version = import_pygenn()
         check_device(device)
@@ -343,17 +343,47 @@ class GeNNSimulation(HostArrays, Simulation):
         self._stage_start(self.neurons, stage)  # the players' reset, on the host arrays
         flags = {"learning": learning, "teaching": teaching}
         off = dict.fromkeys(self.program.switches, False)
+        # input_mode fast: the sample-factorised projections' segments (see _genn_fast)
+        fast = [
+            (
+                Segments(
+                    op,
+                    model,
+                    ld.syns[op.projection],
+                    ld.pops[op.pre],
+                    ld.segments[op.projection],
+                    self._nb,
+                    self.dtype,
+                    copies=self.device == "cuda",
+                ),
+                [
+                    op.switches(self.program.step_switches(flags, m, lag))[op.fast.switch]
+                    for m in range(sps)
+                ],
+            )
+            for op in self.program.synapses
+            if op.fast is not None
+        ]
+        # a segment's weights are written back before they are recorded
+        flush_on_record = fast and any(full.split(".")[0] in ld.syns for full in plan.variables)
         for members in self._members():
             self._push(members)
             self._load_stage_data(stage, members)
             self._set_switches(flags)
+            for seg, _ in fast:
+                seg.begin(flags)
             for k in range(stage.n_steps):
                 if lag and k % sps == 0:
                     self._set_switches(off)
                 elif lag and k % sps == lag:
                     self._set_switches(flags)
+                for seg, learn in fast:
+                    seg.before_step(learn[k % sps], k % sps == 0)
                 model.step_time()
                 if k % plan.every == 0:
+                    if flush_on_record:
+                        for seg, _ in fast:
+                            seg.flush()
                     r = k // plan.every
                     for full, v in recorded:
                         v.pull_from_device()
@@ -365,6 +395,8 @@ class GeNNSimulation(HostArrays, Simulation):
                     if done > reported:
                         reported = done
                         progress(done)
+            for seg, _ in fast:
+                seg.flush()
             self._pull(members)
 
     def build_info(self) -> dict[str, Any]:

@@ -168,8 +168,8 @@ class ReferenceSimulation(HostArrays, Simulation):
                     draws = self._noise(min(_CHUNK, stage.n_steps - k), stage, k)
                 switches = program.step_switches(flags, k % sps, window)
                 self._step(switches, draws[k % _CHUNK], data, k % sps == 0)
-                # segments end before a record of synapse variables and with every sample
-                if (flush_on_record and k % plan.every == 0) or k % sps == sps - 1:
+                # segments end before a record of synapse variables (and when the rates change)
+                if flush_on_record and k % plan.every == 0:
                     for f in fast:
                         f.flush()
                 if k % plan.every == 0:

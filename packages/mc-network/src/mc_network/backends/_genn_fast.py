@@ -106,7 +106,6 @@ def add_segment_groups(pg, model, op: SynapseOp, post, values, derived, keep: li
     values and derived-parameter keyword list of the rule's factor (as the projection's).
     Returns the groups by role (``pop``, ``out``).
     """
-    n = op.n_post
     name = f"{op.projection}_segment"
     keep.append(
         pg.create_neuron_model(
@@ -114,7 +113,7 @@ def add_segment_groups(pg, model, op: SynapseOp, post, values, derived, keep: li
         )
     )
     init = dict.fromkeys(_DOUBLES, 0.0) | {"a": 1.0, "out": 0.0}
-    pop = model.add_neuron_population(name, n, keep[-1], {}, init)
+    pop = model.add_neuron_population(name, op.n_post, keep[-1], {}, init)
     read_only = pg.VarAccessMode.READ_ONLY
     keep.append(
         pg.create_weight_update_model(
@@ -140,6 +139,7 @@ def add_segment_groups(pg, model, op: SynapseOp, post, values, derived, keep: li
     out.set_wu_param_dynamic(GATE)
     factor = op.fast.factor
     modes = {"READ_ONLY": pg.VarAccessMode.READ_ONLY, "READ_WRITE": pg.VarAccessMode.READ_WRITE}
+    targets = {ln: pg.create_var_ref(post, v) for ln, v in factor.post_refs}
     for kind, code in zip(("learn", "hold"), _codes(op), strict=True):
         refs = _segment_refs(factor, kind == "learn")
         keep.append(
@@ -151,7 +151,6 @@ def add_segment_groups(pg, model, op: SynapseOp, post, values, derived, keep: li
                 update_code=code,
             )
         )
-        targets = {ln: pg.create_var_ref(post, v) for ln, v in factor.post_refs}
         var_refs = {
             r: targets[r] if r in targets else pg.create_var_ref(pop, r) for r, _, _ in refs
         }

@@ -18,7 +18,7 @@ import numpy as np
 from mc_models.render.numpy import synapse_step
 from mc_network.program import SynapseOp
 
-__all__ = ["Factorised", "start_sums", "write_back"]
+__all__ = ["Factorised", "segment_start", "start_sums", "write_back"]
 
 
 def start_sums(m: np.ndarray, x64: np.ndarray, work: np.ndarray | None = None) -> np.ndarray:
@@ -32,6 +32,19 @@ def start_sums(m: np.ndarray, x64: np.ndarray, work: np.ndarray | None = None) -
     work = np.empty(m.shape) if work is None else work
     np.multiply(m, x64[:, :, None], out=work)
     return np.add.reduce(work, axis=1)
+
+
+def segment_start(g, d, x64: np.ndarray, learns: bool, work=None):
+    """A segment's start: ``p = G0^T x``, ``q = D0^T x`` and ``s = x.x``, in float64.
+
+    ``p``, ``q``: ``(batch, n_post)``, ``q`` zero where the rule cannot learn (then it is
+    never read); ``s``: ``(batch,)``. ``g``, ``d``: the members' ``(batch, n_pre, n_post)``
+    weights and increments; ``x64``: their rates in float64; ``work``: as for
+    :func:`start_sums`.
+    """
+    p = start_sums(g, x64, work)
+    q = start_sums(d, x64, work) if learns else np.zeros_like(p)
+    return p, q, np.cumsum(x64 * x64, axis=1)[:, -1]
 
 
 def write_back(g, d, x, a: float, big_a: float, u, big_u, work=None) -> None:
@@ -119,14 +132,9 @@ class Factorised:
             return
         x = rates[members]
         self.x[members] = x
-        x64 = x.astype(np.float64)
-        self.s[members] = np.cumsum(x64 * x64, axis=1)[:, -1]
-        for name, v in (("p", self.rule.weight), ("q", self.rule.filtered)):
-            acc = getattr(self, name)
-            if name == "q" and not self.learns:
-                acc[members] = 0.0
-                continue
-            acc[members] = start_sums(self.weights[v][members], x64)
+        g, d = (self.weights[v][members] for v in (self.rule.weight, self.rule.filtered))
+        p, q, s = segment_start(g, d, x.astype(np.float64), self.learns)
+        self.p[members], self.q[members], self.s[members] = p, q, s
         self.u[members] = 0.0
         self.U[members] = 0.0
         self.a[members] = 1.0

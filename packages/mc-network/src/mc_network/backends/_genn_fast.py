@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from mc_models.render.genn import expression
-from mc_network.backends._factorised import start_sums, write_back
+from mc_network.backends._factorised import segment_start, write_back
 from mc_network.program import SynapseOp
 
 __all__ = ["GATE", "Segments", "add_segment_groups", "describe", "gate"]
@@ -172,7 +172,7 @@ class Segments:
     :func:`add_segment_groups` returned; ``nb``: members per GeNN batch; ``copies``: whether
     the host arrays are copies of the device's (CUDA: pulled and pushed around every use;
     on the CPU they are GeNN's own memory). The start and the write-back are the reference
-    backend's (:func:`~mc_network.backends._factorised.start_sums`, ``write_back``).
+    backend's (:func:`~mc_network.backends._factorised.segment_start`, ``write_back``).
     """
 
     def __init__(
@@ -239,19 +239,11 @@ class Segments:
     def _start(self, rates: np.ndarray) -> None:
         self.x[...] = rates
         self.x_bytes = self.x.tobytes()
-        x64 = rates.astype(np.float64)
-        values = {
-            "s": np.cumsum(x64 * x64, axis=1)[:, -1][:, None],
-            "u": 0.0,
-            "U": 0.0,
-            "a": 1.0,
-            "A": 0.0,
-            "q": 0.0,
-        }
-        weights = [("p", self.rule.weight)] + ([("q", self.rule.filtered)] if self.learns else [])
-        self._pull([self.w[v] for _, v in weights])
-        for name, v in weights:
-            values[name] = start_sums(self.w[v][1], x64, self.work[0])
+        weights = [self.w[v] for v in (self.rule.weight, self.rule.filtered)]
+        self._pull(weights if self.learns else weights[:1])
+        g, d = (view for _, view in weights)
+        p, q, s = segment_start(g, d, rates.astype(np.float64), self.learns, self.work[0])
+        values = {"p": p, "q": q, "s": s[:, None], "u": 0.0, "U": 0.0, "a": 1.0, "A": 0.0}
         for name, val in values.items():
             self.seg[name][1][...] = val
         self._push(self.seg.values())

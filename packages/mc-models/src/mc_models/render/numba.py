@@ -48,6 +48,7 @@ from mc_models.expr import (
     children,
     names,
     unparse,
+    walk,
 )
 from mc_models.model import NeuronModel, SynapseModel
 from mc_models.render._lower import Const, Lowered, lower_block
@@ -61,6 +62,7 @@ __all__ = [
     "activation_source",
     "neuron_code",
     "synapse_code",
+    "vector_activation_source",
 ]
 
 
@@ -105,6 +107,13 @@ class NeuronNames:
     ``const(k)`` the local holding constant ``k``, ``draw(k)`` draw ``k`` of neuron ``j``,
     ``sample(i)`` the stored rate of neuron ``j`` at order position ``i``, ``switch(s)`` the
     local bool of a switch, ``act`` the activation function, ``size`` the number of neurons.
+
+    ``defer``: where given, an assignment ``v = phi(x)`` of a per-neuron variable that
+    nothing later in its loop reads is deferred to the kernel: the loop stores ``x`` at
+    ``defer(k, v, thr)[j]`` (``k`` counts the deferred activations of the population,
+    ``thr`` is the threshold's constant) and the kernel computes every deferred activation
+    of the step in one loop after the neuron updates (no neuron update reads another
+    population's variables) and stores ``v``.
     """
 
     prefix: str
@@ -117,6 +126,7 @@ class NeuronNames:
     sample: Callable[[str], str] = lambda i: "0.0"
     switch: Callable[[str], str] = lambda s: s
     act: str = "_act"
+    defer: Callable[[int, str, str], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,7 @@ class _NeuronEmitter:
         self.model, self.n, self.out = model, names_, out
         self.kinds = model.kinds()
         self.cached: set[str] = set()
+        self.deferred = 0
 
     def ref(self, name: str) -> str:
         k = self.kinds.get(name, "local")
@@ -194,17 +205,42 @@ class _NeuronEmitter:
     def loop(self, run: list[Stmt], ind: int) -> None:
         if not run:
             return
+        vector = self.vector_phis(run)
         self.emit(f"for j in range({self.n.size}):", ind)
         read = _read_before_written(tuple(run))
         for v in self.model.vars:
             if not v.shared and v.name in read:
                 self.emit(f"{self.ref(v.name)} = {self.n.var(v.name)}[j]", ind + 1)
-        self.statements(run, ind + 1)
+        self.statements(run, ind + 1, vector)
 
-    def statements(self, block: tuple[Stmt, ...] | list[Stmt], ind: int) -> None:
+    def vector_phis(self, run: list[Stmt]) -> dict[int, tuple[Assign, int]]:
+        """The loop's top-level ``v = phi(x)`` that are deferred (see :class:`NeuronNames`).
+
+        By the statement's ``id``: the statement and its index among the population's.
+        """
+        if self.n.defer is None:
+            return {}
+        out: dict[int, tuple[Assign, int]] = {}
+        for t, s in enumerate(run):
+            if not (isinstance(s, Assign) and not s.op and isinstance(s.value, Call)):
+                continue
+            if s.value.func != "phi" or self.kinds.get(s.target) != "var":
+                continue
+            if any(s.target in _reads(later) for later in run[t + 1 :]):
+                continue
+            out[id(s)] = (s, self.deferred)
+            self.deferred += 1
+        return out
+
+    def statements(
+        self, block: tuple[Stmt, ...] | list[Stmt], ind: int, vector: Mapping = {}
+    ) -> None:
         if not block:
             self.emit("pass", ind)
         for s in block:
+            if id(s) in vector:
+                self.vector_phi(*vector[id(s)], ind)
+                continue
             if isinstance(s, If):
                 self.emit(f"if {self.expr(s.test)}:", ind)
                 self.statements(s.body, ind + 1)
@@ -216,6 +252,22 @@ class _NeuronEmitter:
             self.emit(f"{local} = {self.expr(s.full_value)}", ind)
             if self.kinds.get(s.target) == "var":
                 self.emit(f"{self.n.var(s.target)}[j] = {local}", ind)
+
+    def vector_phi(self, s: Assign, k: int, ind: int) -> None:
+        """In the neurons' loop: store the deferred activation's argument."""
+        thr = self.n.const(s.full_value.args[1].index)
+        where = self.n.defer(k, s.target, thr)
+        self.emit(f"{where}[j] = {self.expr(s.full_value.args[0])}", ind)
+
+
+def _reads(s: Stmt) -> set[str]:
+    """Names a statement reads (an ``if``: its test and every branch)."""
+    if isinstance(s, If):
+        out = names(s.test)
+        for t in (*s.body, *s.orelse):
+            out |= _reads(t)
+        return out
+    return names(s.value) | ({s.target} if s.op else set())
 
 
 def _read_before_written(block: tuple[Stmt, ...]) -> set[str]:
@@ -493,7 +545,24 @@ def activation_source(activation, name: str = "_act") -> list[str]:
     return [f"def {name}(x, thr):", f"    return {_act(activation.tree)}"]
 
 
+def vector_activation_source(activation, name: str = "_vact") -> list[str] | None:
+    """Lines of the vectorisable twin of :func:`activation_source`, or ``None``.
+
+    The function calls ``_vexp`` for ``exp`` and returns ``_vguard(value, x)`` (both from
+    ``mc_network.backends._vecmath``: NaN where the value must be recomputed). ``None``
+    where the activation calls a function without a vectorisable rendering (``log``).
+    """
+    calls = {op for n in walk(activation.tree) if isinstance(n, Call) for op in (n.func,)}
+    if not calls <= set(_VECTOR_CALLS):
+        return None
+    body = unparse(
+        activation.tree, number=lambda v: repr(float(v)), call=lambda f: _VECTOR_CALLS[f]
+    )
+    return [f"def {name}(x, thr):", f"    return _vguard({body}, x)"]
+
+
 _NUMBA_CALLS = {"exp": "math.exp", "log": "math.log", "abs": "abs"}
+_VECTOR_CALLS = {"exp": "_vexp", "abs": "abs"}
 
 
 def _numba_call(func: str) -> str:

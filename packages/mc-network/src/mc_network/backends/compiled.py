@@ -30,10 +30,13 @@ from typing import Any
 import numpy as np
 
 from mc_network.backends._codegen import (
+    Chunk,
+    KernelArrays,
     constants,
     float_vars,
     kernel_module,
     layout,
+    padded,
     segment_length,
 )
 from mc_network.backends.base import ProgressFn, Simulation, StageInputs, StageStart
@@ -62,6 +65,16 @@ def _rw(a: np.ndarray, dtype: Any) -> np.ndarray:
     return a if a.flags.writeable else a.copy()
 
 
+def _padded_data(a: np.ndarray, dtype: Any) -> np.ndarray:
+    """Stage data ``(S, N, n)`` with its neurons in the kernel's ``padded(n)`` lanes."""
+    n = a.shape[2]
+    if padded(n) == n:
+        return _rw(a, dtype)
+    out = np.zeros((*a.shape[:2], padded(n)), dtype)
+    out[:, :, :n] = a
+    return out
+
+
 class CompiledSimulation(Simulation):
     """Compiled CPU simulation (see the module docstring)."""
 
@@ -81,35 +94,48 @@ class CompiledSimulation(Simulation):
             ops = program.neurons if kind == "n" else program.synapses
             enabled.append(int(switch not in ops[k].frozen))
         self._enabled = np.array(enabled or [0], dtype=np.int64)
+        # the kernel's layout: per-neuron arrays in padded lanes (see _codegen), zeros beyond
         ns = []
         self._pop_index = {}
         for i, op in enumerate(program.neurons):
             init = op.model.initial_state((b, op.size), dtype, op.resolved)
             rows = [init[v] for v in float_vars(op.model)]
-            ns.append(np.stack(rows, axis=1) if rows else np.zeros((b, 0, op.size), dtype))
+            lanes = np.zeros((b, len(rows), padded(op.size)), dtype)
+            for r, row in enumerate(rows):
+                lanes[:, r, : op.size] = row
+            ns.append(lanes)
             self._pop_index[op.population] = i
         self._ns = tuple(ns)
+        self._sizes = np.array([op.size for op in program.neurons], dtype=np.int64)
         self._ct = np.zeros((b, max(1, len(self._shared))), dtype=np.int64)
         for slot, (pop, var) in enumerate(self._shared):
             model = program.neuron(pop).model
             self._ct[:, slot] = next(v for v in model.vars if v.name == var).initial_value()
         state = {op.projection: self._synapse_state(op) for op in program.synapses}
-        self._sv = tuple(state[proj][var] for proj, var in self._svars)
+        self._sv = tuple(self._lanes(state[proj][var]) for proj, var in self._svars)
         self._stage_start = StageStart(program)
+
+    @staticmethod
+    def _lanes(m: np.ndarray) -> np.ndarray:
+        """A ``(B, n_pre, n_post)`` matrix in the kernel's ``(B, n_pre, padded(n_post))``."""
+        out = np.zeros((*m.shape[:2], padded(m.shape[2])), m.dtype)
+        out[:, :, : m.shape[2]] = m
+        return out
 
     # ------------------------------------------------------------------ host views
     def _views(self, pop: str) -> dict[str, np.ndarray]:
         """The state of a population as ``(B, n)`` (shared: ``(B, 1)``) views."""
         op = self.program.neuron(pop)
         ns = self._ns[self._pop_index[pop]]
-        views = {v: ns[:, r] for r, v in enumerate(float_vars(op.model))}
+        views = {v: ns[:, r, : op.size] for r, v in enumerate(float_vars(op.model))}
         for slot, (p, v) in enumerate(self._shared):
             if p == pop:
                 views[v] = self._ct[:, slot : slot + 1]
         return views
 
     def _synapse_var(self, proj: str, var: str) -> np.ndarray:
-        return self._sv[self._svars.index((proj, var))]
+        """A synapse variable as a ``(B, n_pre, n_post)`` view."""
+        return self._sv[self._svars.index((proj, var))][:, :, : self.program.synapse(proj).n_post]
 
     # ------------------------------------------------------------------ a stage
     def _record_layout(self, plan: RecordPlan) -> tuple[np.ndarray, list]:
@@ -126,10 +152,10 @@ class CompiledSimulation(Simulation):
             else:
                 row = (1, self._svars.index((owner, name)), 0)
             size = int(np.prod(shape))
-            rows.append((*row, off, size))
+            rows.append((*row, off, size, shape[-1]))
             where.append((var, off, size, shape))
             off += size
-        return np.array(rows, dtype=np.int64).reshape(-1, 5), where
+        return np.array(rows, dtype=np.int64).reshape(-1, 6), where
 
     def _chunk_samples(self, stage: StageInputs, rec_len: int, every: int) -> int:
         steps = _MAX_CHUNK_STEPS
@@ -148,7 +174,7 @@ class CompiledSimulation(Simulation):
         progress: ProgressFn | None,
     ) -> None:
         dtype, bsz, program = self.dtype, self.batch_size, self.program
-        x, t = _rw(stage.inputs, dtype), _rw(stage.teacher, dtype)
+        x, t = _padded_data(stage.inputs, dtype), _padded_data(stage.teacher, dtype)
         order = _rw(stage.order, np.int64)
         self._stage_start(
             {op.population: self._views(op.population) for op in program.neurons}, stage
@@ -165,11 +191,24 @@ class CompiledSimulation(Simulation):
 
         gens = [s.noise for s in self.streams]
         rng = get_streams(gens)  # the noise generators' states, advanced by the kernel
-        args = (self._ns, self._sv, self._ct, self._params, self._enabled, switch_on)
         # the segments of the sample-factorised projections, carried from chunk to chunk
         seg = sum(segment_length(op.n_pre, op.n_post) for op in program.synapses if op.fast)
-        segments = np.zeros((bsz, seg), dtype=np.float64)
-        args += (x, t, order, rng, rec, rec_index, segments)
+        arrays = KernelArrays(
+            neurons=self._ns,
+            synapses=self._sv,
+            counters=self._ct,
+            sizes=self._sizes,
+            params=self._params,
+            enabled=self._enabled,
+            switches_on=switch_on,
+            inputs=x,
+            teacher=t,
+            order=order,
+            rng=rng,
+            records=rec,
+            record_rows=rec_index,
+            segments=np.zeros((bsz, max(seg, 1)), dtype=np.float64),
+        )
         run_member = self._kernel.run_member
         # one task per member and chunk; the kernel releases the GIL, so members run in parallel
         workers = min(_threads(), bsz)
@@ -178,12 +217,21 @@ class CompiledSimulation(Simulation):
             for k0 in range(0, n_steps, chunk):
                 n = min(chunk, n_steps - k0)
                 r0, r1 = -(-k0 // plan.every), -(-(k0 + n) // plan.every)
-                tail = (k0, n, plan.every, r0, sps, window, program.noisy, k0 + n == n_steps)
+                chunk_args = Chunk(
+                    k0=k0,
+                    n=n,
+                    every=plan.every,
+                    r0=r0,
+                    sps=sps,
+                    window=window,
+                    noisy=program.noisy,
+                    last=k0 + n == n_steps,
+                )
                 if pool is None:
                     for b in range(bsz):
-                        run_member(b, *args, *tail)
+                        run_member(b, arrays, chunk_args)
                 else:
-                    futures = [pool.submit(run_member, b, *args, *tail) for b in range(bsz)]
+                    futures = [pool.submit(run_member, b, arrays, chunk_args) for b in range(bsz)]
                     for f in futures:
                         f.result()
                 for var, off, size, shape in where:

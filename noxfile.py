@@ -72,15 +72,18 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def pipeline(session: nox.Session) -> None:
-    """Run the DVC pipeline on the smoke profile, push, delete, pull and compare."""
-    session.install("-r", "requirements.txt", "dvc>=3.50")
+    """Run the DVC pipeline on the smoke profile, push, delete, pull and compare; then the
+    tests that need DVC (a corrupted archived object is refused by ``dvc pull``)."""
+    session.install("-r", "requirements.txt", "dvc>=3.50", "pytest>=8")
     session.run("python", "tests/pipeline/dvc_roundtrip.py")
+    session.run("pytest", "-q", "tests/pipeline", *session.posargs)
 
 
 @nox.session
 def archive(session: nox.Session) -> None:
-    """Pull the archived paper results from the in-repository remote, check ``dvc status``
-    and recompute their summaries (about 15 CPU-minutes: not a default session)."""
+    """Check every archived object against its checksum, pull the archived paper results from
+    the in-repository remote, check ``dvc status`` and recompute their summaries (about a
+    CPU-minute: not a default session)."""
     session.install("-r", "requirements.txt", "dvc>=3.50")
     session.run("python", "tests/pipeline/archive_check.py")
 

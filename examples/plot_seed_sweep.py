@@ -8,7 +8,7 @@ alignment, four seeds each. :func:`mc_experiments.run_sweep` runs the four seeds
 variant as one batched simulation (each member bit-identical to running alone) and writes
 one run directory per member; :func:`mc_analysis.read_sweep` and
 :func:`mc_analysis.sweep_summary` gather them into statistics over seeds, which
-:mod:`mc_analysis.figures` plots. ``mc-run sweep FILE --profile example`` and
+:mod:`mc_analysis.sweep_figures` plots. ``mc-run sweep FILE --profile example`` and
 ``mc-analyze sweep DIR`` do the same from the command line.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from mc_analysis import figures as F
 from mc_analysis import read_sweep, sweep_summary
+from mc_analysis import sweep_figures as S
 from mc_experiments import load_sweep, run_sweep
 
 logging.getLogger("mc_experiments").setLevel(logging.WARNING)  # no per-epoch log lines
@@ -65,6 +65,9 @@ summary = sweep_summary(read_sweep(result.directory))
 for variant, stats in summary["variants"].items():
     per_seed = ", ".join(f"{a:.1f}" for a in stats["test_accuracy"]["per_seed"])
     print(f"{variant}: test accuracy per seed [%]: {per_seed}")
-fig, (ax_v, ax_t) = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained")
-F.plot_sweep_validation_accuracy(summary, ax=ax_v)
-F.plot_sweep_test_accuracy(summary, ax=ax_t)
+# Each line is a variant's mean over its seeds, each band and error bar mean ± std over them;
+# the brackets give the p-value of Welch's t-test between the variants (``mc-analyze sweep``
+# draws the paper's figures the same way, the accuracy also zoomed to its last epochs).
+fig, (ax_v, ax_t) = plt.subplots(1, 2, figsize=(9.0, 4.2), layout="constrained")
+S.plot_sweep_validation_accuracy(summary, ax=ax_v, zoom=False)
+S.plot_sweep_test_accuracy(summary, ax=ax_t)

@@ -4,9 +4,10 @@ In a fresh copy of the repository (so the working tree is never touched): ``dvc 
 profile=smoke`` runs every stage, ``dvc push`` archives the outputs in a temporary local
 remote, outputs and cache are deleted, ``dvc pull`` restores them, and the script checks that
 the pulled summaries equal the computed ones, that the analysis gives the same numbers on the
-pulled runs, that ``dvc repro`` then has nothing to do and that ``git status`` shows no output
-files. It needs no network and no data beside the repository: the MNIST smoke profile uses
-the sample shipped with mc-experiments.
+pulled runs, that ``dvc repro`` then has nothing to do, that ``mc-analyze run`` of a pulled
+member leaves ``dvc status`` clean (its report goes to ``reports/``) and that ``git status``
+shows no output files. It needs no network and no data beside the repository: the MNIST smoke
+profile uses the sample shipped with mc-experiments.
 """
 
 from __future__ import annotations
@@ -97,6 +98,14 @@ def main() -> int:
         status = sh("dvc", "repro", cwd=repo, env=env)
         if "up to date" not in status:
             raise SystemExit(f"dvc repro after pull was not a no-op:\n{status}")
+        # a member's report, as paper/README.md suggests, goes outside the DVC output
+        member = next(p for p in sorted((repo / "results/sweeps/yinyang/members").iterdir()))
+        sh("mc-analyze", "-q", "run", str(member.relative_to(repo)), cwd=repo, env=env)
+        if not (repo / "reports" / member.relative_to(repo) / "summary.json").is_file():
+            raise SystemExit(f"no report of {member.name} under reports/")
+        status = sh("dvc", "status", cwd=repo, env=env)
+        if "up to date" not in status:
+            raise SystemExit(f"dvc status after mc-analyze run is not clean:\n{status}")
         porcelain = sh("git", "status", "--porcelain", cwd=repo, env=env).splitlines()
         stray = [line for line in porcelain if line[3:] not in ("dvc.lock", "params.yaml")]
         if stray:

@@ -9,8 +9,8 @@ import pytest
 from analysis_builders import EVERY, N_VAL, RPS, make_sweep
 
 from mc_analysis import figures as F
-from mc_analysis.rundir import read_run, read_sweep
-from mc_analysis.summary import run_summary, sweep_summary
+from mc_analysis.rundir import read_run
+from mc_analysis.summary import run_summary
 from mc_analysis.traces import decision_points, output_traces, spread_entries
 
 matplotlib = pytest.importorskip("matplotlib")
@@ -142,44 +142,6 @@ def test_variant_colors():
     assert not set(F.FALLBACK_COLORS) & set(F.VARIANT_COLORS.values())
 
 
-def test_sweep_figures(tmp_path):
-    from matplotlib.colors import to_hex
-
-    make_sweep(tmp_path / "sw")
-    sweep = sweep_summary(read_sweep(tmp_path / "sw"))
-    ax = F.plot_sweep_validation_accuracy(sweep)
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "validation accuracy [%]")
-    means = {ln.get_label().split(" ")[0]: ln for ln in ax.lines if "(n=" in ln.get_label()}
-    assert set(means) == {"pal", "fa"}
-    for variant, line in means.items():
-        assert to_hex(line.get_color()) == to_hex(F.VARIANT_COLORS[variant])
-        np.testing.assert_allclose(
-            line.get_ydata(), sweep["variants"][variant]["validation_accuracy"]["mean"]
-        )
-    n_seed_lines = sum(v["n_runs"] for v in sweep["variants"].values())
-    assert len(ax.lines) == n_seed_lines + len(means)
-
-    ax = F.plot_sweep_test_accuracy(sweep)
-    assert ax.get_ylabel() == "test accuracy [%]"
-    dots = [c for c in ax.collections if c.get_offsets().shape[0] > 1]
-    assert [len(c.get_offsets()) for c in dots] == [3, 2]
-    assert to_hex(dots[0].get_facecolor()[0]) == to_hex(F.VARIANT_COLORS["pal"])
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["pal", "fa"]
-
-    ax = F.plot_sweep_angles(sweep, "fb_1")
-    assert ax.get_xlabel() == "epoch" and "[deg]" in ax.get_ylabel()
-
-    ax = F.plot_sweep_validation_rmse(sweep)
-    # these means span less than two decades: a linear axis (a log one labelled no tick)
-    assert ax.get_ylabel() == "validation RMSE output - teacher" and ax.get_yscale() == "linear"
-    means = {ln.get_label().split(" ")[0]: ln for ln in ax.lines if "(n=" in ln.get_label()}
-    for variant, line in means.items():
-        np.testing.assert_allclose(
-            line.get_ydata(), sweep["variants"][variant]["validation_rmse"]["mean"]
-        )
-    assert len(ax.lines) == n_seed_lines + len(means)
-
-
 def test_spread_entries():
     assert spread_entries(0) == [] and spread_entries(5, 0) == []
     assert spread_entries(1) == [0]
@@ -228,25 +190,8 @@ def test_self_prediction_curves_differ_in_colour_and_marker(run_dir):
     ids=["within a decade", "over decades"],
 )
 def test_rmse_axes_label_ticks_within_the_data(rmse, scale):
-    for ax in (
-        F.plot_validation_rmse({"validation_rmse": rmse}),
-        F.plot_sweep_validation_rmse(
-            {
-                "variants": {
-                    "v": {
-                        "epochs": [0, 1, 2],
-                        "validation_rmse": {
-                            "mean": rmse,
-                            "std": [0.0] * 3,
-                            "n": [1] * 3,
-                            "per_seed": [rmse],
-                        },
-                    }
-                }
-            }  # fmt: skip
-        ),
-    ):
-        ax.figure.canvas.draw()
-        labelled = [t.get_position()[1] for t in ax.get_yticklabels() if t.get_text()]
-        inside = [y for y in labelled if min(rmse) <= y <= max(rmse)]
-        assert ax.get_yscale() == scale and len(inside) >= 2, (ax.get_yscale(), labelled)
+    ax = F.plot_validation_rmse({"validation_rmse": rmse})
+    ax.figure.canvas.draw()
+    labelled = [t.get_position()[1] for t in ax.get_yticklabels() if t.get_text()]
+    inside = [y for y in labelled if min(rmse) <= y <= max(rmse)]
+    assert ax.get_yscale() == scale and len(inside) >= 2, (ax.get_yscale(), labelled)

@@ -204,3 +204,68 @@ def test_sweep_report_refuses_corrupt_member(tmp_path):
             p.unlink()
     with pytest.raises(RunDataError, match=r"pal_seed1/recordings\.zarr/weights/ff_2\.g"):
         make_sweep_report(tmp_path / "sw")
+
+
+# ------------------------------------------------------------------ unverified runs, by name
+
+
+def test_legacy_run_is_flagged_unverified_by_name(run_dir, tmp_path, caplog):
+    d, _ = run_dir  # format 1
+    assert main(["-q", "run", str(d), "--out", str(tmp_path / "rep")]) == 0
+    flagged = [
+        r for r in caplog.records if r.levelno == logging.WARNING and "UNVERIFIED" in r.message
+    ]
+    assert len(flagged) == 1 and str(d) in flagged[0].message
+    assert "legacy format 1: no config fingerprint, no chunk checksums" in flagged[0].message
+    s = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    assert s["verified"] is False and s["verification"].startswith("legacy format 1")
+
+
+def test_format_2_run_is_verified_without_warning(run2, tmp_path, caplog):
+    d, _ = run2
+    assert main(["-q", "run", str(d), "--out", str(tmp_path / "rep")]) == 0
+    assert "UNVERIFIED" not in caplog.text
+    s = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    assert (s["verified"], s["verification"]) == (True, "config fingerprint and chunk checksums")
+
+
+def test_sweep_lists_its_unverified_runs(run2, tmp_path, caplog):
+    d2, _ = run2
+    legacy = tmp_path / "old_20240101-000000"
+    make_run(legacy, name="old")
+    out = tmp_path / "rep"
+    assert main(["-q", "sweep", str(d2), str(legacy), "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["unverified_runs"] == [str(legacy)]
+    assert [r["verified"] for r in s["runs"]] == [True, False]
+    (flag,) = [r.message for r in caplog.records if "UNVERIFIED" in r.message]
+    assert flag.endswith(f"1 of 2 run(s): {legacy}")
+
+
+def test_array_without_checksums_makes_a_format_2_run_unverified(run2, tmp_path):
+    import zarr
+
+    d, _ = run2
+    group = zarr.open_group(d / "recordings.zarr", mode="a")
+    group.create_array("training/extra.x", shape=(2, 1, 1), dtype="f4", fill_value=0.0)
+    verified, why = read_run(d).verification()
+    assert not verified and why == "arrays without chunk checksums: ['training/extra.x']"
+    assert main(["-q", "run", str(d), "--out", str(tmp_path / "rep")]) == 0
+    s = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    assert s["verified"] is False and "training/extra.x" in s["verification"]
+
+
+def test_compare_flags_unverified_and_refuses_corrupt_runs(run2, tmp_path, capsys, caplog):
+    d2, _ = run2
+    legacy = tmp_path / "old_20240101-000000"
+    make_run(legacy)
+    main(["compare", str(legacy), str(d2)])
+    head = capsys.readouterr().out.splitlines()[:2]
+    assert head[0].endswith(
+        "UNVERIFIED: legacy format 1: no config fingerprint, no chunk checksums"
+    )
+    assert "UNVERIFIED" not in head[1]
+    _flip(_chunk(d2, "validation/output.v_brev"), 20)
+    caplog.clear()
+    assert main(["compare", str(legacy), str(d2)]) == 2
+    assert "validation/output.v_brev: data fail their checksum" in caplog.text

@@ -3,7 +3,7 @@
 ::
 
     mc-analyze run RUN_DIR [--out DIR]
-    mc-analyze sweep SWEEP_DIR [--out DIR]
+    mc-analyze sweep SWEEP_DIR [--out DIR] [--label VARIANT=TEXT ...]
     mc-analyze sweep RUN_DIR [RUN_DIR ...] --out DIR [--variant-by feedback]
     mc-analyze compare RUN_A RUN_B [--atol X] [--max-ulps N] [--json FILE]
 
@@ -12,7 +12,10 @@ when they cannot be compared (unreadable, or no variable in common).
 
 ``run`` and ``sweep`` exit with 0 when done, 1 when the recordings fail their checks
 (checksums, missing entries: the message names the array) and 2 when refused (bad arguments,
-a missing or unreadable directory or file, a missing key), as ``mc-run`` does.
+a missing or unreadable directory or file, a missing key), as ``mc-run`` does. Runs whose
+data carry no checksums (legacy format 1) are read, with a warning naming each of them, and
+marked ``verified: false`` in ``summary.json`` (a sweep's ``unverified_runs`` lists them);
+``compare`` flags them as UNVERIFIED in its report.
 """
 
 from __future__ import annotations
@@ -49,7 +52,13 @@ def get_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="report of one run directory")
     run.add_argument("run_dir", type=Path, help="run directory (holds config.yaml)")
-    run.add_argument("--out", type=Path, default=None, help="output folder [RUN_DIR/report]")
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder [RUN_DIR/report; inside a DVC output: reports/RUN_DIR under the "
+        "DVC root]",
+    )
     run.add_argument(
         "--samples", type=int_at_least(1), default=4, help="samples in the trace figures (>= 1) [4]"
     )
@@ -62,7 +71,11 @@ def get_parser() -> argparse.ArgumentParser:
         help="a sweep directory, or run directories (ours or of the original code)",
     )
     sweep.add_argument(
-        "--out", type=Path, default=None, help="output folder [SWEEP_DIR/report for one sweep]"
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder [SWEEP_DIR/report for one sweep; inside a DVC output: "
+        "reports/SWEEP_DIR under the DVC root]",
     )
     sweep.add_argument(
         "--variant-by",
@@ -75,6 +88,14 @@ def get_parser() -> argparse.ArgumentParser:
         metavar="A:B",
         type=_pair,
         help="compare variant A with B (repeatable) [the first variant with each other one]",
+    )
+    sweep.add_argument(
+        "--label",
+        action="append",
+        metavar="VARIANT=TEXT",
+        type=_label,
+        help="name of a variant in the figures (repeatable) [PAL, FA, eta_B = 0 for pal, fa, "
+        "bw_eta_zero; other names as they are]",
     )
     cmp = sub.add_parser(
         "compare",
@@ -105,6 +126,13 @@ def _pair(text: str) -> tuple[str, str]:
     if not sep or not a or not b:
         raise argparse.ArgumentTypeError(f"{text!r}: expected two variant names as A:B")
     return a, b
+
+
+def _label(text: str) -> tuple[str, str]:
+    variant, sep, label = text.partition("=")
+    if not sep or not variant or not label:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected VARIANT=TEXT, e.g. fa='FA'")
+    return variant, label
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -147,7 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             paths = args.paths[0] if len(args.paths) == 1 else args.paths
             out = make_sweep_report(
-                paths, args.out, variant_by=args.variant_by, compare=args.compare
+                paths,
+                args.out,
+                variant_by=args.variant_by,
+                compare=args.compare,
+                labels=dict(args.label or []),
             )
     except RunDataError as err:
         logger.error("%s", err)

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from mc_analysis.original import OriginalRun, original_name, read_original_run
-from mc_analysis.rundir import Run, is_original_run_dir, read_run
-from mc_analysis.summary import summarize
+from mc_analysis.rundir import Run, RunDataError, is_original_run_dir, read_run
+from mc_analysis.summary import ORIGINAL_FORMAT, summarize
 
 __all__ = [
     "Comparison",
@@ -150,6 +150,8 @@ class RunView:
     validation_accuracy: list[float]
     test_accuracy: float | None
     label: str
+    verified: bool | None = None
+    verification: str = ""
 
 
 def run_series(path: str | Path) -> RunView:
@@ -159,6 +161,8 @@ def run_series(path: str | Path) -> RunView:
     ------
     FileNotFoundError, ValueError, KeyError
         If the directory is not a readable run (the message names the file).
+    mc_analysis.rundir.RunDataError
+        If its recordings fail their checks (a checksum, a missing entry: named).
     """
     path = Path(path)
     if is_original_run_dir(path):
@@ -166,6 +170,7 @@ def run_series(path: str | Path) -> RunView:
         series, kind = _original_series(orun), "original"
         what: Run | OriginalRun = orun
         label = "original code"
+        verified, how = None, ORIGINAL_FORMAT
     else:
         run = read_run(path)
         series, kind = _toolkit_series(run), "toolkit"
@@ -173,15 +178,21 @@ def run_series(path: str | Path) -> RunView:
         backend = run.environment.get("backend", {})
         name = backend.get("name") if isinstance(backend, dict) else backend
         label = f"toolkit, {name} backend" if name else "toolkit"
+        verified, how = run.verification()
     val: list[float] = []
     test = None
     try:
         summary = summarize(what)
         val = [float(a) for a in summary.get("validation_accuracy") or []]
         test = summary.get("test_accuracy")
+    except RunDataError:
+        raise  # data that fail their checks are refused, not skipped
     except (KeyError, ValueError, FileNotFoundError) as err:
         logger.info("%s: no accuracies: %s", path, err)
-    return RunView(path, kind, series, val, None if test is None else float(test), label)
+    if verified is False:
+        logger.warning("%s: UNVERIFIED (%s)", path, how)
+    test = None if test is None else float(test)
+    return RunView(path, kind, series, val, test, label, verified, how)
 
 
 # ------------------------------------------------------------------------------ compare
@@ -318,6 +329,8 @@ class Comparison:
                 "label": v.label,
                 "validation_accuracy": v.validation_accuracy,
                 "test_accuracy": v.test_accuracy,
+                "verified": v.verified,
+                "verification": v.verification,
             }
 
         return {
@@ -334,9 +347,14 @@ class Comparison:
 
     def format(self) -> str:
         """A plain-text report (what ``mc-analyze compare`` prints)."""
+
+        def head(v: RunView) -> str:
+            flag = f" UNVERIFIED: {v.verification}" if v.verified is False else ""
+            return f"{v.path} ({v.label}){flag}"
+
         lines = [
-            f"A: {self.a.path} ({self.a.label})",
-            f"B: {self.b.path} ({self.b.label})",
+            f"A: {head(self.a)}",
+            f"B: {head(self.b)}",
             "",
             f"{'stage':<11}{'variable':<26}{'entries':>8}{'records':>9}{'max |A-B|':>12}"
             f"{'max ulps':>10}  first difference",

@@ -1,4 +1,4 @@
-"""Figures from summary data; plotting only, no analysis.
+r"""Figures from summary data; plotting only, no analysis.
 
 Every ``plot_*`` function takes data from :mod:`mc_analysis.summary` and an optional
 ``matplotlib`` Axes; without one it makes a new :class:`matplotlib.figure.Figure` (no pyplot,
@@ -7,8 +7,12 @@ so it works headless and leaves no global figure behind). It returns the Axes (t
 functions and its global state is never touched: the paper style is applied with
 ``matplotlib.rc_context`` around each call only.
 
-Each variant has one colour in every figure (:data:`VARIANT_COLORS`, then
-:data:`FALLBACK_COLORS` in order of first appearance; see :func:`variant_colors`).
+Each variant has one colour, line style and marker in every figure (:data:`VARIANT_COLORS`
+and :data:`VARIANT_STYLES`, then :data:`FALLBACK_COLORS` and :data:`FALLBACK_STYLES` in order
+of first appearance; see :func:`variant_colors`, :func:`variant_styles`), chosen so that
+the paper's variants stay apart in greyscale, and a readable label (:data:`VARIANT_LABELS`,
+:func:`variant_labels`: ``PAL``, ``FA``, :math:`\eta_B = 0` for the code names ``pal``,
+``fa``, ``bw_eta_zero``). The figures of sweeps are in :mod:`mc_analysis.sweep_figures`.
 """
 
 from __future__ import annotations
@@ -23,38 +27,42 @@ import numpy as np
 __all__ = [
     "CLASS_COLORS",
     "FALLBACK_COLORS",
+    "FALLBACK_STYLES",
     "STYLE",
     "VARIANT_COLORS",
+    "VARIANT_LABELS",
+    "VARIANT_STYLES",
     "YINYANG_CLASSES",
+    "grey_level",
     "new_axes",
     "plot_angles",
     "plot_decision_map",
     "plot_decision_map_series",
     "plot_output_traces",
     "plot_self_prediction",
-    "plot_sweep_angles",
-    "plot_sweep_test_accuracy",
-    "plot_sweep_validation_accuracy",
-    "plot_sweep_validation_rmse",
     "plot_validation_accuracy",
     "plot_validation_rmse",
     "save_figure",
     "variant_colors",
+    "variant_labels",
+    "variant_styles",
 ]
 
-#: Colour of each feedback variant (Okabe-Ito, colour-blind safe): PAL blue, FA vermillion,
-#: the noise-only control (the original's ``bw_eta_zero``) green, B := W^T black.
+#: Colour of each feedback variant (Okabe-Ito, colour-blind safe), of distinct lightness so
+#: that the paper's three variants stay apart in greyscale (:func:`grey_level` 0.34, 0.64, 0):
+#: PAL blue, FA orange, the noise-only control (the original's ``bw_eta_zero``) black,
+#: B := W^T reddish purple.
 VARIANT_COLORS: dict[str, str] = {
     "pal": "#0072B2",
-    "fa": "#D55E00",
-    "bw_eta_zero": "#009E73",
-    "noise_control": "#009E73",
-    "transpose": "#000000",
+    "fa": "#E69F00",
+    "bw_eta_zero": "#000000",
+    "noise_control": "#000000",
+    "transpose": "#CC79A7",
 }
 #: Colours for other variants, in order of first appearance.
 FALLBACK_COLORS: tuple[str, ...] = (
-    "#E69F00",
-    "#CC79A7",
+    "#009E73",
+    "#D55E00",
     "#56B4E9",
     "#8C564B",
     "#7F7F7F",
@@ -62,6 +70,31 @@ FALLBACK_COLORS: tuple[str, ...] = (
     "#17BECF",
     "#9467BD",
 )
+#: Line style and marker of each feedback variant (a second cue beside the colour).
+VARIANT_STYLES: dict[str, tuple[str, str]] = {
+    "pal": ("-", "o"),
+    "fa": ("--", "s"),
+    "bw_eta_zero": (":", "^"),
+    "noise_control": (":", "^"),
+    "transpose": ("-.", "D"),
+}
+#: Line styles and markers for other variants, in order of first appearance.
+FALLBACK_STYLES: tuple[tuple[str, str], ...] = (
+    ("-", "v"),
+    ("--", "P"),
+    (":", "X"),
+    ("-.", "*"),
+    ((0, (5, 1, 1, 1, 1, 1)), "h"),
+    ((0, (1, 3)), "p"),
+)
+#: Readable names of the variants' code names (mathtext where needed).
+VARIANT_LABELS: dict[str, str] = {
+    "pal": "PAL",
+    "fa": "FA",
+    "bw_eta_zero": r"$\eta_B = 0$",
+    "noise_control": r"$\eta_B = 0$",
+    "transpose": r"$B = W^T$",
+}
 #: Colours of the output classes (traces and decision maps).
 CLASS_COLORS: tuple[str, ...] = ("#1B9E77", "#D95F02", "#7570B3", "#E7298A", "#66A61E",
                                  "#E6AB02", "#A6761D", "#666666", "#1F78B4", "#B2DF8A")  # fmt: skip
@@ -125,19 +158,64 @@ def save_figure(
     return paths
 
 
-def variant_colors(variants: Iterable[str]) -> dict[str, str]:
-    """Colour per variant: :data:`VARIANT_COLORS`, else the fallback cycle in order."""
-    out: dict[str, str] = {}
+def _in_order(variants: Iterable[str], known: Mapping[str, Any], fallback: Sequence[Any]) -> dict:
+    out: dict[str, Any] = {}
     k = 0
     for v in variants:
         if v in out:
             continue
-        if v in VARIANT_COLORS:
-            out[v] = VARIANT_COLORS[v]
+        if v in known:
+            out[v] = known[v]
         else:
-            out[v] = FALLBACK_COLORS[k % len(FALLBACK_COLORS)]
+            out[v] = fallback[k % len(fallback)]
             k += 1
     return out
+
+
+def variant_colors(variants: Iterable[str]) -> dict[str, str]:
+    """Colour per variant: :data:`VARIANT_COLORS`, else the fallback cycle in order."""
+    return _in_order(variants, VARIANT_COLORS, FALLBACK_COLORS)
+
+
+def variant_styles(variants: Iterable[str]) -> dict[str, tuple[Any, str]]:
+    """(line style, marker) per variant: :data:`VARIANT_STYLES`, else the fallback cycle."""
+    return _in_order(variants, VARIANT_STYLES, FALLBACK_STYLES)
+
+
+def variant_labels(
+    variants: Iterable[str], overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Readable label per variant.
+
+    ``overrides`` first, then :data:`VARIANT_LABELS`; a run of the original code
+    (``original:<name>``) is ``original: <label of name>``; other names stay as they are.
+
+    >>> variant_labels(["pal", "bw_eta_zero", "original:fa", "lr_0.1"])["original:fa"]
+    'original: FA'
+    """
+    overrides = dict(overrides or {})
+    out: dict[str, str] = {}
+    for v in variants:
+        if v in overrides:
+            out[v] = overrides[v]
+        elif v.startswith("original:"):
+            name = v.split(":", 1)[1]
+            out[v] = f"original: {overrides.get(name, VARIANT_LABELS.get(name, name))}"
+        else:
+            out[v] = VARIANT_LABELS.get(v, v)
+    return out
+
+
+def grey_level(color: str) -> float:
+    """Lightness of a colour printed in greyscale, 0 (black) to 1 (white).
+
+    The luma of ITU-R BT.601 (``0.299 R + 0.587 G + 0.114 B``), what common greyscale
+    conversions (PIL's ``convert("L")``, many printers) compute.
+    """
+    from matplotlib.colors import to_rgb
+
+    r, g, b = to_rgb(color)
+    return 0.299 * r + 0.587 * g + 0.114 * b
 
 
 def _arr(x: Any) -> np.ndarray:
@@ -329,103 +407,3 @@ def plot_decision_map_series(series: Sequence[Mapping[str, Any]], cols: int = 3)
     for ax in axes[len(series) :]:
         ax.set_axis_off()
     return axes[0]
-
-
-# ------------------------------------------------------------------------------ sweeps
-
-
-def _colors(sweep: Mapping[str, Any], colors: Mapping[str, str] | None) -> dict[str, str]:
-    return dict(colors) if colors else variant_colors(sweep["variants"])
-
-
-def _band(ax: Any, x: np.ndarray, stats: Mapping[str, Any], color: str, label: str) -> None:
-    mean, std = _arr(stats["mean"]), _arr(stats["std"])
-    x = x[: mean.size]
-    ls = "--" if label.startswith("original:") else "-"
-    ax.plot(x, mean, color=color, ls=ls, lw=1.8, label=f"{label} (n={max(stats['n'] or [0])})")
-    ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, lw=0)
-
-
-@_styled
-def plot_sweep_validation_accuracy(
-    sweep: Mapping[str, Any], ax: Any = None, colors: Mapping[str, str] | None = None
-) -> Any:
-    """Validation accuracy [%] per variant: mean, mean ± std (shaded) and each seed (thin)."""
-    ax = _sweep_curves(_axes(ax), sweep, "validation_accuracy", colors)
-    ax.set(ylabel="validation accuracy [%]", ylim=(0, 101))
-    ax.legend(loc="lower right")
-    return ax
-
-
-@_styled
-def plot_sweep_validation_rmse(
-    sweep: Mapping[str, Any], ax: Any = None, colors: Mapping[str, str] | None = None
-) -> Any:
-    """Validation RMSE output ``v_brev`` - teacher per variant: mean, ± std, seeds.
-
-    Log scale where the means span two decades or more, linear otherwise.
-    """
-    ax = _sweep_curves(_axes(ax), sweep, "validation_rmse", colors)
-    ax.set(ylabel="validation RMSE output - teacher")
-    _value_axis(ax, [x for v in sweep["variants"].values() for x in v["validation_rmse"]["mean"]])
-    ax.legend(loc="upper right")
-    return ax
-
-
-def _sweep_curves(ax: Any, sweep: Mapping[str, Any], key: str, colors) -> Any:
-    colors = _colors(sweep, colors)
-    for variant, v in sweep["variants"].items():
-        x = np.asarray(v["epochs"], dtype=np.float64)
-        for row in v[key]["per_seed"]:
-            ax.plot(x[: len(row)], _arr(row), color=colors[variant], lw=0.5, alpha=0.4)
-        _band(ax, x, v[key], colors[variant], variant)
-    ax.set(xlabel="epoch")
-    _integer_epochs(ax, [e for v in sweep["variants"].values() for e in v["epochs"]])
-    return ax
-
-
-@_styled
-def plot_sweep_test_accuracy(
-    sweep: Mapping[str, Any], ax: Any = None, colors: Mapping[str, str] | None = None
-) -> Any:
-    """Test accuracy [%] per variant: every seed as a dot, mean ± std as a black error bar."""
-    ax = _axes(ax)
-    colors = _colors(sweep, colors)
-    names = list(sweep["variants"])
-    for i, variant in enumerate(names):
-        t = sweep["variants"][variant]["test_accuracy"]
-        vals = _arr(t["per_seed"])
-        jitter = np.linspace(-0.15, 0.15, vals.size) if vals.size > 1 else np.zeros(vals.size)
-        ax.scatter(i + jitter, vals, s=14, color=colors[variant], alpha=0.8, zorder=2)
-        if t["n"]:
-            ax.errorbar(i + 0.3, t["mean"], yerr=t["std"], fmt="o", color="k", ms=4,
-                        capsize=3, zorder=3)  # fmt: skip
-    ax.set_xticks(range(len(names)), names, rotation=30 if len(names) > 3 else 0, ha="right"
-                  if len(names) > 3 else "center")  # fmt: skip
-    ax.set(xlabel="variant", ylabel="test accuracy [%]", xlim=(-0.6, len(names) - 0.4))
-    return ax
-
-
-@_styled
-def plot_sweep_angles(
-    sweep: Mapping[str, Any],
-    layer: str = "fb_1",
-    ax: Any = None,
-    colors: Mapping[str, str] | None = None,
-) -> Any:
-    """Alignment angle [deg] of ``layer`` per variant: mean and mean ± std (shaded)."""
-    ax = _axes(ax)
-    colors = _colors(sweep, colors)
-    xs: list[float] = []
-    for variant, v in sweep["variants"].items():
-        a = v["angles"].get(layer)
-        if a:
-            _band(ax, np.asarray(a["epoch"], dtype=np.float64), a, colors[variant], variant)
-            xs += list(a["epoch"])
-    ax.axhline(90, color="0.6", lw=0.8, ls=":")
-    _integer_epochs(ax, xs)
-    n = _layer(layer)
-    ax.set(xlabel="epoch", ylabel=f"angle $B_{n}$ vs $W_{n + 1}^T$ [deg]")
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="best")
-    return ax

@@ -1,7 +1,9 @@
 """Reports: the summary, tables and figures of one run or of a sweep, written to a folder.
 
-:func:`make_run_report` writes into ``<run_dir>/report/`` (or ``out_dir``) (for a run of
-the original code: ``summary.json`` and the accuracy, RMSE and angle figures):
+:func:`make_run_report` writes into ``out_dir``, by default ``<run_dir>/report/``, or, for a
+run inside an output that DVC tracks, ``<DVC root>/reports/<run_dir>``
+(:func:`mc_analysis.dvcouts.default_report_dir`) (for a run of the original code:
+``summary.json`` and the accuracy, RMSE and angle figures):
 
 * ``summary.json``: :func:`mc_analysis.summary.run_summary`;
 * ``validation_accuracy``, ``validation_rmse``, ``angles``, ``self_prediction``,
@@ -23,12 +25,14 @@ in; they appear as variant ``original:<name>``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mc_analysis import figures as F
+from mc_analysis import sweep_figures as S
 from mc_analysis import tables as T
+from mc_analysis.dvcouts import default_report_dir
 from mc_analysis.original import read_original_run
 from mc_analysis.rundir import SWEEP, Run, is_original_run_dir, read_run, read_sweep
 from mc_analysis.summary import compare_with_metrics, original_summary, run_summary, sweep_summary
@@ -56,6 +60,19 @@ def _check(run: Run, summary: dict[str, Any]) -> None:
         logger.warning("%s: %s", run.path, problem)
 
 
+def _warn_unverified(summaries: Sequence[Mapping[str, Any]]) -> None:
+    """One warning per reason, naming every run whose data no checksum protects."""
+    by_reason: dict[str, list[str]] = {}
+    for s in summaries:
+        if s.get("verified") is False:
+            by_reason.setdefault(str(s.get("verification")), []).append(str(s.get("path")))
+    for reason, paths in by_reason.items():
+        logger.warning(
+            "UNVERIFIED (%s), %d of %d run(s): %s", reason, len(paths), len(summaries),
+            ", ".join(paths),
+        )  # fmt: skip
+
+
 def make_run_report(
     run_dir: str | Path, out_dir: str | Path | None = None, n_samples: int = 4
 ) -> Path:
@@ -66,7 +83,8 @@ def make_run_report(
     run_dir
         The run directory (the toolkit's, or one of the original code).
     out_dir
-        Where to write (default ``<run_dir>/report``).
+        Where to write (default :func:`mc_analysis.dvcouts.default_report_dir`:
+        ``<run_dir>/report``, or under ``<DVC root>/reports/`` for a run inside a DVC output).
     n_samples
         Samples shown in the output-vs-teacher traces (the first ones presented).
 
@@ -80,9 +98,10 @@ def make_run_report(
     if is_original_run_dir(run_dir):
         return _original_run_report(Path(run_dir), out_dir)
     run = read_run(run_dir)
-    out = Path(out_dir) if out_dir is not None else run.path / "report"
+    out = Path(out_dir) if out_dir is not None else default_report_dir(run.path)
     out.mkdir(parents=True, exist_ok=True)
     summary = run_summary(run)
+    _warn_unverified([summary])
     _check(run, summary)
     T.write_json(summary, out / "summary.json")
 
@@ -120,7 +139,7 @@ def make_run_report(
 def _original_run_report(run_dir: Path, out_dir: str | Path | None) -> Path:
     """The report of a run of the original code: its summary, accuracy, RMSE and angles."""
     summary = original_summary(read_original_run(run_dir))
-    out = Path(out_dir) if out_dir is not None else run_dir / "report"
+    out = Path(out_dir) if out_dir is not None else default_report_dir(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     T.write_json(summary, out / "summary.json")
     _figure(out, "validation_accuracy", lambda: F.plot_validation_accuracy(summary))
@@ -136,6 +155,7 @@ def make_sweep_report(
     out_dir: str | Path | None = None,
     variant_by: str | None = None,
     compare: Sequence[tuple[str, str]] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the statistics, tables and comparison figures of a sweep.
 
@@ -146,12 +166,15 @@ def make_sweep_report(
         original code, which become variant ``original:<name>``).
     out_dir
         Where to write; may be omitted only for a single sweep directory (then
-        ``<sweep_dir>/report``).
+        ``<sweep_dir>/report``, or under ``<DVC root>/reports/`` inside a DVC output).
     variant_by
         Grouping of runs into variants (see :func:`mc_analysis.rundir.read_sweep`).
     compare
         Pairs of variants to compare statistically (default: the first variant against
         each other one); written to ``summary.json`` and ``comparisons.csv``.
+    labels
+        Readable names of variants in the figures (default
+        :func:`mc_analysis.figures.variant_labels`: ``PAL``, ``FA``, ...).
 
     Returns
     -------
@@ -173,13 +196,14 @@ def make_sweep_report(
             raise ValueError(
                 f"out_dir is required unless a single sweep directory is given: {what}"
             )
-        out_dir = paths[0] / "report"
+        out_dir = default_report_dir(paths[0])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     entries = read_sweep(paths, variant_by=variant_by)
     if not entries:
         raise ValueError(f"no runs found in {', '.join(map(str, paths))}")
     sweep = sweep_summary(entries, compare=compare)
+    _warn_unverified(sweep["runs"])
     for (_, _, run), summary in zip(entries, sweep["runs"], strict=True):
         if isinstance(run, Run):
             _check(run, summary)
@@ -194,14 +218,13 @@ def make_sweep_report(
     T.write_csv(T.table_validation_per_seed(sweep), out / "validation_accuracy_per_seed.csv")
 
     colors = F.variant_colors(sweep["variants"])
-    _figure(out, "sweep_validation_accuracy",
-            lambda: F.plot_sweep_validation_accuracy(sweep, colors=colors))  # fmt: skip
-    _figure(out, "sweep_validation_rmse",
-            lambda: F.plot_sweep_validation_rmse(sweep, colors=colors))  # fmt: skip
-    _figure(out, "sweep_test_accuracy", lambda: F.plot_sweep_test_accuracy(sweep, colors=colors))
+    kw = {"colors": colors, "labels": labels}
+    _figure(out, "sweep_validation_accuracy", lambda: S.plot_sweep_validation_accuracy(sweep, **kw))
+    _figure(out, "sweep_validation_rmse", lambda: S.plot_sweep_validation_rmse(sweep, **kw))
+    _figure(out, "sweep_test_accuracy", lambda: S.plot_sweep_test_accuracy(sweep, **kw))
     layers = sorted({k for v in sweep["variants"].values() for k in v["angles"]})
     for layer in layers:
         _figure(out, f"sweep_angle_{layer}",
-                lambda lay=layer: F.plot_sweep_angles(sweep, lay, colors=colors))  # fmt: skip
+                lambda lay=layer: S.plot_sweep_angles(sweep, lay, **kw))  # fmt: skip
     logger.debug("sweep report of %d runs written to %s", len(entries), out)
     return out

@@ -46,6 +46,8 @@ __all__ = ["Run", "RunDataError", "RunDirError", "is_original_run_dir", "read_ru
 logger = logging.getLogger(__name__)
 
 _SEED_SUFFIX = re.compile(r"_seed_?\d+$")
+#: Why a legacy run (format 1) is unverified.
+LEGACY_UNVERIFIED = "legacy format 1: no config fingerprint, no chunk checksums"
 
 
 class RunDirError(KeyError):
@@ -105,6 +107,29 @@ class Run:
     def format_version(self) -> int:
         """The run-directory format (1: legacy, written before fingerprints and checksums)."""
         return int(self.environment.get("format_version", 1))
+
+    def verification(self) -> tuple[bool, str]:
+        """Whether what is read from this run is checked against checksums, and how (or why not).
+
+        Returns
+        -------
+        (bool, str)
+            ``(True, "config fingerprint and chunk checksums")`` for a format-2 run whose
+            every recorded array carries chunk checksums; ``(False, reason)`` otherwise: a
+            legacy run (format 1) or arrays without checksums, named.
+        """
+        if self.format_version < 2 or self.environment.get("config_fingerprint") is None:
+            return False, LEGACY_UNVERIFIED
+        unchecked = []
+        if self.recordings_path.is_dir():
+            group = self._zarr()
+            for stage in sorted(group.group_keys()):
+                for var in self.variables(stage):
+                    if not F.has_data_checksums(group[f"{stage}/{var}"]):
+                        unchecked.append(f"{stage}/{var}")
+        if unchecked:
+            return False, f"arrays without chunk checksums: {short_repr(unchecked)}"
+        return True, "config fingerprint and chunk checksums"
 
     @property
     def completed(self) -> bool:

@@ -38,6 +38,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 OUTPUT, TEACHER, INPUT = "output.v_brev", "teacher.rate", "input.rate"
+#: What can be verified of a run of the original code (``verified`` is ``None``: not applicable).
+ORIGINAL_FORMAT = "a run of the original code: its format has no checksums"
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -197,7 +199,9 @@ def run_summary(run: Run) -> dict[str, Any]:
         ``{"fb_l": [deg per snapshot]}`` and ``angle_epoch`` (the epochs they belong to);
         ``self_prediction`` ``{"layer_l": {"ff_minus_p2i": [...], "fb_plus_i2p": [...], ...}}``;
         ``angles_source`` ("recordings", "metrics" when no weights were recorded, or None);
-        ``format_version`` of the run directory (1: legacy, unverified).
+        ``format_version`` of the run directory (1: legacy, unverified); ``verified``
+        (whether its config fingerprint and every recorded array's chunk checksums were
+        there to check) and ``verification`` (what was checked, or why nothing was).
 
     Raises
     ------
@@ -205,6 +209,7 @@ def run_summary(run: Run) -> dict[str, Any]:
         When recordings fail their checksums or entries the run wrote are missing.
     """
     run.check_recordings()
+    verified, how = run.verification()
     curves = _validation_curves(run, _stage_scores(run, "validation"))
     test = _stage_scores(run, "test")
     angles, selfpred, source = _weight_diagnostics(run)
@@ -237,6 +242,8 @@ def run_summary(run: Run) -> dict[str, Any]:
         "angles_source": source,
         "self_prediction": selfpred,
         "format_version": run.format_version,
+        "verified": verified,
+        "verification": how,
     }
 
 
@@ -251,6 +258,7 @@ def original_summary(run: OriginalRun) -> dict[str, Any]:
     bk = run.bookkeeping
     dims = run.dims()
     out: dict[str, Any] = {"kind": "original", "path": str(run.run_dir), "dims": dims}
+    out["verified"], out["verification"] = None, ORIGINAL_FORMAT
     out["name"] = str(run.meta.get("name", run.run_dir.name))
     out["seed"] = run.meta.get("numpy_seed")
     out["n_epochs"] = bk.n_epochs
@@ -436,6 +444,9 @@ def sweep_summary(
         ``(a, b)`` of ``compare`` (default: the first variant against each other one), the
         statistics of :func:`mc_analysis.stats.compare_groups` of ``a`` against ``b`` for the
         test accuracy, the final validation accuracy and each final angle.
+        ``unverified_runs``: the paths of the toolkit's runs whose data no checksum protects
+        (legacy runs; each run's ``verification`` says why; runs of the original code, whose
+        format has no checksums, have ``verified`` None and are not listed).
     """
     groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     all_runs = []
@@ -447,5 +458,6 @@ def sweep_summary(
     return {
         "variants": variants,
         "comparisons": _comparisons(variants, compare) if len(variants) > 1 else [],
+        "unverified_runs": [r.get("path") for r in all_runs if r.get("verified") is False],
         "runs": all_runs,
     }

@@ -128,6 +128,23 @@ def test_a_clash_between_two_packages_names_both(fresh, install):
     assert f"rules-two 2.0, entry point relax_c = {two}" in str(err.value)
 
 
+def test_two_packages_declaring_one_model_clash_too(fresh, install):
+    one = install("rules-one", "1.0", "relax_h")
+    install("rules-two", "2.0", "relax_h", target=one)  # the first package's model object
+    with pytest.raises(PluginError, match=r"one from rules-two 2\.0, .* one from rules-one 1\.0"):
+        synapse_model("relax_h")
+
+
+def test_a_module_registering_its_own_model_is_not_a_clash(fresh, install, tmp_path):
+    value = install("self-reg", "1.0", "relax_i")
+    module = tmp_path / "site" / f"{value.split(':')[0]}.py"
+    module.write_text(module.read_text() + "\nfrom mc_models import register\nregister(MODEL)\n")
+    assert (
+        str(model_origin(synapse_model("relax_i")))
+        == f"self-reg 1.0, entry point relax_i = {value}"
+    )
+
+
 @pytest.mark.parametrize(
     ("target", "why"),
     [

@@ -222,14 +222,16 @@ def _load_entry_point(ep: EntryPoint) -> None:
     kind, table = _kind(model)
     origin = ModelOrigin(package, ver, f"{ep.name} = {ep.value}")
     old = table.get(model.name)
-    if old is not None and old is not model:
+    taken = _ORIGINS.get((kind, model.name))
+    # the same model may have been registered by its own module while it was imported
+    if old is not None and (old is not model or taken.package is not None):
         raise PluginError(
             f"two {kind} models are named {model.name!r}: one from {origin}, one from "
-            f"{_ORIGINS[(kind, model.name)]}; a model's name selects it in configs, so it must "
+            f"{taken}; a model's name selects it in configs, so it must "
             "be unique: rename one of them, or uninstall one of the packages"
         )
     table[model.name] = model
-    _ORIGINS[(kind, model.name)] = origin  # also when its module registered it itself
+    _ORIGINS[(kind, model.name)] = origin
 
 
 def _caller_module() -> str | None:

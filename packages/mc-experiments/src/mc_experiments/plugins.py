@@ -26,7 +26,7 @@ files it installed.
 A run is continued (``mc-run resume``, a sweep continued with ``--dir``) only with the same
 packages: each recorded package installed at the same version with the same source hash and
 still providing the recorded models. Anything else is refused like a changed config, naming
-the package. Nothing here loads code: packages are read through :mod:`importlib.metadata`,
+the package. Nothing here loads code: packages are read through ``importlib.metadata``,
 and models through the registry, which loads installed packages' entry points only.
 """
 

@@ -14,7 +14,7 @@ plus one registration, one of three:
   these entry points, once, at its first look-up (:func:`load_plugins`);
 - :func:`register` in a script, a notebook or a test (this process only).
 
-Only the entry points of installed distributions are loaded (:mod:`importlib.metadata`),
+Only the entry points of installed distributions are loaded (``importlib.metadata``),
 never a module named by a config or a run directory. A model name that two sources provide
 (a package's model named like a built-in one, two packages with the same model name, or a
 registration in code with another model of a package's name) is an error naming both.
@@ -242,10 +242,10 @@ def _caller_module() -> str | None:
 def register(model: NeuronModel | SynapseModel, *, replace: bool = False) -> None:
     """Make ``model`` available to networks in this process under its name.
 
-    The installed packages' models are loaded first (:func:`load_plugins`), so that a name
-    taken by one of them is reported whatever the order. Registering another model under a
-    taken name is an error (naming where the registered one comes from) unless ``replace``;
-    registering the same model again does nothing.
+    The installed packages' models are loaded first (:func:`mc_models.registry.load_plugins`),
+    so that a name taken by one of them is reported whatever the order. Registering another
+    model under a taken name is an error (naming where the registered one comes from) unless
+    ``replace``; registering the same model again does nothing.
     """
     kind, table = _kind(model)
     load_plugins()

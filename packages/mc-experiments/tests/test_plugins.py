@@ -20,7 +20,7 @@ from mc_experiments import protocol
 from mc_experiments.cli import main
 from mc_experiments.config import ConfigError, config_from_dict
 from mc_experiments.executors import run_sweep
-from mc_experiments.plugins import source_hash
+from mc_experiments.plugins import package_state, source_hash
 from mc_experiments.runner import resume, train
 from mc_experiments.storage import RunDir
 from mc_experiments.sweep import load_sweep
@@ -256,3 +256,25 @@ def test_a_clash_is_refused_by_mc_run_naming_both_packages(
     err = caplog.text
     assert "two synapse models are named 'relax_fb'" in err
     assert "other-rules 3.0" in err and "relax-rules 1.0" in err
+
+
+def test_a_copy_installed_from_a_folder_is_hashed_by_its_installed_files(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    info = site / "copied_rules-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: copied-rules\nVersion: 1.0\n")
+    (site / "copied_rules.py").write_text("X = 1\n")
+    (info / "RECORD").write_text(
+        "copied_rules.py,,\ncopied_rules-1.0.dist-info/METADATA,,\n"
+        "__pycache__/copied_rules.cpython-311.pyc,,\n"
+    )
+    url = {"url": (tmp_path / "gone").as_uri(), "dir_info": {}}  # the folder may be gone
+    (info / "direct_url.json").write_text(json.dumps(url))
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    state = package_state("copied-rules")
+    assert state["version"] == "1.0" and state["source"]["editable"] is False
+    assert state["source"]["files"] == 1  # the module; not the metadata, not caches
+    (site / "copied_rules.py").write_text("X = 2\n")
+    assert package_state("copied-rules")["source"]["sha256"] != state["source"]["sha256"]
+    assert package_state("no-such-package-here") is None

@@ -88,11 +88,11 @@ def test_an_installed_packages_model_is_found_by_name(fresh, install):
     assert model_origin(synapse_model("pal")).builtin
 
 
-def test_importing_the_packages_loads_no_plugin():
+def test_importing_the_package_loads_no_plugin():
     code = (
-        "import mc_models.registry as R, mc_network, mc_network.spec;"
+        "import mc_models, mc_models.registry as R;"
         "assert R._state == 'unloaded', R._state;"
-        "mc_network.yinyang_spec('pal');"
+        "mc_models.neuron_model('pyramidal');"
         "assert R._state == 'loaded', R._state"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -230,3 +230,18 @@ def test_error_messages_stay_short_for_huge_values(data, where):
     text = str(err.value)
     assert where in text
     assert len(text) < 600, text[:200]
+
+
+def test_importing_mc_network_loads_no_model_package():
+    """Installed model packages load at the first model look-up, not at import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import mc_models.registry as R, mc_network;"
+        "assert R._state == 'unloaded', R._state;"
+        "mc_network.yinyang_spec('pal');"
+        "assert R._state == 'loaded', R._state"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr

@@ -1,4 +1,4 @@
-"""The ``mc-run`` command line: train, resume, sweep, validate, data.
+"""The ``mc-run`` command line: train, resume, sweep, validate, data, models.
 
 Thin wrappers around :mod:`mc_experiments.runner` and :mod:`mc_experiments.executors`.
 Every failure ends in one log line naming what and where (``--debug`` adds the traceback)
@@ -8,7 +8,8 @@ and one of these exit statuses:
 0     done
 1     a run failed (an error or non-finite values during training), or sweep members failed
 2     refused before any work: bad arguments, config or input files, a directory being
-      written by another process, a backend or executor that is not available here
+      written by another process, a backend or executor that is not available here, an
+      installed model package that cannot be loaded
 130   interrupted (Ctrl-C); the message says how to continue
 143   terminated (SIGTERM, e.g. by a batch system); the same
 ====  =====================================================================================
@@ -28,6 +29,7 @@ from mc_analysis.bounded import check_yaml, int_at_least, load_yaml
 from mc_analysis.runformat import CorruptFile, LockError
 from mc_experiments.config import ConfigError, load_config, parse_overrides
 from mc_experiments.datasets import DatasetError
+from mc_models import PluginError
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_REFUSED", "get_parser", "main"]
 
@@ -165,6 +167,13 @@ def get_parser() -> argparse.ArgumentParser:
     )
     v.add_argument("config", type=Path)
     v.add_argument("--set", action="append", metavar="KEY=VALUE", default=[])
+    m = sub.add_parser(
+        "models",
+        help="list every model (built-in, from installed packages, ...): its package, "
+        "parameters and defaults",
+        epilog=EPILOG,
+    )
+    m.add_argument("names", nargs="*", metavar="NAME", help="only these models")
     return p
 
 
@@ -199,6 +208,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 _REFUSED = (
     ConfigError,
+    PluginError,
     DatasetError,
     CorruptFile,
     LockError,
@@ -270,7 +280,13 @@ def _set_sigterm(handler) -> bool:
 
 
 def _command(args: argparse.Namespace, quiet: bool) -> int:
+    if args.command == "models":
+        from mc_experiments.plugins import list_models
+
+        print(list_models(args.names))  # noqa: T201
+        return 0
     if args.command == "validate":
+        from mc_experiments.plugins import describe_models
         from mc_experiments.sweep import load_sweep
 
         if _is_sweep(args.config):
@@ -278,12 +294,16 @@ def _command(args: argparse.Namespace, quiet: bool) -> int:
                 raise ConfigError("mc-run validate SWEEP: --set applies to configs only")
             sw = load_sweep(args.config, strict=True)
             print(f"{args.config}: valid sweep, {len(sw.members)} members")  # noqa: T201
+            specs = [m.config.network for m in sw.members]
         else:
             cfg = _load(args.config, args.set)
             print(
                 f"{args.config}: valid ({cfg.name}, dims {list(cfg.network.dims)}, "  # noqa: T201
                 f"{cfg.protocol.n_epochs} epochs)"
             )
+            specs = [cfg.network]
+        for line in describe_models(specs):
+            print(f"  {line}")  # noqa: T201
         return 0
     if args.command == "data":
         from mc_experiments import prepare

@@ -16,6 +16,7 @@ from pathlib import Path
 from mc_analysis import runformat as F
 from mc_experiments.config import Config, ConfigError, config_from_dict
 from mc_experiments.data import load_stage_data
+from mc_experiments.plugins import check_run_plugins, plugin_record
 from mc_experiments.protocol import (
     Experiment,
     Member,
@@ -192,7 +193,7 @@ def run_group(
     mc_analysis.runformat.LockError
         When a member directory is being written by another process.
     ConfigError
-        When a member directory holds a run of another config.
+        When a member directory holds a run of another config, or of other model packages.
     """
     runs = [RunDir(p) for p in run_dirs]
     for r in runs:
@@ -208,6 +209,7 @@ def run_group(
             return runs
         for cfg, r in pending:
             check_same_config(cfg, r)
+            check_run_plugins(r.path, r.environment())
             r.clean_temporaries()
         checkpoints = _common_checkpoint([r for _, r in pending])
         if checkpoints is None:
@@ -219,7 +221,11 @@ def run_group(
             exp = Experiment(members, progress=progress, noise=noise)
             if checkpoints is None:
                 for cfg, r in pending:
-                    r.write_environment(_backend_info(cfg, exp), F.fingerprint(cfg.to_dict()))
+                    r.write_environment(
+                        _backend_info(cfg, exp),
+                        F.fingerprint(cfg.to_dict()),
+                        plugins=plugin_record(cfg.network),
+                    )
             start = exp.restore(checkpoints) if checkpoints else 0
             if start:
                 log.info("resuming %d member(s) at epoch %d", len(pending), start)
@@ -277,8 +283,9 @@ def resume(run_dir: Path, quiet: bool = False) -> RunDir:
     mc_analysis.runformat.LockError
         When the run (or the sweep it belongs to) is being written by another process.
     ConfigError
-        When ``config.yaml`` no longer matches the fingerprint recorded at the start, or this
-        version of the toolkit would resolve it differently.
+        When ``config.yaml`` no longer matches the fingerprint recorded at the start, this
+        version of the toolkit would resolve it differently, or a model package the run used
+        is missing or changed (:func:`mc_experiments.plugins.check_run_plugins`).
     """
     run = RunDir(Path(run_dir))
     if not (run.path / F.CONFIG).is_file():
@@ -300,6 +307,7 @@ def resume(run_dir: Path, quiet: bool = False) -> RunDir:
                 f"{run.path / F.CONFIG}: changed since the run started (it no longer matches "
                 f"the fingerprint in {F.ENVIRONMENT}); restore it, or train a new run"
             )
+        check_run_plugins(run.path, run.environment())  # before its models are looked up
         cfg = config_from_dict(raw, source=str(run.path / F.CONFIG))
         diffs = F.config_diff(raw, cfg.to_dict(), ignore_added=True)
         if diffs:

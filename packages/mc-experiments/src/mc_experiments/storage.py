@@ -184,14 +184,24 @@ class RunDir:
             )
         return data
 
-    def write_environment(self, backend: Mapping[str, Any], fingerprint: str) -> None:
-        """Code version, backend and machine, the format version and the config fingerprint."""
+    def write_environment(
+        self,
+        backend: Mapping[str, Any],
+        fingerprint: str,
+        plugins: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Code version, backend and machine, the format version and the config fingerprint.
+
+        ``plugins``: the installed model packages the run uses
+        (:func:`mc_experiments.plugins.plugin_record`).
+        """
         atomic_write_json(
             self.path / F.ENVIRONMENT,
             {
                 "format_version": F.FORMAT_VERSION,
                 "config_fingerprint": fingerprint,
                 "code": code_version(),
+                **({} if plugins is None else {"plugins": dict(plugins)}),
                 "backend": dict(backend),
                 "machine": machine_info(),
                 "created": datetime.now(UTC).isoformat(),

@@ -23,8 +23,10 @@ names become directory names: a variant or grid value that would make one leave 
 (``/``, a leading ``.``, control characters) is an error of the sweep file.
 
 The sweep directory's ``sweep.yaml`` records the members, each member's config fingerprint
-and the base config. Continuing a sweep directory (``--dir``) whose configs changed is
-refused with what differs (key paths and both values), or, with
+and the base config. Continuing a sweep directory (``--dir``) whose configs changed, or
+whose started members used model packages that changed since (another version, other
+source files, not installed: :mod:`mc_experiments.plugins`), is refused with what differs
+(key paths and both values; packages and versions), or, with
 ``on_config_change="new"`` (``mc-run sweep --on-config-change new``), continues into a new
 sweep directory next to it (``<dir>-2``, ...) so that one directory never mixes two
 configurations.
@@ -47,6 +49,7 @@ from typing import Any
 from mc_analysis import runformat as F
 from mc_analysis.bounded import dump_yaml, load_yaml, short_repr
 from mc_experiments.config import Config, ConfigError, apply_overrides, config_from_dict
+from mc_experiments.plugins import sweep_plugin_changes
 from mc_experiments.runner import batch_groups
 from mc_experiments.storage import RunDir, atomic_write_bytes, create_run_dir
 
@@ -417,6 +420,10 @@ def _config_change(sweep: Sweep, sweep_dir: Path) -> str | None:
             f"{sweep_dir}: holds a different sweep (its {F.SWEEP} lists other members); "
             "choose another --dir"
         )
+    members = [F.member_dir(sweep_dir, m.name) for m in sweep.members]
+    problem = sweep_plugin_changes(sweep_dir, members)  # the models' packages, then configs
+    if problem:
+        return problem
     old_fps = {m["name"]: m.get("fingerprint") for m in old["members"]}
     legacy = all(fp is None for fp in old_fps.values())
     suspects = [

@@ -13,7 +13,16 @@ from importlib.metadata import PackageNotFoundError, version
 from mc_models.activations import ACTIVATIONS, Activation, get_activation
 from mc_models.expr import NotationError
 from mc_models.model import DerivedParam, NeuronModel, Param, ResolvedParams, SynapseModel, Var
-from mc_models.registry import neuron_model, neuron_models, register, synapse_model, synapse_models
+from mc_models.registry import (
+    ModelOrigin,
+    PluginError,
+    model_origin,
+    neuron_model,
+    neuron_models,
+    register,
+    synapse_model,
+    synapse_models,
+)
 
 try:
     __version__ = version("mc-models")
@@ -24,14 +33,17 @@ __all__ = [
     "ACTIVATIONS",
     "Activation",
     "DerivedParam",
+    "ModelOrigin",
     "NeuronModel",
     "NotationError",
     "Param",
+    "PluginError",
     "ResolvedParams",
     "SynapseModel",
     "Var",
     "__version__",
     "get_activation",
+    "model_origin",
     "neuron_model",
     "neuron_models",
     "register",

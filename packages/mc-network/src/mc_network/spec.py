@@ -19,6 +19,9 @@ from functools import cache
 from typing import Any
 
 from mc_models import ACTIVATIONS, neuron_model, synapse_model
+from mc_models.neurons import interneuron as _interneuron
+from mc_models.neurons import output as _output
+from mc_models.neurons import pyramidal as _pyramidal
 
 log = logging.getLogger(__name__)
 
@@ -171,9 +174,10 @@ def section_model(sec: Any) -> Any:
     return _role_model(sec.role, sec.model)
 
 
-PyramidalParams = _section_class("pyramidal", neuron_model("pyramidal"))
-InterneuronParams = _section_class("interneuron", neuron_model("interneuron"))
-OutputParams = _section_class("output", neuron_model("output"))
+# the built-in models themselves: importing this module loads no installed model package
+PyramidalParams = _section_class("pyramidal", _pyramidal.MODEL)
+InterneuronParams = _section_class("interneuron", _interneuron.MODEL)
+OutputParams = _section_class("output", _output.MODEL)
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,13 @@ so every sum keeps its order), presynaptic terms added in ascending order from z
 the terms that depend only on the postsynaptic (or only on the presynaptic) neuron
 computed once outside the inner loop. One kernel body per setting of the projection's
 switches (e.g. learning on and off), so no switch is tested inside the loops. Neuron
-loops evaluate the activation with the guarded vectorisable twin of the scalar activation
+store each activation's argument; after the neuron updates, every activation of the step
+runs in one loop, with the guarded vectorisable twin of the scalar activation
 (:mod:`._vecmath`), whose float32 results are the scalar activation's. A sample-factorised
 projection (``SynapseOp.fast``) is one operation handled in one place
-(:class:`_Kernel.factorised`); its segment's write-back is fused with the exact step or
-the next segment's start that follow it, so a sample costs two passes over its matrices.
+(:class:`_Kernel.factorised`). (Fusing its segment's write-back with the exact step or the
+next start that follow it was measured: no faster, as each pass is bound by its float64
+arithmetic, and a loop over that many arrays does not vectorise.)
 ``fastmath`` is off, so LLVM neither contracts to FMA nor reassociates. The source is
 imported through :func:`._modcache.import_source`, so numba's disk cache keeps the machine
 code between processes.
@@ -537,19 +539,8 @@ class _Kernel:
         if acc != buf:
             e.block(f"for j in range({buf}.shape[0]):", [f"{buf}[j] = {buf}[j] + {acc}[j]"])
 
-    def synapse(
-        self,
-        e: _Src,
-        j: int,
-        add: bool = True,
-        row: list[str] | None = None,
-        before: list[str] | None = None,
-    ) -> None:
-        """The exact update and sum of projection ``j``.
-
-        ``row`` and ``before``: lines that run first in every presynaptic row and at every
-        synapse ``(i, j)`` (a segment's write-back fused with the step).
-        """
+    def synapse(self, e: _Src, j: int, add: bool = True) -> None:
+        """The exact update and sum of projection ``j`` (``add``: to its target input)."""
         op, code, tag = self.program.synapses[j], self.scodes[j], f"y{j}"
         post = self.pops.index(op.post)
         _, acc = self.accumulator(j)
@@ -569,12 +560,12 @@ class _Kernel:
             else:
                 if v.post_lines:
                     lines.block(f"for j in range({n_post}):", list(v.post_lines))
-                inner = [*(before or []), *v.inner_lines]
+                inner = list(v.inner_lines)
                 inner += [f"{acc}[j] += {v.output}"] if v.output else []
                 if inner:
                     lines(f"for i in range({tag}w_g.shape[0]):")
                     lines.ind += 1
-                    lines(*(row or []), *v.pre_lines)
+                    lines(*v.pre_lines)
                     lines.block(f"for j in range({n_post}):", inner)
                     lines.ind -= 1
             if len(settings) == 1:
@@ -640,7 +631,7 @@ class _Kernel:
         ]
 
     def write_back(self, j: int) -> list[str]:
-        """The segment's write-back of synapse ``(i, j)`` (``{tag}_xo``: its ``x[i]``)."""
+        """The segment's write-back of synapse ``(i, j)`` (``{tag}_xo``: the row's ``x``)."""
         op, tag, w = self.program.synapses[j], f"y{j}f", f"y{j}w_"
         g, d = w + op.fast.weight, w + op.fast.filtered
         return [
@@ -660,8 +651,8 @@ class _Kernel:
             *_indent(self.write_back(j), 3),
         ]
 
-    def start_pass(self, j: int, flush: bool) -> list[str]:
-        """Start a segment on the current rates (``flush``: the old one's write-back fused)."""
+    def start_pass(self, j: int) -> list[str]:
+        """Start a segment on the current rates: ``p = G0^T x``, ``q = D0^T x``, ``s = x.x``."""
         op, tag = self.program.synapses[j], f"y{j}f"
         g, d = f"y{j}w_{op.fast.weight}", f"y{j}w_{op.fast.filtered}"
         first = f"s{self.pops.index(op.pre)}_{op.fast.pre_vars[0]}"
@@ -669,24 +660,20 @@ class _Kernel:
             f"for j in range({g}.shape[1]):",
             f"    {tag}_p[j] = 0.0",
             f"    {tag}_q[j] = 0.0",
+            f"    {tag}_u[j] = 0.0",
+            f"    {tag}_U[j] = 0.0",
             f"{tag}_s = 0.0",
             f"for i in range({g}.shape[0]):",
-            *([f"    {tag}_xo = np.float64({tag}_x[i])"] if flush else []),
             f"    {tag}_x[i] = {first}[i]",
             f"    {tag}_xv = np.float64({first}[i])",
             f"    {tag}_s += {tag}_xv * {tag}_xv",
             f"    if {tag}_learns:",
             f"        for j in range({g}.shape[1]):",
-            *_indent(self.write_back(j) if flush else [], 3),
             f"            {tag}_p[j] += np.float64({g}[i, j]) * {tag}_xv",
             f"            {tag}_q[j] += np.float64({d}[i, j]) * {tag}_xv",
             "    else:",
             f"        for j in range({g}.shape[1]):",
-            *_indent(self.write_back(j) if flush else [], 3),
             f"            {tag}_p[j] += np.float64({g}[i, j]) * {tag}_xv",
-            f"for j in range({g}.shape[1]):",
-            f"    {tag}_u[j] = 0.0",
-            f"    {tag}_U[j] = 0.0",
             f"{tag}_a = 1.0",
             f"{tag}_A = 0.0",
             f"{tag}_on = True",
@@ -696,10 +683,9 @@ class _Kernel:
         """A sample-factorised projection: the factorised step inside a segment, else exact.
 
         Per step: whether the presynaptic variables still hold the segment's ``x``; the
-        segment ends where they do not (its write-back fused with what follows: the next
-        segment's start when the rates have settled, else the exact step), a segment starts
-        where they are equal (not in a sample's first step), and the step runs
-        factorised inside a segment, exactly outside one.
+        segment ends where they do not (its write-back), a segment starts where they are
+        equal (not in a sample's first step), and the step runs factorised inside a
+        segment, exactly outside one.
         """
         op, tag, e = self.program.synapses[j], f"y{j}f", self.step
         rule, fcode = op.fast, self.fcodes[op.projection]
@@ -723,22 +709,9 @@ class _Kernel:
             # no segment starts in a sample's first step: the players switch after the
             # synapses read the previous sample's rates (it would last one step)
             f"{tag}_starts = {tag}_same and (not {tag}_on or {tag}_ends) and k % c.sps != 0",
-            f"{tag}_done = False",
         )
-        # a segment that learned ends with its write-back, fused with what follows it
-        exact_fused = _Src()
-        row = [f"{tag}_xo = np.float64({tag}_x[i])"]
-        self.synapse(exact_fused, j, add=False, row=row, before=self.write_back(j))
-        ends = [
-            f"{tag}_on = False",
-            f"if {tag}_A != 0.0 and {tag}_starts:",
-            *_indent(self.start_pass(j, flush=True)),
-            f"elif {tag}_A != 0.0:",
-            *_indent(exact_fused.lines),
-            f"    {tag}_done = True",
-        ]
-        e.block(f"if {tag}_ends:", ends)
-        e.block(f"if {tag}_starts and not {tag}_on:", self.start_pass(j, flush=False))
+        e.block(f"if {tag}_ends:", [*self.flush_pass(j), f"{tag}_on = False"])
+        e.block(f"if {tag}_starts:", self.start_pass(j))
         factor = fcode.render(
             rnb.SynapseNames(
                 prefix=tag,
@@ -768,7 +741,7 @@ class _Kernel:
         exact = _Src()
         self.synapse(exact, j, add=False)
         e.block(f"if {tag}_on:", inside)
-        e.block(f"elif not {tag}_done:", exact.lines)
+        e.block("else:", exact.lines)
         self.add_to_target(e, j)
 
 

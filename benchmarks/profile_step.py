@@ -40,6 +40,7 @@ os.environ["MC_NETWORK_THREADS"] = "1"  # before mc_network reads it
 import numpy as np  # noqa: E402
 
 from mc_network import build_network, mnist_spec, yinyang_spec  # noqa: E402
+from mc_network.program import FactorisedOp  # noqa: E402
 
 log = logging.getLogger("profile_step")
 
@@ -264,7 +265,7 @@ def work(program, learning: bool) -> dict[str, dict[str, float]]:
         n_vars = len(op.model.var_names)
         if op.one_to_one:
             flops, nbytes = 1 * op.n_post, 3 * isz * op.n_post
-        elif op.fast is not None:
+        elif isinstance(op, FactorisedOp):
             flops = op.n_post * (3 + 6 + 4) + (2 if learns else 0)
             nbytes = 8 * 5 * op.n_post + 2 * op.n_pre * isz * 2  # segment state; input check
         else:

@@ -35,7 +35,7 @@ from mc_network import (
 )
 from mc_network.backends import available_backends
 from mc_network.backends._factorised import Factorised
-from mc_network.program import lower
+from mc_network.program import FactorisedOp, lower
 from mc_network.topology import build_topology
 
 U32 = 2.0**-24  # float32 unit round-off: |fl(y) - y| <= U32 |y|
@@ -59,9 +59,10 @@ def test_the_forward_rule_is_recognised_and_only_it_runs_fast():
     names = (rule.weight, rule.filtered, rule.filter_param, rule.switch)
     assert names == ("g", "delta", "h", "learning")
     program = lower(_spec(input_mode="fast"), build_topology(_spec()))
-    assert [op.projection for op in program.synapses if op.fast] == ["ff_1"]
+    assert [op.projection for op in program.factorised] == ["ff_1"]
+    assert all(isinstance(op, FactorisedOp) == (op.projection == "ff_1") for op in program.synapses)
     exact = lower(_spec(), build_topology(_spec()))
-    assert not any(op.fast for op in exact.synapses) and exact.input_mode == "exact"
+    assert not exact.factorised and exact.input_mode == "exact"
 
 
 def _pre_schedule(rng, batch, n_pre, k_steps):

@@ -23,10 +23,10 @@ learns). The teacher's mute window is the rate player's own parameter.
 A backend may lower an operation its own way as long as the results are those of the
 program. One such lowering is marked in the program itself: with the network's
 ``input_mode: fast``, every all-to-all projection from a rate player whose synapse model is
-a rank-one delta rule (:mod:`mc_models.factorise`; the forward rule) carries that rule in
-``SynapseOp.fast``. While every presynaptic variable the rule reads holds one vector
-``x`` (the player holds a sample; checked at run time, every step), the backends run the
-*sample-factorised* update instead of the per-synapse one:
+a rank-one delta rule (:mod:`mc_models.factorise`; the forward rule) is a
+:class:`FactorisedOp`, which carries that rule. While every presynaptic variable the rule
+reads holds one vector ``x`` (the player holds a sample; checked at run time, every step),
+the backends run the *sample-factorised* update instead of the per-synapse one:
 
 * at the segment's first step ``p = G0^T x``, ``q = D0^T x`` and ``s = x.x`` (float64,
   ascending presynaptic order), ``a = 1``, ``A = 0``, ``u = U = 0`` (float64); no segment
@@ -70,7 +70,15 @@ from mc_network.models import (
 from mc_network.spec import NetworkSpec
 from mc_network.topology import Topology
 
-__all__ = ["INPUT_MODES", "STAGE_SWITCHES", "NeuronOp", "StepProgram", "SynapseOp", "lower"]
+__all__ = [
+    "INPUT_MODES",
+    "STAGE_SWITCHES",
+    "FactorisedOp",
+    "NeuronOp",
+    "StepProgram",
+    "SynapseOp",
+    "lower",
+]
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +130,6 @@ class SynapseOp(_Switched):
     ``(n_pre, n_post)`` matrices, pre-major. ``frozen``: switches held off for this
     projection (``learning`` where it never learns). ``first``: the first operation onto
     ``post.target`` in the step (it starts the input from zero; later ones are added).
-    ``fast``: the rank-one delta rule of a projection from a rate player that runs
-    sample-factorised (``input_mode: fast``; see the module docstring), with
-    ``fast_resolved`` the parameters of its factor; ``None``: the rule runs as written.
     """
 
     projection: str
@@ -139,8 +144,21 @@ class SynapseOp(_Switched):
     resolved: ResolvedParams
     frozen: frozenset[str]
     first: bool
-    fast: Rank1DeltaRule | None = None
-    fast_resolved: ResolvedParams | None = None
+
+
+@dataclass(frozen=True)
+class FactorisedOp(SynapseOp):
+    """A projection from a rate player that runs sample-factorised (``input_mode: fast``).
+
+    Its synapse model is a rank-one delta rule, ``rule`` (:mod:`mc_models.factorise`), with
+    ``factor_resolved`` the parameters of its postsynaptic factor. The operation's results
+    are the algorithm of the module docstring: factorised while the presynaptic variables
+    hold a sample, the model's own update otherwise. Each backend handles this operation
+    type in one place.
+    """
+
+    rule: Rank1DeltaRule
+    factor_resolved: ResolvedParams
 
 
 @dataclass(frozen=True)
@@ -155,6 +173,11 @@ class StepProgram:
     activation: str
     switches: tuple[str, ...] = STAGE_SWITCHES
     input_mode: str = "exact"
+
+    @property
+    def factorised(self) -> tuple[FactorisedOp, ...]:
+        """The sample-factorised projections, in program order."""
+        return tuple(op for op in self.synapses if isinstance(op, FactorisedOp))
 
     def neuron(self, name: str) -> NeuronOp:
         """The operation of a population."""
@@ -218,26 +241,26 @@ def lower(spec: NetworkSpec, topo: Topology) -> StepProgram:
             )
         params = synapse_params(spec, proj, model)
         key = (proj.post, proj.target)
-        fast = _fast_rule(spec, proj.name, model, pre, proj.one_to_one)
-        fast_resolved = fast.factor.resolve(params, spec.dt, dtype) if fast else None
-        synapses.append(
-            SynapseOp(
-                proj.name,
-                model,
-                proj.pre,
-                proj.post,
-                proj.target,
-                proj.n_pre,
-                proj.n_post,
-                proj.one_to_one,
-                params,
-                model.resolve(params, spec.dt, dtype),
-                projection_frozen(proj),
-                key not in seen,
-                fast,
-                fast_resolved,
-            )
+        fields = dict(
+            projection=proj.name,
+            model=model,
+            pre=proj.pre,
+            post=proj.post,
+            target=proj.target,
+            n_pre=proj.n_pre,
+            n_post=proj.n_post,
+            one_to_one=proj.one_to_one,
+            params=params,
+            resolved=model.resolve(params, spec.dt, dtype),
+            frozen=projection_frozen(proj),
+            first=key not in seen,
         )
+        rule = _fast_rule(spec, proj.name, model, pre, proj.one_to_one)
+        if rule is None:
+            synapses.append(SynapseOp(**fields))
+        else:
+            factor = rule.factor.resolve(params, spec.dt, dtype)
+            synapses.append(FactorisedOp(**fields, rule=rule, factor_resolved=factor))
         seen.add(key)
     for op in [*neurons, *synapses]:
         unknown = set(op.model.switches) - set(STAGE_SWITCHES)

@@ -36,7 +36,7 @@ switches (e.g. learning on and off), so no switch is tested inside the loops. Ne
 store each activation's argument; after the neuron updates, every activation of the step
 runs in one loop, with the guarded vectorisable twin of the scalar activation
 (:mod:`._vecmath`), whose float32 results are the scalar activation's. A sample-factorised
-projection (``SynapseOp.fast``) is one operation handled in one place
+projection (:class:`~mc_network.program.FactorisedOp`) is one operation handled in one place
 (:class:`_Kernel.factorised`). (Fusing its segment's write-back with the exact step or the
 next start that follow it was measured: no faster, as each pass is bound by its float64
 arithmetic, and a loop over that many arrays does not vectorise.)
@@ -57,7 +57,7 @@ import numpy as np
 from mc_models import get_activation
 from mc_models.render import numba as rnb
 from mc_network.backends._modcache import import_source
-from mc_network.program import StepProgram
+from mc_network.program import FactorisedOp, StepProgram
 
 __all__ = [
     "LANE",
@@ -70,6 +70,7 @@ __all__ = [
     "layout",
     "padded",
     "segment_length",
+    "segments_length",
 ]
 
 _HERE = Path(__file__).parent
@@ -220,17 +221,16 @@ def constants(program: StepProgram, ncodes, scodes) -> list:
     for op, code in zip(program.synapses, scodes, strict=True):
         out += code.values(op.resolved.values, program.dtype)
     for op, code in _factor_codes(program):
-        out += code.values(op.fast_resolved.values, program.dtype)
-        out.append(op.resolved.values[op.fast.filter_param])
+        out += code.values(op.factor_resolved.values, program.dtype)
+        out.append(op.resolved.values[op.rule.filter_param])
     return out
 
 
 def _factor_codes(program: StepProgram) -> list:
     """``(operation, factor code)`` of every sample-factorised projection, in program order."""
     return [
-        (op, rnb.synapse_code(op.fast.factor, op.fast_resolved.values, program.dtype))
-        for op in program.synapses
-        if op.fast is not None
+        (op, rnb.synapse_code(op.rule.factor, op.factor_resolved.values, program.dtype))
+        for op in program.factorised
     ]
 
 
@@ -240,6 +240,11 @@ def segment_length(n_pre: int, n_post: int) -> int:
     ``on, a, A, s``, then ``x`` (``n_pre``), then ``p, q, u, U`` (``padded(n_post)`` each).
     """
     return 4 + n_pre + 4 * padded(n_post)
+
+
+def segments_length(program: StepProgram) -> int:
+    """Length of ``segments[b]``: every sample-factorised projection's segment, in order."""
+    return sum(segment_length(op.n_pre, op.n_post) for op in program.factorised)
 
 
 class _Src:
@@ -320,7 +325,7 @@ class _Kernel:
             self.neuron_init(i)
         for j in range(len(program.synapses)):
             self.synapse_init(j)
-        fast = [j for j, op in enumerate(program.synapses) if op.fast is not None]
+        fast = [j for j, op in enumerate(program.synapses) if isinstance(op, FactorisedOp)]
         if fast:
             self.init("fso = 0")
         for j in fast:
@@ -358,7 +363,7 @@ class _Kernel:
         self.step.block(f"if k % {PADDING_RESET} == 0:", clear)
         self.draws()
         for j, op in enumerate(program.synapses):
-            if op.fast is not None:
+            if isinstance(op, FactorisedOp):
                 self.factorised(j)
             else:
                 self.step(f"# section: {op.projection}")
@@ -582,7 +587,7 @@ class _Kernel:
         """A sample-factorised projection's segment state (see :mod:`mc_network.program`)."""
         op, tag = self.program.synapses[j], f"y{j}f"
         post = self.pops.index(op.post)
-        rule, fcode = op.fast, self.fcodes[op.projection]
+        rule, fcode = op.rule, self.fcodes[op.projection]
         n_pre, n_post = f"y{j}w_g.shape[0]", f"s{post}.shape[1]"
         seg = "a.segments[b, "
         self.init(
@@ -633,7 +638,7 @@ class _Kernel:
     def write_back(self, j: int) -> list[str]:
         """The segment's write-back of synapse ``(i, j)`` (``{tag}_xo``: the row's ``x``)."""
         op, tag, w = self.program.synapses[j], f"y{j}f", f"y{j}w_"
-        g, d = w + op.fast.weight, w + op.fast.filtered
+        g, d = w + op.rule.weight, w + op.rule.filtered
         return [
             f"{tag}_d0 = np.float64({d}[i, j])",
             f"{d}[i, j] = DT({tag}_a * {tag}_d0 + {tag}_u[j] * {tag}_xo)",
@@ -654,8 +659,8 @@ class _Kernel:
     def start_pass(self, j: int) -> list[str]:
         """Start a segment on the current rates: ``p = G0^T x``, ``q = D0^T x``, ``s = x.x``."""
         op, tag = self.program.synapses[j], f"y{j}f"
-        g, d = f"y{j}w_{op.fast.weight}", f"y{j}w_{op.fast.filtered}"
-        first = f"s{self.pops.index(op.pre)}_{op.fast.pre_vars[0]}"
+        g, d = f"y{j}w_{op.rule.weight}", f"y{j}w_{op.rule.filtered}"
+        first = f"s{self.pops.index(op.pre)}_{op.rule.pre_vars[0]}"
         return [
             f"for j in range({g}.shape[1]):",
             f"    {tag}_p[j] = 0.0",
@@ -688,7 +693,7 @@ class _Kernel:
         segment, exactly outside one.
         """
         op, tag, e = self.program.synapses[j], f"y{j}f", self.step
-        rule, fcode = op.fast, self.fcodes[op.projection]
+        rule, fcode = op.rule, self.fcodes[op.projection]
         pre, post = self.pops.index(op.pre), self.pops.index(op.post)
         acc = self.accumulator(j)[1]
         g = f"y{j}w_{rule.weight}"

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from mc_models.render.numpy import synapse_step
-from mc_network.program import SynapseOp
+from mc_network.program import FactorisedOp
 
 __all__ = ["Factorised", "segment_start", "start_sums", "write_back"]
 
@@ -71,11 +71,11 @@ def write_back(g, d, x, a: float, big_a: float, u, big_u, work=None) -> None:
 class Factorised:
     """One sample-factorised projection of a batch (its segment state and its step)."""
 
-    def __init__(self, op: SynapseOp, step, weights, pre, post, batch: int, dtype) -> None:
-        rule = op.fast
+    def __init__(self, op: FactorisedOp, step, weights, pre, post, batch: int, dtype) -> None:
+        rule = op.rule
         self.op, self.rule, self.exact_step = op, rule, step
         self.weights, self.pre, self.post, self.dtype = weights, pre, post, np.dtype(dtype)
-        self.factor = synapse_step(rule.factor, op.fast_resolved, True)
+        self.factor = synapse_step(rule.factor, op.factor_resolved, True)
         self.factor_h = np.float64(op.resolved.values[rule.filter_param])
         self.keep = 1.0 - self.factor_h
         b, n_pre, n_post = batch, op.n_pre, op.n_post

@@ -1,13 +1,10 @@
-"""Rendering, caching, building and loading the models of the GeNN backend.
+"""Caching, building and loading the models of the GeNN backend.
 
-pygenn is imported lazily (:func:`import_pygenn`), only by the GeNN backend. Every population
-and synapse group is rendered from the mc-models definitions: DENSE matrices for all-to-all
-projections, SPARSE with the ``OneToOne`` initialiser for the one-to-one ones (``fbi_*`` and
-the teacher), ``DeltaCurr`` postsynaptic models feeding each projection's target variable.
-
-The generated code goes to ``<root>/<key>/`` where ``key`` hashes everything that determines
-the code (:func:`cache_key`); a lock file ``<root>/<key>.lock`` keeps concurrent builds and
-loads of one key apart.
+pygenn is imported lazily (:func:`import_pygenn`), only by the GeNN backend. The groups are
+described once from the step program (:mod:`._genn_groups`); the generated code goes to
+``<root>/<key>/`` where ``key`` hashes that description and everything else that
+determines the code (:func:`cache_key`); a lock file ``<root>/<key>.lock`` keeps concurrent
+builds and loads of one key apart.
 """
 
 from __future__ import annotations
@@ -29,13 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from mc_models import get_activation
-from mc_models.render.genn import SAMPLE_VARS, neuron_model_kwargs, weight_update_model_kwargs
-from mc_network.backends import _genn_fast
+from mc_network.backends import _genn_groups
 from mc_network.backends._genn_rng import HostRNG
 from mc_network.backends.base import BackendUnavailable
-from mc_network.program import StepProgram, lower
-from mc_network.topology import Topology, build_topology
+from mc_network.program import lower
+from mc_network.topology import build_topology
 
 __all__ = [
     "DEVICES",
@@ -345,97 +340,6 @@ def check_cuda_device(device: str, cuda_device: int | None) -> None:
         )
 
 
-def _values(model, params, spec) -> dict[str, float]:
-    """The parameter values GeNN writes into the code: the reference's, in the spec's dtype.
-
-    Base and derived parameters as the NumPy backends resolve them (derived ones computed in
-    float64 from the float64 parameters, then cast once), as Python floats. GeNN writes a
-    float value into float code as a decimal of 10 significant digits that the compiler
-    rounds to float; for a float32 value that is exact, but for a double it gives another
-    float than the cast in about 0.1% of cases (a double within 1e-10 of a midpoint between
-    two floats), so the values are cast to the spec's dtype here, not by the compiler.
-    """
-    resolved = model.resolve(params, spec.dt, np.dtype(spec.dtype))
-    return {k: float(v) for k, v in resolved.values.items()}
-
-
-def _derived_kwargs(model, values: dict[str, float]) -> list[tuple[str, Any]]:
-    """GeNN derived parameters that return the values of :func:`_values`.
-
-    GeNN would call each derived parameter's function with the values it was given, which
-    are already cast; the cast results of the float64 computation are handed over instead.
-    """
-    return [(d.name, (lambda v: lambda pars, dt: v)(values[d.name])) for d in model.derived]
-
-
-def _neuron_kwargs(op, activation) -> dict[str, Any]:
-    """``create_neuron_model`` keyword arguments of a population (plain data)."""
-    return neuron_model_kwargs(op.model, activation)
-
-
-def _synapse_kwargs(op, activation) -> dict[str, Any]:
-    """``create_weight_update_model`` keyword arguments of a projection (plain data).
-
-    A sample-factorised projection's code runs only outside its segments (``_genn_fast``).
-    """
-    kw = weight_update_model_kwargs(op.model, activation)
-    if op.fast is not None:
-        kw = _genn_fast.gate(kw)
-    if not op.one_to_one:
-        # A distinct comment per projection keeps GeNN from merging the groups: merged,
-        # their sizes and parameters become run-time fields that GCC must assume the weight
-        # stores alias, and the loops do not vectorise (784-100-10: 4 000 -> 8 000 steps/s).
-        kw["synapse_dynamics_code"] += f"// projection {op.projection}\n"
-    return kw
-
-
-def _params(op, values: dict[str, float]) -> dict[str, float]:
-    """A group's GeNN parameters: the model's (from :func:`_values`), its switches on.
-
-    A sample-factorised projection also has its segment gate, off.
-    """
-    gate = {_genn_fast.GATE: 0.0} if getattr(op, "fast", None) is not None else {}
-    return {
-        **{k: values[k] for k in op.model.param_names},
-        **dict.fromkeys(op.model.switches, 1.0),
-        **gate,
-    }
-
-
-def _describe(spec, program: StepProgram) -> list[Any]:
-    """Plain data of every group in the order it is added: code, types, parameter values."""
-    act = get_activation(spec.activation)
-    out: list[Any] = []
-    for op in program.neurons:
-        kw = {k: v for k, v in _neuron_kwargs(op, act).items() if k != "derived_params"}
-        values = _values(op.model, op.params, spec)
-        inits = [(v.name, v.type, v.init) for v in op.model.vars]
-        out.append(["pop", op.population, op.size, kw, values, inits])
-        out.append(list(op.model.switches))
-    for op in program.synapses:
-        kw = {k: v for k, v in _synapse_kwargs(op, act).items() if k != "derived_params"}
-        values = _values(op.model, op.params, spec)
-        out.append(
-            [
-                "syn",
-                op.projection,
-                op.pre,
-                op.post,
-                op.target,
-                op.one_to_one,
-                kw,
-                [list(r) for r in (*op.model.pre_refs, *op.model.post_refs)],
-                values,
-                [(v.name, v.type, v.init) for v in op.model.vars],
-                list(op.model.switches),
-                sorted(op.frozen),
-            ]
-        )
-        if op.fast is not None:
-            out.append(_genn_fast.describe(op, _values(op.fast.factor, op.params, spec)))
-    return out
-
-
 def cache_key(
     spec,
     device: str,
@@ -446,23 +350,28 @@ def cache_key(
     cuda_device: int | None = None,
     *,
     exact: bool,
+    groups: tuple[_genn_groups.Group, ...] | None = None,
 ) -> str:
     """Content hash of everything that determines the generated code.
 
-    The spec, every rendered group (code strings, variables and their types, parameter and
-    derived-parameter values, references, dynamic parameters), the device, batch size,
+    The spec, every group the model is built from (``groups``, the list
+    :func:`._genn_groups.describe` made and :func:`build_and_load` builds: code strings,
+    variables and their types, parameter and derived-parameter values, references, dynamic
+    parameters; described here from the spec where not given), the device, batch size,
     pygenn version, the optimisation flag, the build mode (``exact``), and the GeNN seed
     where it is compiled into the code (``seed``; ``None`` where the backend does not use
     it), the compiler command (``cxx_command``), the flags appended to nvcc
     (``nvcc_flags``) and, for CUDA, the visible GPUs (``cuda_devices``) and the
     chosen one (``cuda_device``, if set). Precision is in the spec.
     """
-    program = lower(spec, build_topology(spec))
+    if groups is None:
+        groups = _genn_groups.describe(spec, lower(spec, build_topology(spec)))
     cxx = cxx_command(device, optimize, exact)
     nvcc = nvcc_flags(device, exact)
     gpus = [list(d) for d in cuda_devices()] if device == "cuda" else []
     blob = json.dumps(
-        [spec.to_dict(), _describe(spec, program), device, batch, pygenn_version, optimize, seed]
+        [spec.to_dict(), _genn_groups.plain(groups), device, batch, pygenn_version, optimize]
+        + [seed]
         + ([cxx] if cxx is not None else [])
         + ([gpus] if gpus else [])
         + ([cuda_device] if cuda_device is not None else [])
@@ -520,7 +429,7 @@ LOADED: dict[str, Loaded] = {}
 
 def build_and_load(
     spec,
-    topo: Topology,
+    groups: tuple[_genn_groups.Group, ...],
     *,
     key: str,
     root: Path,
@@ -534,9 +443,11 @@ def build_and_load(
     host_rng: bool,
     cuda_device: int | None = None,
 ) -> Loaded:
-    """Create, build (or reuse the cached build of) and load the GeNN model of ``spec``.
+    """Create, build (or reuse the cached build of) and load the GeNN model of ``groups``.
 
-    The players' resident arrays hold ``copies`` (1 when the batch shares its stage data,
+    ``groups``: the program's group descriptions (:func:`._genn_groups.describe`, the list
+    ``key`` was made from); ``spec``: their network (precision, time step). The players'
+    resident arrays hold ``copies`` (1 when the batch shares its stage data,
     up to ``batch``) copies of the rates of ``capacity`` samples, and ``capacity`` order
     entries per member. ``host_rng``: attach a :class:`HostRNG` to the loaded CPU library.
     ``optimize`` and ``exact`` select the build (:func:`build_mode`).
@@ -547,11 +458,13 @@ def build_and_load(
     prec = "float" if np.dtype(spec.dtype) == np.float32 else "double"
     name = f"mc_{key[:12]}"
     model = pg.GeNNModel(prec, name, backend=device, **prefs)
-    model.dt = float(np.dtype(spec.dtype).type(spec.dt))  # written into the code: see _values
+    # written into the code: cast here, as the parameter values are (_genn_groups._values)
+    model.dt = float(np.dtype(spec.dtype).type(spec.dt))
     model.batch_size = batch
     model.seed = seed
-    program = lower(spec, topo)
-    pops, syns, segments, keep = _add_groups(pg, model, spec, program, batch, capacity, copies)
+    pops, syns, segments, keep = _genn_groups.add_groups(
+        pg, model, groups, spec.dtype, batch, capacity, copies
+    )
     code_dir = root / key
     cxx, nvcc = cxx_command(device, optimize, exact), nvcc_flags(device, exact)
     with _locked(root / f"{key}.lock"), _build_env(cxx, nvcc):
@@ -567,76 +480,3 @@ def build_and_load(
             model.unload()
             raise BackendUnavailable(str(err)) from None
     return Loaded(model, pops, syns, capacity, copies, rng, keep, segments)
-
-
-def _add_groups(pg, model, spec, program: StepProgram, batch: int, capacity: int, copies: int):
-    """Add every operation of the step program to ``model`` as a GeNN group.
-
-    Populations with their neuron model's rendering; a player (a model that calls
-    ``sample``) gets its resident arrays, ``copies`` copies of ``capacity`` samples' rates
-    and ``capacity`` order entries per member. Projections with their synapse model's
-    rendering: DENSE all-to-all or SPARSE ``OneToOne``, a ``DeltaCurr`` postsynaptic model
-    feeding the target input. Switches are dynamic parameters. A sample-factorised
-    projection gets its segment groups right after it (``_genn_fast``). Returns the groups
-    by name, the segment groups by projection and the snippets (kept alive with the model).
-    """
-    act = get_activation(spec.activation)
-    dtype = np.dtype(spec.dtype)
-    pops: dict[str, Any] = {}
-    keep: list[Any] = []
-    for op in program.neurons:
-        kw = _neuron_kwargs(op, act)
-        values = _values(op.model, op.params, spec)
-        kw["derived_params"] = _derived_kwargs(op.model, values)
-        keep.append(pg.create_neuron_model(kw.pop("class_name"), **kw))
-        init = {v.name: float(v.initial_value(values)) for v in op.model.vars}
-        sample = op.model.uses("sample")
-        init.update({v.name: v.init for v in SAMPLE_VARS} if sample else {})
-        grp = model.add_neuron_population(
-            op.population, op.size, keep[-1], _params(op, values), init
-        )
-        for switch in op.model.switches:
-            grp.set_param_dynamic(switch)
-        if sample:
-            egp = grp.extra_global_params
-            egp["rates"].set_init_values(np.zeros(copies * capacity * op.size, dtype=dtype))
-            egp["order"].set_init_values(np.zeros(batch * capacity, dtype=np.uint32))
-        pops[op.population] = grp
-    syns: dict[str, Any] = {}
-    segments: dict[str, dict[str, Any]] = {}
-    read_only = pg.VarAccessMode.READ_ONLY
-    for op in program.synapses:
-        kw = _synapse_kwargs(op, act)
-        cls = kw.pop("class_name")
-        for refs in ("pre_neuron_var_refs", "post_neuron_var_refs"):
-            kw[refs] = [(n, t, read_only) for n, t, _ in kw[refs]]
-        values = _values(op.model, op.params, spec)
-        kw["derived_params"] = _derived_kwargs(op.model, values)
-        keep.append(pg.create_weight_update_model(cls, **kw))
-        wvars = {v.name: float(v.initial_value(values)) for v in op.model.vars}
-        pre, post = pops[op.pre], pops[op.post]
-        wu = pg.init_weight_update(
-            keep[-1],
-            _params(op, values),
-            wvars,
-            pre_var_refs={ln: pg.create_var_ref(pre, v) for ln, v in op.model.pre_refs},
-            post_var_refs={ln: pg.create_var_ref(post, v) for ln, v in op.model.post_refs},
-        )
-        ps = pg.init_postsynaptic("DeltaCurr")
-        if op.one_to_one:
-            conn = pg.init_sparse_connectivity("OneToOne")
-            syn = model.add_synapse_population(op.projection, "SPARSE", pre, post, wu, ps, conn)
-        else:
-            syn = model.add_synapse_population(op.projection, "DENSE", pre, post, wu, ps)
-        syn.post_target_var = op.target
-        for switch in op.model.switches:
-            syn.set_wu_param_dynamic(switch)
-        syns[op.projection] = syn
-        if op.fast is not None:
-            syn.set_wu_param_dynamic(_genn_fast.GATE)
-            fvalues = _values(op.fast.factor, op.params, spec)
-            derived = _derived_kwargs(op.fast.factor, fvalues)
-            segments[op.projection] = _genn_fast.add_segment_groups(
-                pg, model, op, post, fvalues, derived, keep
-            )
-    return pops, syns, segments, keep

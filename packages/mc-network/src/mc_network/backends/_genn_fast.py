@@ -1,7 +1,7 @@
 """The GeNN backend's sample-factorised projections (``input_mode: fast``).
 
 The step program's algorithm (:mod:`mc_network.program`) lowered onto GeNN groups, per
-projection that the program marks ``SynapseOp.fast``:
+:class:`~mc_network.program.FactorisedOp` of the program:
 
 * the projection's own group runs its per-synapse code inside ``if (mc_segment < 0.5)``,
   ``mc_segment`` a dynamic parameter: while a segment runs GeNN skips its synapses (the
@@ -29,15 +29,16 @@ same algorithm, cut where the others are: float round-off only).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from mc_models.render.genn import expression
 from mc_network.backends._factorised import segment_start, write_back
-from mc_network.program import SynapseOp
+from mc_network.program import FactorisedOp
 
-__all__ = ["GATE", "Segments", "add_segment_groups", "describe", "gate"]
+__all__ = ["GATE", "SegmentGroups", "Segments", "add_segment_groups", "describe", "gate"]
 
 GATE = "mc_segment"
 """The dynamic parameter that says a segment runs (1) or the projection runs exactly (0)."""
@@ -60,9 +61,9 @@ def _double(v: float) -> str:
     return text + ("" if "." in text or "e" in text else ".0") + "d"
 
 
-def _codes(op: SynapseOp) -> tuple[str, str]:
+def _codes(op: FactorisedOp) -> tuple[str, str]:
     """The custom updates' code: ``(learn, hold)``."""
-    rule = op.fast
+    rule = op.rule
     step = float(np.float64(op.resolved.values[rule.filter_param]))
     keep = 1.0 - step
     factor = rule.factor
@@ -85,35 +86,62 @@ def _segment_refs(factor, learn: bool) -> list[tuple[str, str, str]]:
     return [*refs, ("out", "scalar", "READ_WRITE")]
 
 
-def describe(op: SynapseOp, values: dict[str, float]) -> list[Any]:
-    """Plain data of a fast projection's extra groups (part of the code-cache key)."""
+@dataclass(frozen=True)
+class SegmentGroups:
+    """A sample-factorised projection's segment groups, as plain data (see the module).
+
+    ``size``: the postsynaptic neurons; ``learn`` / ``hold``: the custom updates' code;
+    ``params`` / ``derived``: the values of the rule's factor; ``learn_refs`` /
+    ``hold_refs``: their variable references ``(name, type, access)``; ``post_refs``: the
+    factor's references to the postsynaptic population ``(local name, variable)``.
+    """
+
+    projection: str
+    size: int
+    post: str
+    target: str
+    learn: str
+    hold: str
+    params: dict[str, float]
+    derived: dict[str, float]
+    learn_refs: tuple[tuple[str, str, str], ...]
+    hold_refs: tuple[tuple[str, str, str], ...]
+    post_refs: tuple[tuple[str, str], ...]
+
+
+def describe(op: FactorisedOp, params: dict[str, float], derived: dict[str, float]):
+    """A fast projection's :class:`SegmentGroups` (``params``, ``derived``: its factor's)."""
     learn, hold = _codes(op)
-    return [
-        "segment",
+    factor = op.rule.factor
+    return SegmentGroups(
         op.projection,
+        op.n_post,
+        op.post,
+        op.target,
         learn,
         hold,
-        values,
-        _segment_refs(op.fast.factor, True),
-        _segment_refs(op.fast.factor, False),
-    ]
+        {k: params[k] for k in factor.param_names},
+        derived,
+        tuple(_segment_refs(factor, True)),
+        tuple(_segment_refs(factor, False)),
+        tuple(factor.post_refs),
+    )
 
 
-def add_segment_groups(pg, model, op: SynapseOp, post, values, derived, keep: list) -> dict:
+def add_segment_groups(pg, model, desc: SegmentGroups, post, derived, keep: list) -> dict:
     """Add a fast projection's segment population, output group and custom updates.
 
-    ``post``: the postsynaptic population; ``values`` / ``derived``: the GeNN parameter
-    values and derived-parameter keyword list of the rule's factor (as the projection's).
-    Returns the groups by role (``pop``, ``out``).
+    ``post``: the postsynaptic population; ``derived``: the derived-parameter keyword list
+    of the rule's factor. Returns the groups by role (``pop``, ``out``).
     """
-    name = f"{op.projection}_segment"
+    name = f"{desc.projection}_segment"
     keep.append(
         pg.create_neuron_model(
             "mc_segment", vars=[*((v, "double") for v in _DOUBLES), ("out", "scalar")]
         )
     )
     init = dict.fromkeys(_DOUBLES, 0.0) | {"a": 1.0, "out": 0.0}
-    pop = model.add_neuron_population(name, op.n_post, keep[-1], {}, init)
+    pop = model.add_neuron_population(name, desc.size, keep[-1], {}, init)
     read_only = pg.VarAccessMode.READ_ONLY
     keep.append(
         pg.create_weight_update_model(
@@ -135,17 +163,18 @@ def add_segment_groups(pg, model, op: SynapseOp, post, values, derived, keep: li
         pg.init_postsynaptic("DeltaCurr"),
         pg.init_sparse_connectivity("OneToOne"),
     )
-    out.post_target_var = op.target
+    out.post_target_var = desc.target
     out.set_wu_param_dynamic(GATE)
-    factor = op.fast.factor
     modes = {"READ_ONLY": pg.VarAccessMode.READ_ONLY, "READ_WRITE": pg.VarAccessMode.READ_WRITE}
-    targets = {ln: pg.create_var_ref(post, v) for ln, v in factor.post_refs}
-    for kind, code in zip(("learn", "hold"), _codes(op), strict=True):
-        refs = _segment_refs(factor, kind == "learn")
+    targets = {ln: pg.create_var_ref(post, v) for ln, v in desc.post_refs}
+    for kind, code, refs in (
+        ("learn", desc.learn, desc.learn_refs),
+        ("hold", desc.hold, desc.hold_refs),
+    ):
         keep.append(
             pg.create_custom_update_model(
                 f"mc_segment_{kind}",
-                params=list(factor.param_names) if kind == "learn" else [],
+                params=list(desc.params) if kind == "learn" else [],
                 derived_params=derived if kind == "learn" else [],
                 var_refs=[(r, t, modes[a]) for r, t, a in refs],
                 update_code=code,
@@ -155,10 +184,10 @@ def add_segment_groups(pg, model, op: SynapseOp, post, values, derived, keep: li
             r: targets[r] if r in targets else pg.create_var_ref(pop, r) for r, _, _ in refs
         }
         model.add_custom_update(
-            f"{op.projection}_{kind}",
-            f"{op.projection}_{kind}",
+            f"{desc.projection}_{kind}",
+            f"{desc.projection}_{kind}",
             keep[-1],
-            {k: values[k] for k in factor.param_names} if kind == "learn" else {},
+            dict(desc.params) if kind == "learn" else {},
             {},
             var_refs,
         )
@@ -176,9 +205,9 @@ class Segments:
     """
 
     def __init__(
-        self, op: SynapseOp, model, syn, pre, groups: dict, nb: int, dtype, copies: bool
+        self, op: FactorisedOp, model, syn, pre, groups: dict, nb: int, dtype, copies: bool
     ) -> None:
-        self.op, self.rule, self.model = op, op.fast, model
+        self.op, self.rule, self.model = op, op.rule, model
         self.syn, self.out = syn, groups["out"]
         self.nb, self.dtype, self.copies = nb, np.dtype(dtype), copies
         shape = (nb, op.n_pre, op.n_post)

@@ -287,7 +287,7 @@ class Simulation(abc.ABC):
         """
         return {
             "input_mode": self.program.input_mode,
-            "fast_projections": [op.projection for op in self.program.synapses if op.fast],
+            "fast_projections": [op.projection for op in self.program.factorised],
         }
 
     # ------------------------------------------------------------------ stages

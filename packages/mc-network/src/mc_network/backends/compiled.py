@@ -37,7 +37,7 @@ from mc_network.backends._codegen import (
     kernel_module,
     layout,
     padded,
-    segment_length,
+    segments_length,
 )
 from mc_network.backends.base import ProgressFn, Simulation, StageInputs, StageStart
 from mc_network.record import RecordPlan
@@ -192,7 +192,7 @@ class CompiledSimulation(Simulation):
         gens = [s.noise for s in self.streams]
         rng = get_streams(gens)  # the noise generators' states, advanced by the kernel
         # the segments of the sample-factorised projections, carried from chunk to chunk
-        seg = sum(segment_length(op.n_pre, op.n_post) for op in program.synapses if op.fast)
+        seg = segments_length(program)
         arrays = KernelArrays(
             neurons=self._ns,
             synapses=self._sv,

@@ -70,6 +70,7 @@ from mc_network.backends._genn_build import (
     import_pygenn,
 )
 from mc_network.backends._genn_fast import Segments
+from mc_network.backends._genn_groups import describe as describe_groups
 from mc_network.backends.base import HostArrays, ProgressFn, Simulation, StageInputs, StageStart
 from mc_network.record import RecordPlan
 
@@ -165,6 +166,8 @@ class GeNNSimulation(HostArrays, Simulation):
             word = np.random.SeedSequence(list(self.seeds)).generate_state(1)[0]
             self._seed = key_seed = int(word) or 1
         self._root = cache_root(cache_dir)
+        # described once: what the cache key hashes is what is built
+        self._descriptions = describe_groups(spec, self.program)
         self.key = cache_key(
             spec,
             device,
@@ -174,6 +177,7 @@ class GeNNSimulation(HostArrays, Simulation):
             key_seed,
             cuda_device,
             exact=self.exact,
+            groups=self._descriptions,
         )
         self.code_dir = self._root / self.key
         self.neurons: dict[str, dict[str, np.ndarray]] = {}
@@ -225,7 +229,7 @@ class GeNNSimulation(HostArrays, Simulation):
         try:
             loaded = build_and_load(
                 self.spec,
-                self.topology,
+                self._descriptions,
                 key=self.key,
                 root=self._root,
                 device=self.device,
@@ -357,12 +361,11 @@ class GeNNSimulation(HostArrays, Simulation):
                     copies=self.device == "cuda",
                 ),
                 [
-                    op.switches(self.program.step_switches(flags, m, lag))[op.fast.switch]
+                    op.switches(self.program.step_switches(flags, m, lag))[op.rule.switch]
                     for m in range(sps)
                 ],
             )
-            for op in self.program.synapses
-            if op.fast is not None
+            for op in self.program.factorised
         ]
         # a segment's weights are written back before they are recorded
         flush_on_record = fast and any(full.split(".")[0] in ld.syns for full in plan.variables)

@@ -33,6 +33,7 @@ from mc_network.backends.base import (
     StageInputs,
     StageStart,
 )
+from mc_network.program import FactorisedOp
 from mc_network.record import RecordPlan
 
 __all__ = ["ReferenceSimulation"]
@@ -84,7 +85,7 @@ class ReferenceSimulation(HostArrays, Simulation):
         self._factorised = {
             op.projection: Factorised(op, step, weights, pre, post, b, dtype)
             for op, step, weights, pre, post, _ in self._synapse_plan
-            if op.fast is not None
+            if isinstance(op, FactorisedOp)
         }
         self._neuron_plan = [
             (
@@ -102,7 +103,7 @@ class ReferenceSimulation(HostArrays, Simulation):
     ) -> None:
         inputs: dict[str, dict[str, np.ndarray]] = {name: {} for name in self.neurons}
         for op, step, weights, pre, post, zero in self._synapse_plan:
-            if op.fast is not None:
+            if op.projection in self._factorised:
                 x = self._factorised[op.projection](switches, sample_start)
                 per_pop = inputs[op.post]
                 acc = per_pop.get(op.target)

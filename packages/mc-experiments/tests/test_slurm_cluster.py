@@ -224,21 +224,22 @@ def test_cancelled_and_requeued_tasks_resume_bit_identical(tmp_path):
     res = mc_run(*submit, cwd=tmp_path)
     job_id, n_tasks = submitted(res)
     assert n_tasks == 2
-    # stop each task as soon as its group has written a checkpoint: task 0 (pal) is
-    # requeued, task 1 (fa) cancelled
+    # stop each task as soon as its group has written a checkpoint (members write theirs one
+    # after the other; a task stopped in between resumes from the group's previous one, here
+    # from the start): task 0 (pal) is requeued, task 1 (fa) cancelled
     actions = {0: ("scontrol", "requeue"), 1: ("scancel",)}
-    first = {0: "pal_seed1", 1: "fa_seed1"}
+    groups = {0: ("pal_seed1", "pal_seed2"), 1: ("fa_seed1", "fa_seed2")}
     stopped_at = {}
     t0 = time.monotonic()
     while len(stopped_at) < 2:
         assert time.monotonic() - t0 < TIMEOUT, "no checkpoint appeared"
-        for i, member in first.items():
+        for i, members in groups.items():
             if i in stopped_at:
                 continue
-            epochs = RunDir(d / "members" / member).checkpoint_epochs()
-            if epochs:
+            epochs = [RunDir(d / "members" / m).checkpoint_epochs() for m in members]
+            if all(epochs):
                 subprocess.run([*actions[i], f"{job_id}_{i}"], check=True)
-                stopped_at[i] = epochs[0]
+                stopped_at[i] = min(e[0] for e in epochs)
         time.sleep(0.05)
     sys.stderr.write(f"stopped the tasks after their checkpoints at epochs {stopped_at}\n")
     assert all(e < PREEMPT_EPOCHS for e in stopped_at.values())

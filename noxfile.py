@@ -2,14 +2,19 @@
 
 ``nox`` runs ``lint``, ``tests``, ``pipeline`` (the DVC smoke round trip) and ``docs`` (the
 documentation site, ``docs/_build/html``); ``nox -s models`` (``network``, ``experiments``,
-``analysis``) tests one package in isolation; ``nox -s bench`` runs the benchmarks.
+``analysis``) tests one package in isolation; ``nox -s cluster`` starts a one-node SLURM
+cluster and runs the sweep executors against it (also a default session: it skips itself
+where it cannot run); ``nox -s bench`` runs the benchmarks.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import nox
 
-nox.options.sessions = ["lint", "tests", "pipeline", "docs"]
+nox.options.sessions = ["lint", "tests", "pipeline", "docs", "cluster"]
 nox.options.reuse_existing_virtualenvs = True
 
 PKG = {
@@ -80,6 +85,24 @@ def pipeline(session: nox.Session) -> None:
     session.install("-r", "requirements.txt", "dvc>=3.50", "pytest>=8")
     session.run("python", "tests/pipeline/dvc_roundtrip.py")
     session.run("pytest", "-q", "tests/pipeline", *session.posargs)
+
+
+@nox.session
+def cluster(session: nox.Session) -> None:
+    """Start a real one-node SLURM cluster here and run the tests marked ``slurm`` against it.
+
+    Needs root on Debian/Ubuntu: installs slurmctld, slurmd, slurm-client and munge with
+    apt-get (unless present), starts the daemons from a private slurm.conf, runs both sweep
+    executors, preemption and SLURM's refusals (a few minutes on 2 cores), and stops the
+    daemons again. Skipped, with the reason, where it cannot run. Arguments go to pytest.
+    """
+    if os.name != "posix" or os.geteuid() != 0:
+        session.skip("needs root (apt-get install of SLURM, slurmd runs as root)")
+    tools = ("slurmctld", "slurmd", "sbatch", "munged")
+    if not all(shutil.which(t) for t in tools) and not shutil.which("apt-get"):
+        session.skip("SLURM is not installed and there is no apt-get to install it")
+    _install(session, list(PKG))
+    session.run("python", "tests/cluster/slurm_cluster.py", *session.posargs)
 
 
 @nox.session

@@ -32,3 +32,35 @@ def write_yaml(tmp_path):
         return p
 
     return write
+
+
+@pytest.fixture
+def tiny_sweep(tmp_path, tiny_dict):
+    """Write a sweep file over the tiny config into ``tmp_path``; returns its path.
+
+    ``tiny_sweep(n_epochs=1, seeds=[4], variants={...}, max_batch=1, ...)``: the base config
+    is ``tiny_dict`` (with ``n_epochs`` when given), the sweep's other keys as given.
+    """
+
+    def write(
+        n_epochs: int | None = None,
+        seeds: list | None = None,
+        variants: dict | None = None,
+        name: str = "mini",
+        **keys,
+    ) -> Path:
+        if n_epochs is not None:
+            tiny_dict["protocol"]["n_epochs"] = n_epochs
+        (tmp_path / "base.yaml").write_text(yaml.safe_dump(tiny_dict))
+        sweep = {
+            "name": name,
+            "base": "base.yaml",
+            "seeds": seeds or [4, 5],
+            "variants": variants or {"pal": {}, "fa": {"network.feedback": "fa"}},
+            **keys,
+        }
+        p = tmp_path / f"{name}.yaml"
+        p.write_text(yaml.safe_dump(sweep, sort_keys=False))
+        return p
+
+    return write

@@ -3,15 +3,14 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
-import zarr
 
 distributed = pytest.importorskip("distributed")
 
 import cloudpickle  # noqa: E402
 import dask_hooks  # noqa: E402
+from run_equality import assert_same_run  # noqa: E402
 
 from mc_experiments.cli import main  # noqa: E402
 from mc_experiments.executors import dask_resources, run_sweep  # noqa: E402
@@ -54,32 +53,8 @@ def kill_hook(cluster, kill_request):
             client.unregister_worker_plugin(dask_hooks.KillAfterCheckpoint.name)
 
 
-def _sweep_file(tmp_path, tiny_dict, n_epochs, seeds, variants, **extra):
-    tiny_dict["protocol"]["n_epochs"] = n_epochs
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump(tiny_dict))
-    sweep = {"name": "mini", "base": "base.yaml", "seeds": seeds, "variants": variants, **extra}
-    p = tmp_path / "sweep.yaml"
-    p.write_text(yaml.safe_dump(sweep, sort_keys=False))
-    return p
-
-
-def _arrays(path):
-    g = zarr.open_group(path / "recordings.zarr", mode="r")
-    return {f"{s}/{a}": g[s][a][...] for s in g.group_keys() for a in g[s].array_keys()}
-
-
-def _assert_same_run(a: Path, b: Path):
-    assert RunDir(a).read_metrics() == RunDir(b).read_metrics()
-    x, y = _arrays(a), _arrays(b)
-    assert x.keys() == y.keys() and x
-    for k in x:
-        np.testing.assert_array_equal(x[k], y[k], err_msg=k)
-
-
-def test_dask_sweep_equals_local(tmp_path, tiny_dict, cluster):
-    path = _sweep_file(
-        tmp_path,
-        tiny_dict,
+def test_dask_sweep_equals_local(tmp_path, tiny_sweep, cluster):
+    path = tiny_sweep(
         n_epochs=1,
         seeds=[4, 5],
         variants={"pal": {}, "fa": {"network.feedback": "fa"}},
@@ -102,12 +77,12 @@ def test_dask_sweep_equals_local(tmp_path, tiny_dict, cluster):
     assert sorted(p.name for p in (dask.directory / "members").iterdir()) == sorted(names)
     for name in names:
         assert RunDir(dask.directory / "members" / name).status()["state"] == "completed"
-        _assert_same_run(local.directory / "members" / name, dask.directory / "members" / name)
+        assert_same_run(local.directory / "members" / name, dask.directory / "members" / name)
 
 
-def test_killed_worker_resumes_from_checkpoint(tmp_path, tiny_dict, cluster, kill_hook):
+def test_killed_worker_resumes_from_checkpoint(tmp_path, tiny_sweep, cluster, kill_hook):
     kill_request = kill_hook
-    path = _sweep_file(tmp_path, tiny_dict, n_epochs=3, seeds=[4], variants={"pal": {}})
+    path = tiny_sweep(n_epochs=3, seeds=[4], variants={"pal": {}})
     sw = load_sweep(path)
     assert sw.members[0].config.protocol.checkpoint_every == 1
     reference = run_sweep(sw, directory=tmp_path / "uninterrupted", quiet=True)
@@ -129,13 +104,11 @@ def test_killed_worker_resumes_from_checkpoint(tmp_path, tiny_dict, cluster, kil
     # ... and the rerun (another worker process) continued from that checkpoint
     assert "resuming 1 member(s) at epoch 1" in log_text
     assert log_text.index("killing this worker") < log_text.index("resuming 1 member(s)")
-    _assert_same_run(reference.directory / "members" / "pal_seed4", member)
+    assert_same_run(reference.directory / "members" / "pal_seed4", member)
 
 
-def test_broken_members_fail_alone_cli(tmp_path, tiny_dict, caplog):
-    path = _sweep_file(
-        tmp_path,
-        tiny_dict,
+def test_broken_members_fail_alone_cli(tmp_path, tiny_sweep, caplog):
+    path = tiny_sweep(
         n_epochs=1,
         seeds=[4],
         variants={

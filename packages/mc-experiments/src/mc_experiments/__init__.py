@@ -39,6 +39,7 @@ _EXPORTS = {
     "load_sweep": "mc_experiments.sweep",
     "SweepResult": "mc_experiments.outcomes",
     "run_sweep": "mc_experiments.executors",
+    "submit_sweep": "mc_experiments.executors_slurm",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

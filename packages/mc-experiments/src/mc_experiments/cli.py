@@ -1,4 +1,4 @@
-"""The ``mc-run`` command line: train, resume, sweep, validate, data, models.
+"""The ``mc-run`` command line: train, resume, sweep, validate, data, models (and sweep-task).
 
 Thin wrappers around :mod:`mc_experiments.runner` and :mod:`mc_experiments.executors`.
 Every failure ends in one log line naming what and where (``--debug`` adds the traceback)
@@ -109,7 +109,14 @@ def get_parser() -> argparse.ArgumentParser:
     r.add_argument("run_dir", type=Path)
     r.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     s = sub.add_parser("sweep", help="run a declared grid of configs", epilog=EPILOG)
-    s.add_argument("sweep", type=Path, help="sweep YAML file")
+    s.add_argument("sweep", type=Path, nargs="?", help="sweep YAML file")
+    s.add_argument(
+        "--status",
+        type=Path,
+        metavar="DIR",
+        help="show the state of every member of the sweep directory DIR (with its SLURM task) "
+        "and exit: 0 when none failed, 1 otherwise",
+    )
     s.add_argument("--out", type=Path, default=Path("runs"), help="parent folder (default runs/)")
     s.add_argument("--dir", type=Path, help="exact sweep directory (an existing one continues)")
     s.add_argument(
@@ -123,9 +130,10 @@ def get_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     s.add_argument(
         "--executor",
-        choices=("local", "dask"),
+        choices=("local", "dask", "slurm"),
         default="local",
-        help="local: groups one after the other here (default); dask: on a Dask cluster",
+        help="local: groups one after the other here (default); dask: on a Dask cluster; "
+        "slurm: submit the groups as one SLURM job array and return",
     )
     where = s.add_mutually_exclusive_group()
     where.add_argument(
@@ -146,7 +154,13 @@ def get_parser() -> argparse.ArgumentParser:
         "--cluster-config",
         type=Path,
         metavar="FILE",
-        help="dask: SLURM/PBS cluster YAML (see configs/clusters/slurm.example.yaml)",
+        help="dask: SLURM/PBS cluster YAML (see configs/clusters/slurm.example.yaml); slurm: "
+        "the job array's partition, time, environment (configs/clusters/slurm_array.example.yaml)",
+    )
+    s.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="slurm: write the batch script into the sweep directory without submitting it",
     )
     s.add_argument(
         "--retries",
@@ -155,6 +169,13 @@ def get_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="dask: retries of a group that raised (each resumes from its checkpoint)",
     )
+    k = sub.add_parser(
+        "sweep-task",
+        help="run one task of a sweep submitted with --executor slurm (what its batch script runs)",
+        epilog=EPILOG,
+    )
+    k.add_argument("submission", type=Path, help="the submission: <sweep dir>/slurm/<k>")
+    k.add_argument("index", type=int_at_least(0), help="the task (SLURM_ARRAY_TASK_ID)")
     d = sub.add_parser("data", help="obtain and verify a dataset (pipeline step)", epilog=EPILOG)
     d.add_argument("dataset", choices=("mnist", "yinyang"))
     d.add_argument("--out", type=Path, required=True, help="target directory")
@@ -229,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     for handler in set(logging.getLogger().handlers) - before:
         handler.setLevel(logging.WARNING if quiet else logging.INFO)
     from mc_experiments.outcomes import ExecutorUnavailable
+    from mc_experiments.slurm import JobRejected
     from mc_network import BackendUnavailable
 
     previous = signal.getsignal(signal.SIGTERM)
@@ -247,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             else "nothing was left half-written",
         )
         return EXIT_TERMINATED if _signalled else EXIT_INTERRUPTED
-    except (*_REFUSED, BackendUnavailable, ExecutorUnavailable) as err:
+    except (*_REFUSED, BackendUnavailable, ExecutorUnavailable, JobRejected) as err:
         log.error("%s", err)
         _traceback(args)
         return EXIT_REFUSED
@@ -341,6 +363,10 @@ def _command(args: argparse.Namespace, quiet: bool) -> int:
         from mc_experiments.runner import resume
 
         return _report(resume(args.run_dir, quiet=quiet))
+    if args.command == "sweep-task":
+        from mc_experiments.executors_slurm import run_task
+
+        return run_task(args.submission, args.index)
     return _sweep(args, quiet)
 
 
@@ -365,8 +391,16 @@ def _sweep(args: argparse.Namespace, quiet: bool) -> int:
     from mc_experiments.executors import run_sweep
     from mc_experiments.sweep import load_sweep
 
-    if args.executor == "local" and (args.scheduler or args.cluster):
+    if args.status is not None:
+        return _status(args)
+    if args.sweep is None:
+        raise ConfigError("mc-run sweep: give a sweep file (or --status DIR)")
+    if args.executor != "dask" and (args.scheduler or args.cluster):
         raise ConfigError("--scheduler and --cluster need --executor dask")
+    if args.dry_run and args.executor != "slurm":
+        raise ConfigError("--dry-run needs --executor slurm")
+    if args.executor == "slurm":
+        return _submit(args)
     sw = load_sweep(args.sweep, profile=args.profile, strict=False)  # invalid: reported
     result = run_sweep(
         sw,
@@ -383,6 +417,50 @@ def _sweep(args: argparse.Namespace, quiet: bool) -> int:
     )
     print(f"sweep directory: {result.directory}")  # noqa: T201
     return 0 if result.ok else EXIT_FAILED  # the failed members are listed in the log
+
+
+def _status(args: argparse.Namespace) -> int:
+    """``mc-run sweep --status DIR``: every member's state; 1 when any failed."""
+    from mc_experiments.sweep_status import format_status, sweep_status
+
+    if args.sweep is not None:
+        raise ConfigError("mc-run sweep --status DIR takes no sweep file")
+    if not args.status.is_dir():
+        raise FileNotFoundError(f"{args.status}: no such sweep directory")
+    rows = sweep_status(args.status)
+    print(format_status(args.status, rows))  # noqa: T201
+    return EXIT_FAILED if any(r.state == "failed" for r in rows) else 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    """``mc-run sweep SWEEP --executor slurm``: submit the job array(s) and return."""
+    from mc_experiments.executors_slurm import submit_sweep
+    from mc_experiments.sweep import load_sweep
+
+    if args.cluster_config is None:
+        raise ConfigError(
+            "--executor slurm needs --cluster-config FILE (partition, time, environment; see "
+            "configs/clusters/slurm_array.example.yaml)"
+        )
+    if args.workers is not None:
+        raise ConfigError("--workers is for --executor dask; a SLURM array has one task a group")
+    sw = load_sweep(args.sweep, profile=args.profile, strict=False)
+    sweep_dir, subs = submit_sweep(
+        sw,
+        args.cluster_config,
+        out=args.out,
+        directory=args.dir,
+        dry_run=args.dry_run,
+        on_config_change=args.on_config_change,
+    )
+    for sub in subs:
+        if sub.job_id is None:
+            print(f"batch script: {sub.script} ({len(sub.tasks)} task(s); not submitted)")  # noqa: T201
+        else:
+            print(f"submitted job array {sub.job_id} ({len(sub.tasks)} task(s)): {sub.script}")  # noqa: T201
+    print(f"sweep directory: {sweep_dir}")  # noqa: T201
+    print(f"follow it with: mc-run sweep --status {sweep_dir}")  # noqa: T201
+    return 0
 
 
 def _is_sweep(path: Path) -> bool:

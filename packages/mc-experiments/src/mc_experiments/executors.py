@@ -1,5 +1,7 @@
 """Where the members of a sweep run: on this machine, or on a Dask cluster.
 
+(A SLURM job array, which is submitted and left to run, is :mod:`mc_experiments.executors_slurm`.)
+
 ``executor="local"`` runs the batched groups one after the other in this process (one
 progress bar over samples per group). ``executor="dask"`` makes every batched group one Dask
 task and runs them on a Dask cluster: an existing scheduler (``scheduler="tcp://host:8786"``,
@@ -21,12 +23,13 @@ recorded as ``failed`` with its error in its ``status.json``, the others go on, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mc_analysis import runformat as F
-from mc_experiments.executors_dask import check_dask, dask_resources, run_groups
+from mc_experiments.config import Config
+from mc_experiments.executors_dask import check_dask, check_jobqueue, dask_resources, run_groups
 from mc_experiments.outcomes import (
     ExecutorUnavailable,
     SweepResult,
@@ -43,6 +46,7 @@ __all__ = [
     "SweepResult",
     "dask_resources",
     "member_states",
+    "run_one_group",
     "run_sweep",
 ]
 
@@ -107,12 +111,19 @@ def run_sweep(
     SweepResult
         The sweep directory and every member's final state.
     """
+    if executor == "slurm":
+        raise ValueError(
+            "a SLURM job array is submitted and left to run: use "
+            "mc_experiments.submit_sweep (mc-run sweep --executor slurm)"
+        )
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; use one of {EXECUTORS}")
     if executor == "local" and (scheduler or cluster):
         raise ValueError("scheduler/cluster need executor='dask'")
     if executor == "dask":
         check_dask()  # fail before creating a sweep directory
+        if cluster in ("slurm", "pbs"):
+            check_jobqueue(cluster, cluster_config, workers)
     with open_sweep_dir(sweep, out, directory, on_config_change) as sweep_dir:
         groups = group_members(sweep)
         log.info(
@@ -160,7 +171,7 @@ def run_sweep(
 def _run_local(
     sweep: Sweep, sweep_dir: Path, groups: list[list[SweepMember]], quiet: bool
 ) -> dict[str, dict[str, Any]]:
-    from mc_experiments.runner import ProgressBar, run_group
+    from mc_experiments.runner import ProgressBar
 
     states = {}
     for gi, group in enumerate(groups):
@@ -168,17 +179,38 @@ def _run_local(
         bar = ProgressBar(not quiet, f"{sweep.name} [{gi + 1}/{len(groups)}]")
         try:
             with bar.logs_above():
-                run_group([m.config for m in group], paths, bar)
-        except F.LockError as err:  # another process writes these members: leave them alone
-            log.error("group %s skipped: %s", ", ".join(m.name for m in group), err)
-            states.update({m.name: {"state": "failed", "error": str(err)} for m in group})
-            continue
-        except Exception as err:  # a group that fails on its own does not stop the others
-            error = f"{type(err).__name__}: {err}"
-            log.error("group %s failed: %s", ", ".join(m.name for m in group), error)
-            log.debug("traceback", exc_info=True)
-            mark_failed(paths, error)
+                states.update(run_one_group([m.config for m in group], paths, bar))
         finally:
             bar.close()
-        states.update(member_states(paths))
     return states
+
+
+def run_one_group(
+    configs: Sequence[Config], paths: Sequence[Path], progress: Callable | None = None
+) -> dict[str, dict[str, Any]]:
+    """Run one batched group here; a group that fails does not raise.
+
+    What the local executor and a SLURM task run: members whose directories another process
+    is writing are left alone (reported failed with the holder named), a group that raises
+    has its unfinished members marked failed with the error. Ctrl-C and SIGTERM still stop it
+    (the members are then recorded as interrupted).
+
+    Returns
+    -------
+    dict
+        Member name -> ``{"state": ..., "error": ...}`` after the run.
+    """
+    from mc_experiments.runner import run_group
+
+    names = ", ".join(p.name for p in paths)
+    try:
+        run_group(list(configs), list(paths), progress)
+    except F.LockError as err:  # another process writes these members: leave them alone
+        log.error("group %s skipped: %s", names, err)
+        return {p.name: {"state": "failed", "error": str(err)} for p in paths}
+    except Exception as err:  # a group that fails on its own does not stop the others
+        error = f"{type(err).__name__}: {err}"
+        log.error("group %s failed: %s", names, error)
+        log.debug("traceback", exc_info=True)
+        mark_failed(paths, error)
+    return member_states(paths)

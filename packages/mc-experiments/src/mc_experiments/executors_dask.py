@@ -33,10 +33,11 @@ from mc_analysis import runformat as F
 from mc_analysis.bounded import load_yaml
 from mc_experiments.config import Config, ConfigError
 from mc_experiments.outcomes import ExecutorUnavailable, mark_failed, member_states
-from mc_experiments.sweep import Sweep, SweepMember, parse_memory
+from mc_experiments.sweep import Sweep, SweepMember, group_resources
 
 __all__ = [
     "check_dask",
+    "check_jobqueue",
     "dask_resources",
     "jobqueue_kwargs",
     "open_client",
@@ -66,28 +67,12 @@ def check_dask(jobqueue: bool = False) -> None:
 def dask_resources(members: Sequence[SweepMember]) -> dict[str, float]:
     """The Dask resources one batched group of ``members`` asks for.
 
-    ``cores`` -> ``"cores"``, ``gpu`` -> ``"GPU"``, ``memory`` -> ``"memory"`` (bytes); the
-    largest request of the group counts and zero requests are left out. Members on the
-    ``genn`` backend with ``device: cuda`` ask for ``GPU=1`` unless their ``gpu`` is set.
-    Workers must advertise the same names (``dask worker --resources "cores=4,GPU=1"``), or
-    the tasks wait for such a worker.
+    :func:`mc_experiments.sweep.group_resources` under Dask's names: ``cores`` -> ``"cores"``,
+    ``gpu`` -> ``"GPU"``, ``memory`` -> ``"memory"`` (bytes). Workers must advertise the same
+    names (``dask worker --resources "cores=4,GPU=1"``), or the tasks wait for such a worker.
     """
-    out: dict[str, float] = {}
-    for m in members:
-        res = dict(m.resources)
-        if res.get("gpu") is None and m.config is not None:
-            backend = m.config.backend
-            if backend.name == "genn" and str(backend.options.get("device", "")).lower() == "cuda":
-                res["gpu"] = 1
-        wanted = {
-            "cores": res.get("cores"),
-            "GPU": res.get("gpu"),
-            "memory": parse_memory(res["memory"]) if res.get("memory") is not None else None,
-        }
-        for key, value in wanted.items():
-            if value:
-                out[key] = max(out.get(key, 0), value)
-    return out
+    names = {"cores": "cores", "gpu": "GPU", "memory": "memory"}
+    return {names[k]: v for k, v in group_resources(members).items()}
 
 
 # ---------------------------------------------------------------------------- the task
@@ -121,20 +106,23 @@ def run_group_task(configs: Sequence[Config], run_dirs: Sequence[str]) -> dict[s
 
 
 # ---------------------------------------------------------------------------- clusters
-def _load_cluster_config(cluster_config: Path | Mapping[str, Any] | None) -> dict[str, Any]:
+def _load_cluster_config(
+    cluster_config: Path | Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], str]:
+    """The cluster config and what to call it in messages (its file)."""
     if cluster_config is None:
-        return {}
+        return {}, "cluster config"
     if isinstance(cluster_config, Mapping):
-        return dict(cluster_config)
+        return dict(cluster_config), "cluster config"
     path = Path(cluster_config)
     data = load_yaml(path, error=ConfigError, what="cluster config file") or {}
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: a cluster config must be a mapping")
-    return dict(data)
+    return dict(data), str(path)
 
 
 def jobqueue_kwargs(
-    config: Mapping[str, Any], workers: int | None = None
+    config: Mapping[str, Any], workers: int | None = None, where: str = "cluster config"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split a cluster config into dask-jobqueue cluster keywords and how to scale.
 
@@ -156,13 +144,15 @@ def jobqueue_kwargs(
     for key in ("cores", "memory"):
         if key not in kwargs:
             raise ConfigError(
-                f"cluster config: {key}: missing (per job, e.g. cores: 4, memory: 16GB)"
+                f"{where}: {key}: missing; cores and memory are required (per batch job, e.g. "
+                "cores: 4, memory: 16GB); see configs/clusters/slurm.example.yaml for the other "
+                "keys (dask_jobqueue's, with jobs, adapt, worker_resources)"
             )
     cores = int(kwargs["cores"])
     kwargs.setdefault("processes", cores)
     processes = int(kwargs["processes"])
     if processes < 1 or cores % processes:
-        raise ConfigError(f"cluster config: processes ({processes}) must divide cores ({cores})")
+        raise ConfigError(f"{where}: processes ({processes}) must divide cores ({cores})")
     resources = dict(config.get("worker_resources") or {"cores": cores // processes})
     if resources:
         spec = ",".join(f"{k}={v}" for k, v in resources.items())
@@ -176,22 +166,90 @@ def jobqueue_kwargs(
     return kwargs, scale
 
 
-def _jobqueue_cluster(kind: str, cluster_config: Any, workers: int | None) -> Any:
+#: The commands dask-jobqueue runs for each kind of cluster.
+_COMMANDS = {"slurm": ("sbatch", "squeue", "scancel"), "pbs": ("qsub", "qstat", "qdel")}
+
+
+def check_jobqueue(kind: str, cluster_config: Any, workers: int | None = None) -> None:
+    """Check a SLURM/PBS cluster before anything starts; the refusals name what is wrong.
+
+    The cluster config's keys (:func:`jobqueue_kwargs`), the batch system's commands on
+    ``PATH``, and for SLURM whether it would take the workers' job script (``sbatch
+    --test-only``: a wrong partition, account, time limit or memory is refused now, with
+    SLURM's message, instead of leaving the sweep waiting for workers that never start).
+
+    Raises
+    ------
+    ConfigError
+        A config that misses a key or has one dask-jobqueue does not know.
+    mc_experiments.slurm.SlurmUnavailable
+        A command is not on ``PATH``.
+    mc_experiments.slurm.JobRejected
+        SLURM would refuse the job script.
+    """
+    from mc_experiments import slurm
+
+    kwargs, _, where, cls = _cluster_kwargs(kind, cluster_config, workers)
+    job_keys = _init_parameters(cls.job_cls)
+    known = job_keys | _init_parameters(cls) | {"job_kwargs"}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {unknown}; valid keys are mc-run's {list(_CONFIG_KEYS)} "
+            f"and dask_jobqueue.{cls.__name__}'s {sorted(known - {'job_kwargs'})} (see "
+            "configs/clusters/slurm.example.yaml)"
+        )
+    slurm.check_commands(*_COMMANDS[kind], who=f"--executor dask --cluster {kind}")
+    if kind == "slurm":
+        job_kwargs = {k: v for k, v in kwargs.items() if k in job_keys}
+        try:
+            script = cls.job_cls(scheduler="tcp://127.0.0.1:8786", **job_kwargs).job_script()
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{where}: {err}") from None
+        slurm.test_job(script, f"the Dask workers' job script of {where}")
+
+
+def _init_parameters(cls: type) -> set[str]:
+    """The keyword parameters of ``cls`` and its base classes."""
+    import inspect
+
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            params = inspect.signature(init).parameters.values()
+            names |= {p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD}
+    names -= {"self", "scheduler", "name", "workers", "worker", "job_cls", "loop"}
+    return names
+
+
+def _cluster_kwargs(
+    kind: str, cluster_config: Any, workers: int | None
+) -> tuple[dict[str, Any], dict[str, Any], str, type]:
+    """The cluster keywords, how to scale, the config's name and dask-jobqueue's class."""
     check_dask(jobqueue=True)
     import dask_jobqueue
 
-    config = _load_cluster_config(cluster_config)
+    config, where = _load_cluster_config(cluster_config)
     if not config:
         raise ConfigError(
             f"--cluster {kind}: needs --cluster-config FILE (see "
             "configs/clusters/slurm.example.yaml)"
         )
-    kwargs, scale = jobqueue_kwargs(config, workers)
+    kwargs, scale = jobqueue_kwargs(config, workers, where)
     cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[kind]
+    return kwargs, scale, where, cls
+
+
+def _jobqueue_cluster(kind: str, cluster_config: Any, workers: int | None) -> Any:
+    kwargs, scale, where, cls = _cluster_kwargs(kind, cluster_config, workers)
     try:
         cluster = cls(**kwargs)
     except TypeError as err:
-        raise ConfigError(f"cluster config: {err}") from None
+        raise ConfigError(
+            f"{where}: {err}; the keys are mc-run's (jobs, adapt, worker_resources) and "
+            f"dask_jobqueue.{cls.__name__}'s, see configs/clusters/slurm.example.yaml"
+        ) from None
     log.debug("job script:\n%s", cluster.job_script())
     if "adapt" in scale:
         cluster.adapt(**scale["adapt"])

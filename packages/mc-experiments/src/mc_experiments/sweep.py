@@ -11,7 +11,7 @@ Example::
     grid:                           # optional cartesian product
       network.plasticity.alpha: [1.0e-6, 1.0e-5]
     max_batch: 30
-    resources: {cores: 1, memory: 2GB, gpu: 0}   # optional, per batched group (Dask executor)
+    resources: {cores: 1, memory: 2GB, gpu: 0}   # optional, per batched group (Dask, SLURM)
     profiles:                       # optional named shrinkings, chosen with --profile
       smoke:
         seeds: [1, 2]
@@ -33,14 +33,16 @@ configurations.
 
 A variant may carry its own ``resources`` (``variants: {big: {resources: {memory: 8GB},
 network.dims: [...]}}``); they replace the sweep's keys for that variant's members. Resources
-only matter to the Dask executor (see :mod:`mc_experiments.executors`).
+matter to the Dask executor (Dask resources of a group's task, see
+:mod:`mc_experiments.executors`) and the SLURM executor (``--cpus-per-task``, ``--mem``,
+``--gres=gpu:N`` of the job array, see :mod:`mc_experiments.executors_slurm`).
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +61,7 @@ __all__ = [
     "Sweep",
     "SweepMember",
     "group_members",
+    "group_resources",
     "load_sweep",
     "open_sweep_dir",
     "parse_memory",
@@ -543,3 +546,27 @@ def group_tasks(sweep: Sweep, sweep_dir: Path) -> list[tuple[list[Config], list[
         ([m.config for m in group], [F.member_dir(sweep_dir, m.name) for m in group])
         for group in group_members(sweep)
     ]
+
+
+def group_resources(members: Sequence[SweepMember]) -> dict[str, float]:
+    """What one batched group of ``members`` needs: ``cores``, ``gpu``, ``memory`` (bytes).
+
+    The largest request of the group counts and zero requests are left out. Members on the
+    ``genn`` backend with ``device: cuda`` need ``gpu: 1`` unless their ``gpu`` is set.
+    """
+    out: dict[str, float] = {}
+    for m in members:
+        res = dict(m.resources)
+        if res.get("gpu") is None and m.config is not None:
+            backend = m.config.backend
+            if backend.name == "genn" and str(backend.options.get("device", "")).lower() == "cuda":
+                res["gpu"] = 1
+        wanted = {
+            "cores": res.get("cores"),
+            "gpu": res.get("gpu"),
+            "memory": parse_memory(res["memory"]) if res.get("memory") is not None else None,
+        }
+        for key, value in wanted.items():
+            if value:
+                out[key] = max(out.get(key, 0), value)
+    return out

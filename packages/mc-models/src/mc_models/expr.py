@@ -30,7 +30,9 @@ from __future__ import annotations
 import ast
 import textwrap
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from mc_models.render.nodes import NotationRenderer
 
 __all__ = [
     "Assign",
@@ -49,6 +51,7 @@ __all__ = [
     "Stmt",
     "assigned",
     "calls",
+    "map_children",
     "names",
     "parse_block",
     "parse_expr",
@@ -240,46 +243,43 @@ def unparse(
     """The notation of an expression (parses back to the same tree).
 
     ``number`` prints a literal (default ``repr``: ``1`` stays an integer); ``call`` maps a
-    function's name to the name printed (default: itself). With both, the same printer
-    renders Python-syntax code for other targets (the numba activations).
+    function's name to the name printed (default: itself). The printing is
+    :class:`mc_models.render.nodes.NotationRenderer`, the walker every rendering starts from.
     """
+    return NotationRenderer(number, call).render(e)
 
-    def u(x: Expr) -> str:
-        return unparse(x, number, call)
 
-    if isinstance(e, Num):
-        return number(e.value)
-    if isinstance(e, Name):
-        return e.id
-    if isinstance(e, Bin | Cmp):
-        return f"({u(e.left)} {e.op} {u(e.right)})"
-    if isinstance(e, Neg):
-        return f"(-{u(e.operand)})"
-    if isinstance(e, Not):
-        return f"(not {u(e.operand)})"
-    if isinstance(e, BoolOp):
-        return "(" + f" {e.op} ".join(u(v) for v in e.values) + ")"
-    if isinstance(e, Cond):
-        return f"({u(e.body)} if {u(e.test)} else {u(e.orelse)})"
-    if isinstance(e, Call):
-        name = e.func if call is None else call(e.func)
-        return f"{name}({', '.join(u(a) for a in e.args)})"
-    raise ValueError(f"cannot unparse {e!r}")
+# The subexpressions of each compound node type, in their order (a tuple field holds several).
+_CHILDREN: dict[type, tuple[str, ...]] = {
+    Bin: ("left", "right"),
+    Cmp: ("left", "right"),
+    Neg: ("operand",),
+    Not: ("operand",),
+    BoolOp: ("values",),
+    Call: ("args",),
+    Cond: ("test", "body", "orelse"),
+}
 
 
 def children(e: Expr) -> tuple[Expr, ...]:
     """The direct subexpressions of ``e``."""
-    if isinstance(e, Bin | Cmp):
-        return (e.left, e.right)
-    if isinstance(e, Neg | Not):
-        return (e.operand,)
-    if isinstance(e, BoolOp):
-        return e.values
-    if isinstance(e, Call):
-        return e.args
-    if isinstance(e, Cond):
-        return (e.test, e.body, e.orelse)
-    return ()
+    out: list[Expr] = []
+    for field in _CHILDREN.get(type(e), ()):
+        value = getattr(e, field)
+        out += value if isinstance(value, tuple) else (value,)
+    return tuple(out)
+
+
+def map_children(e: Expr, f: Callable[[Expr], Expr]) -> Expr:
+    """``e`` with each direct subexpression ``c`` replaced by ``f(c)``, called in order."""
+    fields = _CHILDREN.get(type(e))
+    if not fields:
+        return e
+    new: dict[str, Expr | tuple[Expr, ...]] = {}
+    for field in fields:
+        value = getattr(e, field)
+        new[field] = tuple(f(v) for v in value) if isinstance(value, tuple) else f(value)
+    return replace(e, **new)
 
 
 def walk(e: Expr) -> Iterator[Expr]:

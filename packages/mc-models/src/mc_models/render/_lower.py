@@ -33,7 +33,9 @@ from mc_models.expr import (
     Num,
     Stmt,
     children,
+    map_children,
 )
+from mc_models.render.nodes import NodeVisitor
 
 __all__ = ["Const", "Lowered", "evaluate", "lower_block", "lower_expr"]
 
@@ -58,28 +60,51 @@ _CMPS = {
 
 def evaluate(e: Expr, values: Mapping[str, Any], dtype: np.dtype) -> Any:
     """Evaluate a parameter-only expression with NumPy scalars of ``dtype``, in order."""
-    if isinstance(e, Num):
-        return dtype.type(e.value) if isinstance(e.value, float) else e.value
-    if isinstance(e, Name):
-        return values[e.id]
-    if isinstance(e, Bin):
-        return _OPS[e.op](evaluate(e.left, values, dtype), evaluate(e.right, values, dtype))
-    if isinstance(e, Neg):
-        return -evaluate(e.operand, values, dtype)
-    if isinstance(e, Cmp):
-        return bool(_CMPS[e.op](evaluate(e.left, values, dtype), evaluate(e.right, values, dtype)))
-    if isinstance(e, BoolOp):
-        parts = [bool(evaluate(v, values, dtype)) for v in e.values]
+    return _Evaluator(values, dtype).visit(e)
+
+
+class _Evaluator(NodeVisitor):
+    """The value of a parameter-only expression (NumPy scalars of the precision, in order)."""
+
+    def __init__(self, values: Mapping[str, Any], dtype: np.dtype) -> None:
+        self.values, self.dtype = values, dtype
+
+    def generic_visit(self, e: Any, *context: Any) -> Any:
+        raise ValueError(f"{e!r} is not a constant expression")
+
+    def visit_Num(self, e: Num) -> Any:
+        return self.dtype.type(e.value) if isinstance(e.value, float) else e.value
+
+    def visit_Name(self, e: Name) -> Any:
+        return self.values[e.id]
+
+    def visit_Bin(self, e: Bin) -> Any:
+        return _OPS[e.op](self.visit(e.left), self.visit(e.right))
+
+    def visit_Neg(self, e: Neg) -> Any:
+        return -self.visit(e.operand)
+
+    def visit_Cmp(self, e: Cmp) -> bool:
+        return bool(_CMPS[e.op](self.visit(e.left), self.visit(e.right)))
+
+    def visit_BoolOp(self, e: BoolOp) -> bool:
+        parts = [bool(self.visit(v)) for v in e.values]
         return all(parts) if e.op == "and" else any(parts)
-    if isinstance(e, Not):
-        return not evaluate(e.operand, values, dtype)
-    if isinstance(e, Cond):
-        test = evaluate(e.test, values, dtype)
-        return evaluate(e.body if test else e.orelse, values, dtype)
-    raise ValueError(f"{e!r} is not a constant expression")
+
+    def visit_Not(self, e: Not) -> bool:
+        return not self.visit(e.operand)
+
+    def visit_Cond(self, e: Cond) -> Any:
+        return self.visit(e.body if self.visit(e.test) else e.orelse)
 
 
-class _Folder:
+class _Folder(NodeVisitor):
+    """Folds the constant subexpressions (``fold``); ``visit`` rebuilds the other nodes.
+
+    The context of a node is whether it meets floating-point operands (``floating``): an
+    integer number there becomes a constant of the precision.
+    """
+
     def __init__(self, kinds: Mapping[str, str], int_names: set[str]) -> None:
         self.kinds, self.int_names = kinds, int_names
         self.consts: list[Expr] = []
@@ -114,33 +139,44 @@ class _Folder:
         return Const(self._index[e])
 
     def fold(self, e: Expr, float_context: bool = False) -> Expr | Const:
-        if isinstance(e, Num) and isinstance(e.value, int) and not float_context:
-            return e  # an integer in integer arithmetic (counters) stays in the code
-        if isinstance(e, Num):
-            return self.const(Num(float(e.value)))
-        if self.is_const(e) and not self.is_int(e) and not isinstance(e, Cmp | BoolOp | Not):
+        if not isinstance(e, Num | Cmp | BoolOp | Not) and self.is_const(e) and not self.is_int(e):
             return self.const(e)
-        if isinstance(e, Bin | Cond):
-            parts = (e.left, e.right) if isinstance(e, Bin) else (e.body, e.orelse)
-            floating = not all(self.is_int(p) for p in parts)
-            a, b = (self.fold(p, floating) for p in parts)
-            if isinstance(e, Bin):
-                return Bin(e.op, a, b)
-            return Cond(self.fold(e.test), a, b)
-        if isinstance(e, Cmp):
-            floating = not (self.is_int(e.left) and self.is_int(e.right))
-            return Cmp(e.op, self.fold(e.left, floating), self.fold(e.right, floating))
-        if isinstance(e, Neg):
-            return Neg(self.fold(e.operand, float_context))
-        if isinstance(e, Not):
-            return Not(self.fold(e.operand))
-        if isinstance(e, BoolOp):
-            return BoolOp(e.op, tuple(self.fold(v) for v in e.values))
-        if isinstance(e, Call):
-            if e.func == "normal":  # the draw's number (see _number_draws)
-                return e
-            return Call(e.func, tuple(self.fold(a, e.func != "sample") for a in e.args))
-        return e
+        return self.visit(e, float_context)
+
+    def generic_visit(self, e: Any, *context: Any) -> Any:
+        return e  # a name that is not a parameter
+
+    def visit_Num(self, e: Num, floating: bool) -> Expr | Const:
+        if isinstance(e.value, int) and not floating:
+            return e  # an integer in integer arithmetic (counters) stays in the code
+        return self.const(Num(float(e.value)))
+
+    def visit_Bin(self, e: Bin, floating: bool) -> Bin:
+        floating = not (self.is_int(e.left) and self.is_int(e.right))
+        return Bin(e.op, self.fold(e.left, floating), self.fold(e.right, floating))
+
+    def visit_Cond(self, e: Cond, floating: bool) -> Cond:
+        floating = not (self.is_int(e.body) and self.is_int(e.orelse))
+        body, orelse = self.fold(e.body, floating), self.fold(e.orelse, floating)
+        return Cond(self.fold(e.test), body, orelse)
+
+    def visit_Cmp(self, e: Cmp, floating: bool) -> Cmp:
+        floating = not (self.is_int(e.left) and self.is_int(e.right))
+        return Cmp(e.op, self.fold(e.left, floating), self.fold(e.right, floating))
+
+    def visit_Neg(self, e: Neg, floating: bool) -> Neg:
+        return Neg(self.fold(e.operand, floating))
+
+    def visit_Not(self, e: Not, floating: bool) -> Not:
+        return Not(self.fold(e.operand))
+
+    def visit_BoolOp(self, e: BoolOp, floating: bool) -> BoolOp:
+        return BoolOp(e.op, tuple(self.fold(v) for v in e.values))
+
+    def visit_Call(self, e: Call, floating: bool) -> Call:
+        if e.func == "normal":  # the draw's number (see _number_draws)
+            return e
+        return Call(e.func, tuple(self.fold(a, e.func != "sample") for a in e.args))
 
 
 @dataclass(frozen=True)
@@ -160,21 +196,7 @@ def _numbered(e: Expr, count: list[int]) -> Expr:
     if isinstance(e, Call) and e.func == "normal":
         count[0] += 1
         return Call("normal", (Num(count[0] - 1),))
-    if isinstance(e, Bin):
-        return Bin(e.op, _numbered(e.left, count), _numbered(e.right, count))
-    if isinstance(e, Cmp):
-        return Cmp(e.op, _numbered(e.left, count), _numbered(e.right, count))
-    if isinstance(e, Neg):
-        return Neg(_numbered(e.operand, count))
-    if isinstance(e, Not):
-        return Not(_numbered(e.operand, count))
-    if isinstance(e, BoolOp):
-        return BoolOp(e.op, tuple(_numbered(v, count) for v in e.values))
-    if isinstance(e, Cond):
-        return Cond(*(_numbered(x, count) for x in (e.test, e.body, e.orelse)))
-    if isinstance(e, Call):
-        return Call(e.func, tuple(_numbered(a, count) for a in e.args))
-    return e
+    return map_children(e, lambda c: _numbered(c, count))
 
 
 def _number_draws(block: tuple[Stmt, ...], count: list[int]) -> tuple[Stmt, ...]:

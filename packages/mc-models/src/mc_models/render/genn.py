@@ -16,13 +16,15 @@ parameters ``rates`` and ``order`` and three per-neuron offsets, see
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
-from mc_models.expr import Assign, Bin, BoolOp, Call, Cmp, Cond, Expr, If, Name, Neg, Not, Num
+from mc_models.expr import Assign, Call, Cond, Expr, If
 from mc_models.model import Var
+from mc_models.render.nodes import NodeRenderer
 
 __all__ = [
+    "GeNNRenderer",
     "SAMPLE_EGPS",
     "activation_code",
     "SAMPLE_VARS",
@@ -56,6 +58,58 @@ def _num(v: float | int, double: bool = False) -> str:
     return text + ("d" if double else "")
 
 
+class GeNNRenderer(NodeRenderer):
+    """A model's expression in GeNN's C-like code.
+
+    Names as ``ref`` gives them (default: as written); a switch is a dynamic parameter,
+    tested as ``(switch > 0.5)``. Numbers are ``scalar`` literals, or double ones
+    (``1.0d``) in an activation. ``normal()`` is ``gennrand_normal()``, ``sample(i)`` reads
+    the players' resident stage data (``SAMPLE_VARS``); ``phi`` is a statement of its own.
+    """
+
+    ops: ClassVar[Mapping[str, str]] = {"and": "&&", "or": "||"}
+    functions: ClassVar[Mapping[str, str]] = {"exp": "exp", "log": "log", "abs": "fabs"}
+    target = "GeNN"
+
+    def __init__(
+        self,
+        kinds: Mapping[str, str],
+        ref: Callable[[str], str] | None = None,
+        double: bool = False,
+    ) -> None:
+        self.kinds, self.ref, self.double = kinds, ref, double
+
+    def number(self, value: float | int) -> str:
+        """An integer, or a float literal (``d``: double)."""
+        return _num(value, self.double)
+
+    def name(self, name: str) -> str:
+        """A switch as ``(switch > 0.5)``, anything else as ``ref`` gives it."""
+        if self.kinds.get(name) == "switch":
+            return f"({name} > 0.5)"
+        return name if self.ref is None else self.ref(name)
+
+    def negation(self, operand: str) -> str:
+        """``(!x)``."""
+        return f"(!{operand})"
+
+    def conditional(self, test: str, body: str, orelse: str) -> str:
+        """``(test ? body : orelse)``."""
+        return f"({test} ? {body} : {orelse})"
+
+    def call_normal(self, e: Call) -> str:
+        """GeNN's standard-normal draw."""
+        return "gennrand_normal()"
+
+    def call_sample(self, e: Call) -> str:
+        """The stored rate of this neuron at an order position (``SAMPLE_EGPS``)."""
+        return f"rates[rate_base + (order[order_base + {self.visit(e.args[0])}] * stride)]"
+
+    def call_phi(self, e: Call) -> str:
+        """Not an expression in GeNN: ``v = phi(x)`` is a statement (see ``_Code``)."""
+        raise ValueError(f"phi() must be the whole value of an assignment: {e!r}")
+
+
 class _Code:
     def __init__(self, kinds: dict[str, str], activation) -> None:
         self.kinds, self.activation = kinds, activation
@@ -66,37 +120,7 @@ class _Code:
         self.lines.append("    " * ind + line)
 
     def expr(self, e: Expr, ref: Callable[[str], str] | None = None, double=False) -> str:
-        ref = ref or (lambda n: n)
-        sub = lambda c: self.expr(c, ref, double)  # noqa: E731
-        if isinstance(e, Num):
-            return _num(e.value, double)
-        if isinstance(e, Name):
-            if self.kinds.get(e.id) == "switch":
-                return f"({e.id} > 0.5)"
-            return ref(e.id)
-        if isinstance(e, Bin | Cmp):
-            return f"({sub(e.left)} {e.op} {sub(e.right)})"
-        if isinstance(e, Neg):
-            return f"(-{sub(e.operand)})"
-        if isinstance(e, BoolOp):
-            op = " && " if e.op == "and" else " || "
-            return "(" + op.join(sub(v) for v in e.values) + ")"
-        if isinstance(e, Not):
-            return f"(!{sub(e.operand)})"
-        if isinstance(e, Cond):
-            return f"({sub(e.test)} ? {sub(e.body)} : {sub(e.orelse)})"
-        if isinstance(e, Call):
-            args = [sub(a) for a in e.args]
-            if e.func == "normal":
-                return "gennrand_normal()"
-            if e.func == "sample":
-                return f"rates[rate_base + (order[order_base + {args[0]}] * stride)]"
-            if e.func in ("exp", "log"):
-                return f"{e.func}({args[0]})"
-            if e.func == "abs":
-                return f"fabs({args[0]})"
-            raise ValueError(f"phi() must be the whole value of an assignment: {e!r}")
-        raise ValueError(f"cannot render {e!r}")  # pragma: no cover - checked by the model
+        return GeNNRenderer(self.kinds, ref, double).render(e)
 
     def block(self, block, ind: int = 0) -> None:
         for s in block:

@@ -13,24 +13,15 @@ multi-letter stem upright (``rate_pre`` as :math:`\mathrm{rate}_{\mathrm{pre}}`)
 
 from __future__ import annotations
 
-from mc_models.expr import (
-    Assign,
-    Bin,
-    BoolOp,
-    Call,
-    Cmp,
-    Cond,
-    Expr,
-    If,
-    Name,
-    Neg,
-    Not,
-    Num,
-    Stmt,
-)
+from collections.abc import Mapping
+from typing import ClassVar
+
+from mc_models.expr import Assign, Bin, BoolOp, Call, Cmp, Cond, Expr, If, Name, Neg, Not, Stmt
 from mc_models.model import NeuronModel, SynapseModel
+from mc_models.render.nodes import NodeRenderer
 
 __all__ = [
+    "LatexRenderer",
     "activation",
     "block",
     "expr",
@@ -105,63 +96,100 @@ def _paren(text: str) -> str:
     return r"\left(" + text + r"\right)"
 
 
-def _expr(e: Expr) -> tuple[str, int]:
-    """LaTeX of ``e`` and its precedence (higher binds tighter)."""
-    if isinstance(e, Num):
-        return number(e.value), _ATOM
-    if isinstance(e, Name):
-        return symbol(e.id), _ATOM
-    if isinstance(e, Bin):
+class LatexRenderer(NodeRenderer):
+    """An expression as LaTeX, as it is evaluated.
+
+    Names print as symbols, parentheses only where the tree is not left-grouped (by
+    :meth:`precedence`), divisions as fractions, a chain of conditionals as one set of cases.
+    """
+
+    ops: ClassVar[Mapping[str, str]] = {**_CMP, "*": r"\cdot", "and": r"\wedge", "or": r"\vee"}
+    functions: ClassVar[Mapping[str, str]] = {"exp": r"\exp", "log": r"\log", "phi": r"\varphi"}
+    target = "LaTeX"
+
+    def name(self, name: str) -> str:
+        """:func:`symbol`."""
+        return symbol(name)
+
+    def number(self, value: float | int) -> str:
+        """:func:`number`."""
+        return number(value)
+
+    def precedence(self, e: Expr) -> int:
+        """How tightly ``e`` binds as printed (higher binds tighter)."""
+        if isinstance(e, Bin):
+            return _ATOM if e.op == "/" else _PREC[e.op]
+        if isinstance(e, Neg):
+            return _PREC["*"]
+        if isinstance(e, Cmp | BoolOp):
+            return 0
+        return _ATOM
+
+    def visit_Bin(self, e: Bin) -> str:
+        """Left-grouped: parenthesised operands where the tree is not; ``/`` a fraction.
+
+        The left operand is parenthesised below the operator's precedence, the right one at
+        or below it (and a negation there).
+        """
         if e.op == "/":
-            return r"\frac{" + expr(e.left) + "}{" + expr(e.right) + "}", _ATOM
+            return r"\frac{" + self.visit(e.left) + "}{" + self.visit(e.right) + "}"
         prec = _PREC[e.op]
-        left, lp = _expr(e.left)
-        right, rp = _expr(e.right)
-        if lp < prec:
+        left, right = self.visit(e.left), self.visit(e.right)
+        if self.precedence(e.left) < prec:
             left = _paren(left)
-        if rp <= prec or isinstance(e.right, Neg):  # left-grouping: equal precedence on the
-            right = _paren(right)  # right needs parentheses (and a negation there reads so)
-        op = r" \cdot " if e.op == "*" else f" {e.op} "
-        return left + op + right, prec
-    if isinstance(e, Neg):
-        inner, p = _expr(e.operand)
-        return "-" + (inner if p > _PREC["*"] else _paren(inner)), _PREC["*"]
-    if isinstance(e, Cmp):
-        return f"{expr(e.left)} {_CMP[e.op]} {expr(e.right)}", 0
-    if isinstance(e, BoolOp):
-        op = r" \wedge " if e.op == "and" else r" \vee "
-        parts = [_paren(expr(v)) if isinstance(v, BoolOp) else expr(v) for v in e.values]
-        return op.join(parts), 0
-    if isinstance(e, Not):
-        return r"\neg " + _paren(expr(e.operand)), _ATOM
-    if isinstance(e, Call):
-        return _call(e), _ATOM
-    if isinstance(e, Cond):  # a chain `a if t else (b if u else c)` as one set of cases
+        if self.precedence(e.right) <= prec or isinstance(e.right, Neg):
+            right = _paren(right)
+        return left + f" {self.op(e.op)} " + right
+
+    def visit_Neg(self, e: Neg) -> str:
+        """``-x``, the operand in parentheses unless it is an atom."""
+        inner = self.visit(e.operand)
+        return "-" + (inner if self.precedence(e.operand) > _PREC["*"] else _paren(inner))
+
+    def visit_Cmp(self, e: Cmp) -> str:
+        r"""``a \le b`` (the lowest precedence: no parentheses inside)."""
+        return f"{self.visit(e.left)} {self.op(e.op)} {self.visit(e.right)}"
+
+    def visit_BoolOp(self, e: BoolOp) -> str:
+        r"""``a \wedge b``, a nested ``and``/``or`` in parentheses."""
+        parts = [
+            _paren(self.visit(v)) if isinstance(v, BoolOp) else self.visit(v) for v in e.values
+        ]
+        return f" {self.op(e.op)} ".join(parts)
+
+    def negation(self, operand: str) -> str:
+        r"""``\neg \left(x\right)``."""
+        return r"\neg " + _paren(operand)
+
+    def visit_Cond(self, e: Cond) -> str:
+        """A chain ``a if t else (b if u else c)`` as one set of cases."""
         rows = []
         while isinstance(e, Cond):
-            rows.append(expr(e.body) + r" & \text{if } " + expr(e.test))
+            rows.append(self.visit(e.body) + r" & \text{if } " + self.visit(e.test))
             e = e.orelse
-        rows.append(expr(e) + r" & \text{otherwise}")
-        return r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}", _ATOM
-    raise TypeError(f"not an expression of the notation: {e!r}")
+        rows.append(self.visit(e) + r" & \text{otherwise}")
+        return r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}"
 
+    def function(self, func: str) -> str:
+        """A known function's symbol, any other upright."""
+        return self.functions.get(func) or r"\mathrm{" + func.replace("_", r"\_") + "}"
 
-def _call(e: Call) -> str:
-    args = [expr(a) for a in e.args]
-    if e.func == "normal":
+    def call(self, func: str, args: list[str]) -> str:
+        r"""``f\left(a, b\right)``."""
+        return func + _paren(", ".join(args))
+
+    def call_normal(self, e: Call) -> str:
+        """A fresh standard-normal draw."""
         return r"\mathcal{N}(0, 1)"
-    if e.func == "phi":
-        return r"\varphi" + _paren(args[0])
-    if e.func == "abs":
-        return r"\left|" + args[0] + r"\right|"
-    if e.func in ("exp", "log"):
-        return "\\" + e.func + _paren(args[0])
-    return r"\mathrm{" + e.func.replace("_", r"\_") + "}" + _paren(", ".join(args))
+
+    def call_abs(self, e: Call) -> str:
+        """``|x|``."""
+        return r"\left|" + self.visit(e.args[0]) + r"\right|"
 
 
 def expr(e: Expr) -> str:
     """LaTeX of one expression, parenthesised only where the tree is not left-grouped."""
-    return _expr(e)[0]
+    return LatexRenderer().render(e)
 
 
 def activation(act) -> str:

@@ -28,37 +28,36 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from mc_models.expr import (
     Assign,
-    Bin,
     BoolOp,
     Call,
-    Cmp,
-    Cond,
     Expr,
     If,
     Name,
-    Neg,
     Not,
     Num,
     Stmt,
     assigned,
     children,
     names,
-    unparse,
     walk,
 )
 from mc_models.model import NeuronModel, SynapseModel
 from mc_models.render._lower import Const, Lowered, lower_block
+from mc_models.render.nodes import NodeRenderer
 
 __all__ = [
+    "ActivationRenderer",
     "NeuronCode",
     "NeuronNames",
+    "NumbaRenderer",
     "SynapseCode",
     "SynapseNames",
     "SynapseVariant",
+    "VectorActivationRenderer",
     "activation_source",
     "neuron_code",
     "synapse_code",
@@ -66,35 +65,40 @@ __all__ = [
 ]
 
 
-def _render(e: Expr | Const, ref: Callable[[str], str], names_: Any) -> str:
-    if isinstance(e, Const):
-        return names_.const(e.index)
-    if isinstance(e, Num):
-        return repr(e.value)
-    if isinstance(e, Name):
-        return ref(e.id)
-    if isinstance(e, Bin | Cmp):
-        return f"({_render(e.left, ref, names_)} {e.op} {_render(e.right, ref, names_)})"
-    if isinstance(e, Neg):
-        return f"(-{_render(e.operand, ref, names_)})"
-    if isinstance(e, BoolOp):
-        return "(" + f" {e.op} ".join(_render(v, ref, names_) for v in e.values) + ")"
-    if isinstance(e, Not):
-        return f"(not {_render(e.operand, ref, names_)})"
-    if isinstance(e, Cond):
-        t, a, b = (_render(x, ref, names_) for x in (e.test, e.body, e.orelse))
-        return f"({a} if {t} else {b})"
-    if isinstance(e, Call):
-        if e.func == "normal":
-            return names_.draw(e.args[0].value)
-        if e.func == "phi":  # the threshold is a folded constant (see neuron_code)
-            arg = _render(e.args[0], ref, names_)
-            return (
-                f"DT({names_.act}(np.float64({arg}), np.float64({names_.const(e.args[1].index)})))"
-            )
-        if e.func == "sample":
-            return names_.sample(_render(e.args[0], ref, names_))
-    raise ValueError(f"cannot render {e!r}")  # pragma: no cover - checked by the model
+class NumbaRenderer(NodeRenderer):
+    """A model's expression as numba code of one batch member's scalars.
+
+    The notation's Python syntax; names as ``ref`` gives them, constants, draws and stage
+    data where the kernel's ``names_`` (:class:`NeuronNames`, :class:`SynapseNames`) put
+    them; ``phi`` the activation in float64, rounded once to the precision ``DT``.
+    """
+
+    functions: ClassVar[Mapping[str, str]] = {}  # the model's built-ins only
+    target = "numba"
+
+    def __init__(self, ref: Callable[[str], str], names_: Any) -> None:
+        self.ref, self.names = ref, names_
+
+    def name(self, name: str) -> str:
+        """Where the kernel keeps it (``ref``)."""
+        return self.ref(name)
+
+    def const(self, index: int) -> str:
+        """The kernel's local of the constant."""
+        return self.names.const(index)
+
+    def call_normal(self, e: Call) -> str:
+        """The draw, numbered in the order written (see ``_lower``)."""
+        return self.names.draw(e.args[0].value)
+
+    def call_phi(self, e: Call) -> str:
+        """The activation of the float64 argument, rounded once (threshold: a constant)."""
+        arg, thr = self.visit(e.args[0]), self.names.const(e.args[1].index)
+        return f"DT({self.names.act}(np.float64({arg}), np.float64({thr})))"
+
+    def call_sample(self, e: Call) -> str:
+        """The stored rate at an order position."""
+        return self.names.sample(self.visit(e.args[0]))
 
 
 # ---------------------------------------------------------------------- neurons
@@ -158,6 +162,7 @@ class _NeuronEmitter:
         self.kinds = model.kinds()
         self.cached: set[str] = set()
         self.deferred = 0
+        self.renderer = NumbaRenderer(self.ref, names_)
 
     def ref(self, name: str) -> str:
         k = self.kinds.get(name, "local")
@@ -173,7 +178,7 @@ class _NeuronEmitter:
         return f"{p}l_{name}"
 
     def expr(self, e) -> str:
-        return _render(e, self.ref, self.n)
+        return self.renderer.render(e)
 
     def population_level(self, s: Stmt) -> bool:
         shared = {n for n, k in self.kinds.items() if k == "shared"}
@@ -426,6 +431,8 @@ class _SynapseEmitter:
         self.kinds = model.kinds()
         self.post_terms: dict[Expr, int] = {}
         self.pre_terms: dict[Expr, int] = {}
+        self.plain_renderer = NumbaRenderer(self.ref, names_)
+        self.inner_renderer = self.plain_renderer if one_to_one else _InnerLoopRenderer(self)
 
     def side(self, e: Expr | Const) -> str | None:
         """``pre``, ``post`` or ``const`` when ``e`` reads only that side and constants."""
@@ -451,26 +458,11 @@ class _SynapseEmitter:
         return f"{self.n.prefix}l_{name}"
 
     def plain(self, e) -> str:
-        return _render(e, self.ref, self.n)
+        return self.plain_renderer.render(e)
 
     def expr(self, e) -> str:
-        """The inner loop's rendering of ``e``.
-
-        Presynaptic terms and compound postsynaptic ones are read from where they were
-        computed.
-        """
-        if self.one_to_one:
-            return self.plain(e)
-        side = self.side(e)
-        if side == "post" and not isinstance(e, Name):
-            k = self.post_terms.setdefault(e, len(self.post_terms))
-            return f"{self.n.post_term(k)}[j]"
-        if side == "pre":
-            k = self.pre_terms.setdefault(e, len(self.pre_terms))
-            return self.n.pre_term(k)
-        if side is not None or isinstance(e, Name | Num | Const | Call):
-            return self.plain(e)
-        return _render_node(e, self.expr)
+        """The inner loop's rendering of ``e`` (see :class:`_InnerLoopRenderer`)."""
+        return self.inner_renderer.render(e)
 
     def variant(self, block, output, switches) -> SynapseVariant:
         inner: list[str] = []
@@ -516,17 +508,29 @@ def _ref_side(name: str, kinds: Mapping[str, str]) -> str | None:
     return None
 
 
-def _render_node(e, sub: Callable) -> str:
-    """One compound node with its children rendered by ``sub``."""
-    if isinstance(e, Bin | Cmp):
-        return f"({sub(e.left)} {e.op} {sub(e.right)})"
-    if isinstance(e, Neg):
-        return f"(-{sub(e.operand)})"
-    if isinstance(e, BoolOp):
-        return "(" + f" {e.op} ".join(sub(v) for v in e.values) + ")"
-    if isinstance(e, Not):
-        return f"(not {sub(e.operand)})"
-    return f"({sub(e.body)} if {sub(e.test)} else {sub(e.orelse)})"
+class _InnerLoopRenderer(NumbaRenderer):
+    """The synapses' inner loop: terms of one side are read from where they were computed.
+
+    Presynaptic terms and compound postsynaptic ones are numbered as met (the kernel
+    computes them before the inner loop); everything else is the plain rendering.
+    """
+
+    def __init__(self, emitter: _SynapseEmitter) -> None:
+        super().__init__(emitter.ref, emitter.n)
+        self.emitter = emitter
+
+    def visit(self, e: Any, *context: Any) -> str:
+        em = self.emitter
+        side = em.side(e)
+        if side == "post" and not isinstance(e, Name):
+            k = em.post_terms.setdefault(e, len(em.post_terms))
+            return f"{em.n.post_term(k)}[j]"
+        if side == "pre":
+            k = em.pre_terms.setdefault(e, len(em.pre_terms))
+            return em.n.pre_term(k)
+        if side is not None or isinstance(e, Name | Num | Const | Call):
+            return em.plain(e)
+        return super().visit(e)  # a compound node: its operands through this rendering
 
 
 def synapse_code(model: SynapseModel, params: Mapping[str, Any], dtype) -> SynapseCode:
@@ -542,7 +546,7 @@ def synapse_code(model: SynapseModel, params: Mapping[str, Any], dtype) -> Synap
 # ---------------------------------------------------------------------- activations
 def activation_source(activation, name: str = "_act") -> list[str]:
     """Lines of a function ``name(x, thr)`` of float64 scalars (``math`` imported)."""
-    return [f"def {name}(x, thr):", f"    return {_act(activation.tree)}"]
+    return [f"def {name}(x, thr):", f"    return {ActivationRenderer().render(activation.tree)}"]
 
 
 def vector_activation_source(activation, name: str = "_vact") -> list[str] | None:
@@ -552,27 +556,29 @@ def vector_activation_source(activation, name: str = "_vact") -> list[str] | Non
     ``mc_network.backends._vecmath``: NaN where the value must be recomputed). ``None``
     where the activation calls a function without a vectorisable rendering (``log``).
     """
-    calls = {op for n in walk(activation.tree) if isinstance(n, Call) for op in (n.func,)}
-    if not calls <= set(_VECTOR_CALLS):
+    calls = {n.func for n in walk(activation.tree) if isinstance(n, Call)}
+    if not calls <= set(VectorActivationRenderer.functions):
         return None
-    body = unparse(
-        activation.tree, number=lambda v: repr(float(v)), call=lambda f: _VECTOR_CALLS[f]
-    )
+    body = VectorActivationRenderer().render(activation.tree)
     return [f"def {name}(x, thr):", f"    return _vguard({body}, x)"]
 
 
-_NUMBA_CALLS = {"exp": "math.exp", "log": "math.log", "abs": "abs"}
-_VECTOR_CALLS = {"exp": "_vexp", "abs": "abs"}
+class ActivationRenderer(NodeRenderer):
+    """An activation as numba code of the float64 scalars ``x`` and ``thr``.
+
+    The notation's printing, with numbers as floats and the functions of ``math``.
+    """
+
+    functions: ClassVar[Mapping[str, str]] = {"exp": "math.exp", "log": "math.log", "abs": "abs"}
+    target = "activation: numba"
+
+    def number(self, value: float | int) -> str:
+        """A float (an integer literal too)."""
+        return repr(float(value))
 
 
-def _numba_call(func: str) -> str:
-    if func not in _NUMBA_CALLS:
-        raise ValueError(
-            f"activation: no numba rendering of {func!r}; known: {sorted(_NUMBA_CALLS)}"
-        )
-    return _NUMBA_CALLS[func]
+class VectorActivationRenderer(ActivationRenderer):
+    """The vectorisable activation: ``exp`` is the kernel's ``_vexp``."""
 
-
-def _act(e: Expr) -> str:
-    """An activation's expression as numba code: the notation's printer, floats as floats."""
-    return unparse(e, number=lambda v: repr(float(v)), call=_numba_call)
+    functions: ClassVar[Mapping[str, str]] = {"exp": "_vexp", "abs": "abs"}
+    target = "activation: vectorised numba"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -33,21 +33,21 @@ from mc_models.expr import (
     Bin,
     BoolOp,
     Call,
-    Cmp,
-    Cond,
     Expr,
     If,
     Name,
     Neg,
     Not,
-    Num,
     walk,
 )
 from mc_models.model import NeuronModel, ResolvedParams, SynapseModel
 from mc_models.render._lower import Const, Lowered, lower_block
+from mc_models.render.nodes import NodeRenderer
 
 __all__ = [
+    "ActivationRenderer",
     "NeuronStep",
+    "NumpyRenderer",
     "SynapseStep",
     "activation_function",
     "neuron_source",
@@ -62,6 +62,71 @@ __all__ = [
 _UFUNCS = {"+": "add", "-": "subtract", "*": "multiply", "/": "true_divide"}
 
 
+class _NumpySyntax(NodeRenderer):
+    """What NumPy writes differently from the notation: element-wise tests and selection."""
+
+    def visit_BoolOp(self, e: BoolOp) -> str:
+        """``np.logical_and(np.logical_and(a, b), c)``: the operands in their order."""
+        fn = "np.logical_and" if e.op == "and" else "np.logical_or"
+        out = self.visit(e.values[0])
+        for v in e.values[1:]:
+            out = f"{fn}({out}, {self.visit(v)})"
+        return out
+
+    def negation(self, operand: str) -> str:
+        """``np.logical_not(x)``."""
+        return f"np.logical_not({operand})"
+
+    def conditional(self, test: str, body: str, orelse: str) -> str:
+        """``np.where(test, body, orelse)``."""
+        return f"np.where({test}, {body}, {orelse})"
+
+
+class NumpyRenderer(_NumpySyntax):
+    """A model's expression as NumPy code on arrays (names as ``ref`` gives them).
+
+    Constants are ``c[k]``, draws ``draws[k]``, ``phi(x)`` is ``act(x, thr)`` and
+    ``sample(i)`` reads the stage data.
+    """
+
+    functions: ClassVar[Mapping[str, str]] = {}  # the model's built-ins only
+    target = "numpy"
+
+    def __init__(self, ref: Callable[[str], str]) -> None:
+        self.ref = ref
+
+    def name(self, name: str) -> str:
+        """Where the step keeps it (``ref``)."""
+        return self.ref(name)
+
+    def const(self, index: int) -> str:
+        """``c[k]``."""
+        return f"c[{index}]"
+
+    def call_normal(self, e: Call) -> str:
+        """``draws[k]``: the draws numbered in the order written (see ``_lower``)."""
+        return f"draws[{e.args[0].value}]"
+
+    def call_phi(self, e: Call) -> str:
+        """``act(x, thr)``."""
+        return f"act({self.visit(e.args[0])}, thr)"
+
+    def call_sample(self, e: Call) -> str:
+        """``data.sample(i)``."""
+        return f"data.sample({self.visit(e.args[0])})"
+
+
+class ActivationRenderer(_NumpySyntax):
+    """An activation as NumPy code of the float64 arrays ``x`` and ``thr``."""
+
+    functions: ClassVar[Mapping[str, str]] = {"exp": "np.exp", "log": "np.log", "abs": "np.abs"}
+    target = "activation: numpy"
+
+    def number(self, value: float | int) -> str:
+        """A float (an integer literal too)."""
+        return repr(float(value))
+
+
 class _Emitter:
     """Python source lines with indentation, and the expression rendering of one model."""
 
@@ -70,41 +135,13 @@ class _Emitter:
         self.lines: list[str] = []
         self.ind = 1
         self.masks = 0
+        self.renderer = NumpyRenderer(ref)
 
     def __call__(self, line: str) -> None:
         self.lines.append("    " * self.ind + line)
 
     def expr(self, e: Expr | Const) -> str:
-        if isinstance(e, Const):
-            return f"c[{e.index}]"
-        if isinstance(e, Num):
-            return repr(e.value)
-        if isinstance(e, Name):
-            return self.ref(e.id)
-        if isinstance(e, Bin):
-            return f"({self.expr(e.left)} {e.op} {self.expr(e.right)})"
-        if isinstance(e, Neg):
-            return f"(-{self.expr(e.operand)})"
-        if isinstance(e, Cmp):
-            return f"({self.expr(e.left)} {e.op} {self.expr(e.right)})"
-        if isinstance(e, BoolOp):
-            fn = "np.logical_and" if e.op == "and" else "np.logical_or"
-            out = self.expr(e.values[0])
-            for v in e.values[1:]:
-                out = f"{fn}({out}, {self.expr(v)})"
-            return out
-        if isinstance(e, Not):
-            return f"np.logical_not({self.expr(e.operand)})"
-        if isinstance(e, Cond):
-            return f"np.where({self.expr(e.test)}, {self.expr(e.body)}, {self.expr(e.orelse)})"
-        if isinstance(e, Call):
-            if e.func == "normal":  # numbered in the order written (see _lower)
-                return f"draws[{e.args[0].value}]"
-            if e.func == "phi":
-                return f"act({self.expr(e.args[0])}, thr)"
-            if e.func == "sample":
-                return f"data.sample({self.expr(e.args[0])})"
-        raise ValueError(f"cannot render {e!r}")  # pragma: no cover - checked by the model
+        return self.renderer.render(e)
 
     def switch_test(self, e: Expr) -> str | None:
         """A test of switches only, as a Python test; ``None`` for a test of values."""
@@ -496,8 +533,7 @@ def presyn_sum(g: np.ndarray, x_pre: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------- activations
 def activation_function(activation) -> Callable[[np.ndarray, Any], np.ndarray]:
     """``f(x, thr)``: the activation in float64 from ``x``, rounded once to ``x``'s dtype."""
-    e = _Emitter(lambda n: {"x": "x", "thr": "thr"}[n], {})
-    body = _act_expr(activation.tree, e)
+    body = ActivationRenderer().render(activation.tree)
     src = (
         "def act(x, thr):\n"
         "    x = np.asarray(x)\n"
@@ -511,21 +547,3 @@ def activation_function(activation) -> Callable[[np.ndarray, Any], np.ndarray]:
         "    return y.astype(dtype)\n"
     )
     return _compile(src, "act")
-
-
-def _act_expr(e: Expr, em: _Emitter) -> str:
-    if isinstance(e, Call):
-        fn = {"exp": "np.exp", "log": "np.log", "abs": "np.abs"}[e.func]
-        return f"{fn}({_act_expr(e.args[0], em)})"
-    if isinstance(e, Num):
-        return repr(float(e.value))
-    if isinstance(e, Name):
-        return e.id
-    if isinstance(e, Bin | Cmp):
-        return f"({_act_expr(e.left, em)} {e.op} {_act_expr(e.right, em)})"
-    if isinstance(e, Neg):
-        return f"(-{_act_expr(e.operand, em)})"
-    if isinstance(e, Cond):
-        t, a, b = (_act_expr(x, em) for x in (e.test, e.body, e.orelse))
-        return f"np.where({t}, {a}, {b})"
-    raise ValueError(f"activation: cannot render {e!r}")

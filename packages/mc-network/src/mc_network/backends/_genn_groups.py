@@ -179,7 +179,7 @@ def _derived_kwargs(derived: dict[str, float]) -> list[tuple[str, Any]]:
     GeNN would call each derived parameter's function with the values it was given, which
     are already cast; the cast results of the float64 computation are handed over instead.
     """
-    return [(name, (lambda v: lambda pars, dt: v)(value)) for name, value in derived.items()]
+    return [(name, (lambda x: lambda pars, dt: x)(v)) for name, v in derived.items()]
 
 
 def add_groups(pg, model, groups: tuple[Group, ...], dtype, batch: int, capacity: int, copies: int):

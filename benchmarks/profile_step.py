@@ -40,7 +40,6 @@ os.environ["MC_NETWORK_THREADS"] = "1"  # before mc_network reads it
 import numpy as np  # noqa: E402
 
 from mc_network import build_network, mnist_spec, yinyang_spec  # noqa: E402
-from mc_network.program import FactorisedOp  # noqa: E402
 
 log = logging.getLogger("profile_step")
 
@@ -225,6 +224,11 @@ def _parse(lines) -> ast.AST:
         return ast.parse("\n".join(ln.strip().rstrip(":") for ln in lines if ln.strip()))
 
 
+def _factorised(op) -> bool:
+    """Whether an operation runs sample-factorised (also in commits before its own type)."""
+    return type(op).__name__ == "FactorisedOp" or getattr(op, "fast", None) is not None
+
+
 def work(program, learning: bool) -> dict[str, dict[str, float]]:
     """Flops and bytes of one member-step, per operation (see the module docstring).
 
@@ -265,7 +269,7 @@ def work(program, learning: bool) -> dict[str, dict[str, float]]:
         n_vars = len(op.model.var_names)
         if op.one_to_one:
             flops, nbytes = 1 * op.n_post, 3 * isz * op.n_post
-        elif isinstance(op, FactorisedOp):
+        elif _factorised(op):
             flops = op.n_post * (3 + 6 + 4) + (2 if learns else 0)
             nbytes = 8 * 5 * op.n_post + 2 * op.n_pre * isz * 2  # segment state; input check
         else:

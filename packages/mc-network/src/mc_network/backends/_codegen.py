@@ -635,25 +635,23 @@ class _Kernel:
             ),
         ]
 
-    def write_back(self, j: int) -> list[str]:
-        """The segment's write-back of synapse ``(i, j)`` (``{tag}_xo``: the row's ``x``)."""
+    def flush_pass(self, j: int) -> list[str]:
+        """End the segment: write the weights and increments back (only where it learned).
+
+        ``delta = a D0 + u x^T`` and ``g = (G0 + A D0) + U x^T`` in float64, rounded once.
+        """
         op, tag, w = self.program.synapses[j], f"y{j}f", f"y{j}w_"
         g, d = w + op.rule.weight, w + op.rule.filtered
-        return [
-            f"{tag}_d0 = np.float64({d}[i, j])",
-            f"{d}[i, j] = DT({tag}_a * {tag}_d0 + {tag}_u[j] * {tag}_xo)",
-            f"{g}[i, j] = DT((np.float64({g}[i, j]) + {tag}_A * {tag}_d0) + {tag}_U[j] * {tag}_xo)",
-        ]
-
-    def flush_pass(self, j: int) -> list[str]:
-        """End the segment: write the weights and increments back (only where it learned)."""
-        tag, g = f"y{j}f", f"y{j}w_g"
         return [
             f"if {tag}_A != 0.0:",
             f"    for i in range({g}.shape[0]):",
             f"        {tag}_xo = np.float64({tag}_x[i])",
             f"        for j in range({g}.shape[1]):",
-            *_indent(self.write_back(j), 3),
+            f"            {tag}_d0 = np.float64({d}[i, j])",
+            f"            {d}[i, j] = DT({tag}_a * {tag}_d0 + {tag}_u[j] * {tag}_xo)",
+            f"            {g}[i, j] = DT(",
+            f"                (np.float64({g}[i, j]) + {tag}_A * {tag}_d0) + {tag}_U[j] * {tag}_xo",
+            "            )",
         ]
 
     def start_pass(self, j: int) -> list[str]:

@@ -43,7 +43,7 @@ def check(name: str, thr: float, threads: int = 2, parts: int = 64) -> dict:
         )
     return {
         "activation": name,
-        "threshold": thr,
+        "threshold": thr if math.isfinite(thr) else "inf",
         "arguments": 2**32,
         "mismatches": sum(r[0] for r in res),
         "deferred": sum(r[1] for r in res),

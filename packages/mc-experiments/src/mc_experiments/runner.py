@@ -17,7 +17,6 @@ from mc_analysis import runformat as F
 from mc_analysis.rundir import is_original_run_dir
 from mc_experiments.config import Config, ConfigError, config_from_dict
 from mc_experiments.data import load_stage_data
-from mc_experiments.datasets import DatasetError
 from mc_experiments.protocol import (
     Experiment,
     Member,
@@ -216,15 +215,16 @@ def _experiment(
     progress: Callable | None = None,
     noise: NoiseSource | None = None,
 ) -> Experiment:
-    """Load the members' data and build their network; a failure is recorded in each run.
+    """Load the members' data and build their network; a failed build is recorded in each run.
 
-    Every run's ``status.json`` then says ``failed`` with the error and the step ``building
-    the network``. A network that does not fit in memory or that the backend refuses
-    (:data:`BUILD_REFUSALS`) is a config problem: :class:`ConfigError` (exit status 2);
-    anything else is raised as it is.
+    Data that cannot be loaded here (``DatasetError``) is refused as it is, leaving the
+    runs as they were. A network that cannot be built leaves every run's ``status.json``
+    saying ``failed`` with the error and the step ``building the network``; one that does not
+    fit in memory or that the backend refuses (:data:`BUILD_REFUSALS`) is a config problem:
+    :class:`ConfigError` (exit status 2); anything else is raised as it is.
     """
+    members = [Member(c, r) for c, r in zip(configs, runs, strict=True)]
     try:
-        members = [Member(c, r) for c, r in zip(configs, runs, strict=True)]
         return Experiment(members, progress, noise)
     except Exception as err:
         why = f"{type(err).__name__}: {err}"
@@ -234,7 +234,7 @@ def _experiment(
                 r.set_status(F.RunState.FAILED, error=why, step=step, epochs_completed=epoch)
             except OSError:  # e.g. the disk is full: the error is raised below
                 log.debug("could not record the failure in %s", r.path)
-        if isinstance(err, BUILD_REFUSALS) and not isinstance(err, ConfigError | DatasetError):
+        if isinstance(err, BUILD_REFUSALS) and not isinstance(err, ConfigError):
             where = ", ".join(str(r.path) for r in runs)
             raise ConfigError(f"{where}: the network cannot be built: {why}") from err
         raise
@@ -396,12 +396,12 @@ def resume(run_dir: Path, quiet: bool = False) -> RunDir:
         if stored is None:
             log.info("%s: legacy run directory (no config fingerprint): unverified", run.path)
         run.clean_temporaries()
-        ck = run.latest_checkpoint()
-        if ck is not None:
-            check_checkpoint_config(cfg, run, ck[1])
         bar = ProgressBar(not quiet, cfg.name)
         try:
             with bar.logs_above(), _run_log([run]):
+                ck = run.latest_checkpoint()  # what it sets aside is said in run.log too
+                if ck is not None:
+                    check_checkpoint_config(cfg, run, ck[1])
                 exp = _experiment([cfg], [run], ck[1]["epoch"] if ck else 0, progress=bar)
                 if ck is None:
                     _starting_again([run])

@@ -63,26 +63,29 @@ def weights_at(rng, theta):
     return W.astype(np.float32), B.astype(np.float32)
 
 
-def _put(group, key, data, attrs, checksums=False):
+def _put(group, key, data, attrs, fmt=1):
     codecs = {}
+    checksums = fmt >= 2
     if checksums:  # format 2: zstd, then a crc32c checksum on every chunk
         from zarr.codecs import Crc32cCodec, ZstdCodec
 
         codecs = {"compressors": (ZstdCodec(level=0), Crc32cCodec())}
-    shards = (data.shape[0], *data.shape[1:]) if checksums else None
-    chunks = (1, *data.shape[1:]) if checksums else "auto"
-    arr = group.create_array(
-        key,
-        shape=data.shape,
-        dtype=data.dtype,
-        fill_value=np.nan,
-        chunks=chunks,
-        shards=shards,
+    create = {
+        "shape": data.shape,
+        "dtype": data.dtype,
+        "fill_value": np.nan,
+        "chunks": (1, *data.shape[1:]) if checksums else "auto",
+        "shards": (data.shape[0], *data.shape[1:]) if checksums else None,
         **codecs,
-    )
-    arr[...] = data
+    }
     owner, var = key.split("/")[1].split(".", 1)
-    arr.attrs.update({"variable": var, "owner": owner, "stage": key.split("/")[0], **attrs})
+    described = {"variable": var, "owner": owner, "stage": key.split("/")[0], **attrs}
+    if fmt >= 3:  # format 3: the metadata sealed with its own checksum
+        from mc_analysis.runformat import sealed_attributes
+
+        described = sealed_attributes(described, **create)
+    arr = group.create_array(key, attributes=described, **create)
+    arr[...] = data
 
 
 def make_run(
@@ -100,8 +103,9 @@ def make_run(
 ) -> dict:
     """Write a run directory; returns the expected numbers.
 
-    ``fmt=1`` writes the legacy layout (no fingerprint, no checksums); ``fmt=2`` the current
-    one (crc32c on every chunk, sharded, the config fingerprint in ``environment.json``).
+    ``fmt=1`` writes the legacy layout (no fingerprint, no checksums); ``fmt=2`` adds crc32c on
+    every chunk, sharding and the config fingerprint in ``environment.json``; ``fmt=3`` (the
+    current one) also seals every array's metadata with its own checksum.
     """
     rng = np.random.default_rng(rng_seed)
     path.mkdir(parents=True)
@@ -122,7 +126,7 @@ def make_run(
     test = records(rng, N_TEST, test_correct)
     for stage, recs in (("validation", val), ("test", [test])):
         for i, var in enumerate(("output.v_brev", "teacher.rate", "input.rate")):
-            _put(g, f"{stage}/{var}", np.stack([r[i] for r in recs]), attrs, fmt == 2)
+            _put(g, f"{stage}/{var}", np.stack([r[i] for r in recs]), attrs, fmt)
     ws = [weights_at(rng, th) for th in thetas]
     ff2 = np.stack([w for w, _ in ws])
     fb1 = np.stack([b for _, b in ws])
@@ -135,7 +139,7 @@ def make_run(
         "i2p_1.g": -fb1 + 2 * off,
     }
     for var, data in weights.items():
-        _put(g, f"weights/{var}", data, {}, fmt == 2)
+        _put(g, f"weights/{var}", data, {}, fmt)
     angles = [float(M.alignment_angle(ff2[e], fb1[e])) for e in range(len(thetas))]
     sp = [M.self_prediction_errors(ff2[e], ff2[e] + off[e], fb1[e], -fb1[e] + 2 * off[e])
           for e in range(len(thetas))]  # fmt: skip
@@ -167,10 +171,10 @@ def make_run(
     (path / "metrics.json").write_text(json.dumps(metrics))
     (path / "status.json").write_text(json.dumps({"state": "completed", "epochs_completed": 2}))
     env = {"code": {}}
-    if fmt == 2:
+    if fmt >= 2:
         from mc_analysis.runformat import fingerprint
 
-        env.update(format_version=2, config_fingerprint=fingerprint(config))
+        env.update(format_version=fmt, config_fingerprint=fingerprint(config))
     (path / "environment.json").write_text(json.dumps(env))
     return expected
 

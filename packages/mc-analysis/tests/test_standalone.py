@@ -23,4 +23,4 @@ def test_the_run_format_is_defined_here_once():
     from mc_analysis import rundir, runformat
 
     assert rundir.CONFIG is runformat.CONFIG and rundir.SWEEP is runformat.SWEEP
-    assert runformat.FORMAT_VERSION == 2
+    assert runformat.FORMAT_VERSION == 3

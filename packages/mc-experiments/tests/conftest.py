@@ -64,3 +64,24 @@ def tiny_sweep(tmp_path, tiny_dict):
         return p
 
     return write
+
+
+@pytest.fixture
+def stop_after_checkpoint(monkeypatch):
+    """``stop(epoch)``: the next run raises Ctrl-C right after its checkpoint of ``epoch``.
+
+    ``monkeypatch.undo()`` (or the end of the test) lets runs go on again.
+    """
+    from mc_experiments import protocol
+
+    def stop(epoch):
+        real = protocol.Experiment.checkpoint
+
+        def checkpoint(self, e):
+            real(self, e)
+            if e == epoch:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(protocol.Experiment, "checkpoint", checkpoint)
+
+    return stop

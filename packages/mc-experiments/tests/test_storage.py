@@ -122,7 +122,7 @@ def test_no_usable_checkpoint_starts_again(cfg, tmp_path, monkeypatch, caplog):
 
 
 def test_checkpoint_errors_name_the_file(cfg, tmp_path):
-    from mc_analysis.runformat import CorruptFile
+    from mc_analysis.runformat import CorruptFile, seal
 
     (run,) = train(
         dataclasses.replace(cfg, protocol=dataclasses.replace(cfg.protocol, n_epochs=1)),
@@ -134,7 +134,7 @@ def test_checkpoint_errors_name_the_file(cfg, tmp_path):
     with pytest.raises(CorruptFile, match=f"{meta}: not valid JSON"):
         run.load_checkpoint(1)
     (run.checkpoint_dir / "epoch_0001.npz").unlink()
-    meta.write_text("{}")
+    meta.write_text(json.dumps(seal({"epoch": 1})))
     with pytest.raises(CorruptFile, match="epoch_0001.npz: missing"):
         run.load_checkpoint(1)
 

@@ -240,7 +240,7 @@ def test_continuing_a_sweep_whose_base_changed_is_refused(sweep_file, tmp_path):
     sw = load_sweep(sweep_file, profile="smoke")
     d = run_sweep(sw, directory=tmp_path / "fixed", quiet=True).directory
     record = yaml.safe_load((d / "sweep.yaml").read_text())
-    assert record["format_version"] == 2 and record["fingerprint"].startswith("sha256:")
+    assert record["format_version"] == 3 and record["fingerprint"].startswith("sha256:")
     assert all(m["fingerprint"].startswith("sha256:") for m in record["members"])
 
     def files():  # all but the lock file (locking rewrites it)

@@ -8,6 +8,7 @@ from mc_network import (
     NetworkSpec,
     OutputParams,
     PlasticityParams,
+    PlayerParams,
     PyramidalParams,
     SpecError,
     section,
@@ -245,3 +246,41 @@ def test_importing_mc_network_loads_no_model_package():
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def _number_leaves(node, path=()):
+    """Key paths of every number of a spec dictionary (list entries by index)."""
+    for key, value in node.items():
+        if isinstance(value, dict):
+            yield from _number_leaves(value, (*path, key))
+        elif isinstance(value, list):
+            for i, x in enumerate(value):
+                if isinstance(x, float) and key != "dims":
+                    yield (*path, key, i)
+        elif isinstance(value, float):
+            yield (*path, key)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_every_number_must_be_finite_and_is_named(bad):
+    """The README promises finite numbers: NaN or inf anywhere is refused, naming the key."""
+    leaves = list(_number_leaves(yinyang_spec("pal").to_dict()))
+    assert len(leaves) > 30 and ("threshold",) in leaves and ("player", "tau_0") in leaves
+    for leaf in leaves:
+        data = yinyang_spec("pal").to_dict()
+        node = data
+        for key in leaf[:-1]:
+            node = node[key]
+        node[leaf[-1]] = bad
+        with pytest.raises(SpecError) as err:
+            NetworkSpec.from_dict(data)
+        name = next(str(k) for k in reversed(leaf) if isinstance(k, str))
+        assert f".{name}" in str(err.value) or str(err.value).startswith(f"network.{name}"), (
+            leaf,
+            str(err.value),
+        )
+
+
+def test_a_sample_needs_at_least_one_step():
+    with pytest.raises(SpecError, match=r"player\.t_pattern: 1\.0 is shorter than one time step"):
+        yinyang_spec("pal").replace(dt=1.0e7, player=PlayerParams(tau_0=1.0e7))

@@ -18,6 +18,7 @@ huge value prints as a bounded excerpt.
 
 from __future__ import annotations
 
+import os
 import re
 import reprlib
 from collections.abc import Callable, Iterable
@@ -29,10 +30,12 @@ import yaml
 __all__ = [
     "MAX_NODES",
     "MAX_YAML_BYTES",
+    "check_fits",
     "check_yaml",
     "dump_yaml",
     "int_at_least",
     "load_yaml",
+    "memory_bytes",
     "read_text_file",
     "short_list",
     "short_repr",
@@ -71,6 +74,28 @@ def short_list(items: Iterable[Any], limit: int = 10) -> str:
     head = ", ".join(short_repr(x, 60) for x in items[:limit])
     more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
     return f"[{head}{more}]"
+
+
+def memory_bytes() -> int | None:
+    """The physical memory of this machine in bytes (``None`` where the system does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def check_fits(nbytes: int, what: str, error: Callable[[str], Exception] = ValueError) -> None:
+    """Raise ``error`` naming ``what`` when reading ``nbytes`` would exceed this machine's memory.
+
+    A file that declares more data than the machine holds is refused before anything is
+    allocated (instead of a ``MemoryError`` deep inside a read, or the machine swapping).
+    """
+    have = memory_bytes()
+    if have is not None and nbytes > have:
+        raise error(
+            f"{what}: reading it needs {nbytes / 2**30:.1f} GiB, more than this machine's "
+            f"{have / 2**30:.1f} GiB (is its declared size right?)"
+        )
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:

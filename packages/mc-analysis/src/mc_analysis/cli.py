@@ -139,6 +139,10 @@ def _compare(args: argparse.Namespace) -> int:
     from mc_analysis.compare import compare_runs
     from mc_analysis.tables import write_json
 
+    if args.json is not None and (args.json.is_dir() or not args.json.parent.is_dir()):
+        what = "is a directory" if args.json.is_dir() else "is in a folder that does not exist"
+        logger.error("--json %s: %s; give the file to write", args.json, what)
+        return 2
     try:
         result = compare_runs(
             args.run_a,
@@ -152,7 +156,11 @@ def _compare(args: argparse.Namespace) -> int:
         return 2
     print(result.format())
     if args.json is not None:
-        write_json(result.to_dict(), args.json)
+        try:
+            write_json(result.to_dict(), args.json)
+        except OSError as err:
+            logger.error("--json %s: cannot be written: %s", args.json, err.strerror or err)
+            return 2
     if not result.series:
         return 2
     return 0 if result.equal else 1
@@ -164,8 +172,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("mc_analysis").setLevel(level)
-    if args.command == "compare":
-        return _compare(args)
+    try:
+        return _compare(args) if args.command == "compare" else _report(args)
+    except Exception as err:  # a bug or an input no check foresaw: one line, not a traceback
+        logger.error("failed: %s: %s", type(err).__name__, err)
+        logger.debug("traceback of the error above:", exc_info=True)  # shown with -v
+        return 1
+
+
+def _report(args: argparse.Namespace) -> int:
     from mc_analysis.report import make_run_report, make_sweep_report
     from mc_analysis.rundir import RunDataError
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from mc_analysis.original import OriginalRun, original_name, read_original_run
 from mc_analysis.rundir import Run, RunDataError, is_original_run_dir, read_run
+from mc_analysis.runformat import written_candidates
 from mc_analysis.summary import ORIGINAL_FORMAT, summarize
 
 __all__ = [
@@ -69,6 +70,11 @@ class Series:
         k-th validation: ``recording.validation_every``).
     read
         ``entry -> (n_records, size)`` array.
+    declared
+        How many stage runs the run declares (its protocol: ``n_epochs + 1`` validations, ...);
+        ``None`` when unknown.
+    missing
+        Entries the run should have written by now but has not (an unfinished run).
     """
 
     stage: str
@@ -76,6 +82,8 @@ class Series:
     every: int | None
     entries: tuple[int, ...]
     read: Callable[[int], np.ndarray]
+    declared: int | None = None
+    missing: tuple[int, ...] = ()
 
 
 def _toolkit_series(run: Run) -> dict[tuple[str, str], Series]:
@@ -90,6 +98,8 @@ def _toolkit_series(run: Run) -> dict[tuple[str, str], Series]:
         for var in run.variables(stage):
             arr = run.array(stage, var)
             entries = tuple(run.entries(stage, var))
+            should = written_candidates(arr.shape[0], run.entry_every(stage, var))
+            missing = tuple(e for e in should if e not in set(entries))
             if stage == "weights":
                 every = None
             else:
@@ -102,7 +112,7 @@ def _toolkit_series(run: Run) -> dict[tuple[str, str], Series]:
                 a = np.asarray(arr[e])
                 return a.reshape(1, -1) if stage == "weights" else a.reshape(a.shape[0], -1)
 
-            out[(stage, var)] = Series(stage, var, every, entries, read)
+            out[(stage, var)] = Series(stage, var, every, entries, read, arr.shape[0], missing)
     return out
 
 
@@ -114,6 +124,7 @@ def _original_series(run: OriginalRun) -> dict[tuple[str, str], Series]:
         "training": bk.training_rows,
         "test": bk.test_rows,
     }
+    declared = {"validation": bk.n_epochs + 1, "training": bk.n_epochs, "test": 1}
     out: dict[tuple[str, str], Series] = {}
     for h5_stage, layers in run.layout.items():
         stage = _STAGE_OF_H5.get(h5_stage)
@@ -135,8 +146,10 @@ def _original_series(run: OriginalRun) -> dict[tuple[str, str], Series]:
                         return run.dataset(*h5, rows=slice(e * r, (e + 1) * r))
 
                     name = f"{owner}.{var}"
-                    entries = tuple(range(shape[0] // per_entry))
-                    out[(stage, name)] = Series(stage, name, bk.idx_rec, entries, read)
+                    n = declared[stage]  # rows beyond what the config declares are not read
+                    entries = tuple(range(min(shape[0] // per_entry, n)))
+                    missing = tuple(range(len(entries), n))
+                    out[(stage, name)] = Series(stage, name, bk.idx_rec, entries, read, n, missing)
     return out
 
 
@@ -226,11 +239,17 @@ class SeriesComparison:
     n_different: int = 0
     first: dict[str, int] | None = None
     note: str = ""
+    mismatch: str = ""
 
     @property
     def equal(self) -> bool:
-        """No value differs beyond the tolerance."""
-        return self.n_different == 0 and not self.note.startswith("shape")
+        """No value differs beyond the tolerance, and both runs hold the same stage runs.
+
+        A ``mismatch`` (different value counts per record, a different number of declared
+        stage runs, or entries one run has not written yet) makes the series unequal even
+        when the values both hold agree: the shared prefix of a run cut short is not the run.
+        """
+        return self.n_different == 0 and not self.mismatch
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data."""
@@ -246,6 +265,7 @@ class SeriesComparison:
             "first_difference": self.first,
             "equal": self.equal,
             "note": self.note,
+            "mismatch": self.mismatch,
         }
 
 
@@ -260,16 +280,39 @@ def _record_steps(a: Series, b: Series, len_a: int, len_b: int) -> tuple[np.ndar
     return steps // a.every, steps // b.every, steps
 
 
+def _coverage(a: Series, b: Series) -> str:
+    """Why two series cannot be the same however their shared values compare ("" if none)."""
+    if a.declared is not None and b.declared is not None and a.declared != b.declared:
+        return f"A declares {a.declared} entries, B {b.declared}"
+    for side, s in (("A", a), ("B", b)):
+        if s.missing:
+            return f"{side} has not written entries {_ranges(s.missing)} (an unfinished run?)"
+    return ""
+
+
+def _ranges(values: tuple[int, ...]) -> str:
+    """``(1, 2, 3, 7)`` -> ``"1-3, 7"``."""
+    parts, start = [], None
+    for i, v in enumerate(values):
+        if start is None:
+            start = v
+        if i + 1 == len(values) or values[i + 1] != v + 1:
+            parts.append(str(start) if start == v else f"{start}-{v}")
+            start = None
+    return ", ".join(parts)
+
+
 def _compare_series(a: Series, b: Series, atol: float, max_ulps: int) -> SeriesComparison:
     common = sorted(set(a.entries) & set(b.entries))
     res = SeriesComparison(a.stage, a.var, len(common), 0)
+    res.mismatch = _coverage(a, b)
     notes = []
     if set(a.entries) != set(b.entries):
         notes.append(f"entries {len(a.entries)} vs {len(b.entries)}, {len(common)} shared")
     for e in common:
         xa, xb = a.read(e), b.read(e)
         if xa.shape[1] != xb.shape[1]:
-            res.note = f"shape differs: {xa.shape[1]} vs {xb.shape[1]} values per record"
+            res.mismatch = f"shape differs: {xa.shape[1]} vs {xb.shape[1]} values per record"
             return res
         ia, ib, steps = _record_steps(a, b, xa.shape[0], xb.shape[0])
         if e == common[0] and xa.shape[0] * (a.every or 1) != xb.shape[0] * (b.every or 1):
@@ -364,8 +407,9 @@ class Comparison:
             if s.first is not None:
                 f = s.first
                 first = f"entry {f['entry']} step {f['step']} [{f['index']}]"
-            if s.note:
-                first += f" ({s.note})"
+            for text in (s.mismatch, s.note):
+                if text:
+                    first += f" ({text})"
             lines.append(
                 f"{s.stage:<11}{s.var:<26}{s.entries:>8}{s.records:>9}{s.max_abs:>12.3g}"
                 f"{s.max_ulps:>10}  {first}"
@@ -394,6 +438,9 @@ class Comparison:
                 f"DIFFERENT: {n_bad} of {len(self.series)} variables differ beyond "
                 f"atol={self.atol:g} / {self.max_ulps} ulps"
             )
+            why = next((s.mismatch for s in self.series if s.mismatch), "")
+            if why:
+                verdict += f" or do not hold the same stage runs ({why})"
         lines.append(f"result: {verdict}")
         return "\n".join(lines)
 

@@ -144,8 +144,16 @@ def _axes(ax: Any) -> Any:
 def save_figure(
     fig: Any, out_dir: str | Path, stem: str, formats: Sequence[str] = ("png", "pdf"), dpi=200
 ) -> list[Path]:
-    """Save ``fig`` as ``out_dir/stem.<fmt>`` for each format; returns the paths."""
+    """Save ``fig`` as ``out_dir/stem.<fmt>`` for each format; returns the paths.
+
+    Each file is written atomically, never through a symbolic link
+    (:func:`mc_analysis.safefiles.atomic_write_bytes`).
+    """
+    import io
+
     import matplotlib
+
+    from mc_analysis.safefiles import atomic_write_bytes
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -153,7 +161,9 @@ def save_figure(
     with matplotlib.rc_context(STYLE):
         for fmt in formats:
             path = out_dir / f"{stem}.{fmt}"
-            fig.savefig(path, dpi=dpi, format=fmt, bbox_inches="tight", pad_inches=0.03)
+            buf = io.BytesIO()
+            fig.savefig(buf, dpi=dpi, format=fmt, bbox_inches="tight", pad_inches=0.03)
+            atomic_write_bytes(path, buf.getvalue())
             paths.append(path)
     return paths
 

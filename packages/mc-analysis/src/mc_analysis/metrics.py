@@ -96,7 +96,9 @@ def predictions(output_v_brev: np.ndarray, records_per_sample: int) -> np.ndarra
     The first record of each sample (made after the sample's first time step, when the
     output still shows the previous sample) is dropped; with ``n_r == 1`` that single record
     is used. The mean is taken in float64 (the original averaged the float32 records in
-    float32; the two can only disagree on an exact tie to float32 round-off).
+    float32; the two can only disagree on an exact tie to float32 round-off). A sample whose
+    mean is not finite in some class (NaN or inf records: a diverged network) has no
+    prediction, ``-1``: ``argmax`` would pick the first NaN and call it class 0.
 
     Parameters
     ----------
@@ -108,10 +110,18 @@ def predictions(output_v_brev: np.ndarray, records_per_sample: int) -> np.ndarra
     Returns
     -------
     numpy.ndarray
-        ``(n_samples,)`` int64 class indices (ties resolved to the lowest index).
+        ``(n_samples,)`` int64 class indices (ties resolved to the lowest index), ``-1`` where
+        the records are not finite.
     """
     window = _evaluation_window(sample_view(output_v_brev, records_per_sample))
-    return np.argmax(window.mean(axis=1, dtype=np.float64), axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: no prediction, below
+        return _argmax_finite(window.mean(axis=1, dtype=np.float64))
+
+
+def _argmax_finite(x: np.ndarray) -> np.ndarray:
+    """``argmax`` over the last axis; ``-1`` for rows that hold a NaN or an infinity."""
+    finite = np.isfinite(x).all(axis=-1)
+    return np.where(finite, np.argmax(np.where(finite[..., None], x, 0.0), axis=-1), -1)
 
 
 def labels_from_teacher(teacher_rates: np.ndarray, records_per_sample: int) -> np.ndarray:
@@ -132,10 +142,12 @@ def labels_from_teacher(teacher_rates: np.ndarray, records_per_sample: int) -> n
     Returns
     -------
     numpy.ndarray
-        ``(n_samples,)`` int64 class indices.
+        ``(n_samples,)`` int64 class indices, ``-1`` where the teacher's records are not
+        finite.
     """
     window = _evaluation_window(sample_view(teacher_rates, records_per_sample))
-    return np.argmax(window.max(axis=1), axis=1)
+    with np.errstate(invalid="ignore"):
+        return _argmax_finite(window.max(axis=1))
 
 
 def accuracy(
@@ -146,7 +158,8 @@ def accuracy(
     .. math:: \mathrm{acc} = 100 \cdot \frac{\#\{s : \hat y_s = y_s\}}{n_{samples}}
 
     with :math:`\hat y_s` from :func:`predictions` and :math:`y_s` from
-    :func:`labels_from_teacher`.
+    :func:`labels_from_teacher`. A sample without a prediction or a label (records that are
+    not finite) counts as wrong, so a diverged run scores 0 %, not the share of class 0.
 
     Parameters
     ----------
@@ -168,7 +181,7 @@ def accuracy(
     if pred.size == 0:
         return float("nan")
     labels = labels_from_teacher(sup, records_per_sample)
-    return 100.0 * float(np.count_nonzero(pred == labels)) / pred.size
+    return 100.0 * float(np.count_nonzero((pred == labels) & (pred >= 0))) / pred.size
 
 
 def per_class_counts(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -177,7 +190,8 @@ def per_class_counts(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> np
     .. math:: C_{ij} = \#\{s : y_s = i,\ \hat y_s = j\}
 
     Rows are true classes, columns predicted classes; ``trace(C) / C.sum()`` is the
-    accuracy as a fraction.
+    accuracy as a fraction. Samples without a prediction or a label (``-1``: records that
+    are not finite) are not counted.
 
     Parameters
     ----------
@@ -196,8 +210,10 @@ def per_class_counts(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> np
     if pred.ndim != 1 or pred.shape != labels.shape:
         raise ValueError(f"pred {pred.shape} and labels {labels.shape} must be equal 1-D shapes")
     for name, x in (("pred", pred), ("labels", labels)):
-        if x.size and (x.min() < 0 or x.max() >= n_classes):
-            raise ValueError(f"{name} has class indices outside [0, {n_classes})")
+        if x.size and (x.min() < -1 or x.max() >= n_classes):
+            raise ValueError(f"{name} has class indices outside [0, {n_classes}) (or -1)")
+    known = (pred >= 0) & (labels >= 0)
+    pred, labels = pred[known], labels[known]
     counts = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(counts, (labels.astype(np.int64), pred.astype(np.int64)), 1)
     return counts

@@ -21,13 +21,14 @@ import logging
 import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from mc_analysis.bounded import check_fits
 from mc_analysis.metrics import (
     MAX_ELEMENTS,
     accuracy,
@@ -350,11 +351,28 @@ def _scan_layout(f: h5py.File, path: Path) -> Layout:
             for key, g_key in g_layer.items():
                 if isinstance(g_key, h5py.Group):
                     keys[key] = {
-                        var: tuple(ds.shape)
+                        var: _recording_shape(ds, path)
                         for var, ds in g_key.items()
                         if isinstance(ds, h5py.Dataset)
                     }
     return layout
+
+
+def _recording_shape(ds: h5py.Dataset, path: Path) -> tuple[int, ...]:
+    """The shape of a recorded dataset, which must hold numbers in rows: ``(rows, size)``."""
+    if ds.dtype.kind not in "biuf" or ds.ndim != 2:
+        raise ValueError(
+            f"{path}: {ds.name} holds {ds.dtype} data of shape {ds.shape}, not numbers in "
+            "(rows, size): not a recording of the original code"
+        )
+    return tuple(ds.shape)
+
+
+def _rows(ds: h5py.Dataset, start: int, stop: int, path: Path) -> np.ndarray:
+    """Rows ``start:stop`` of a dataset, refused when they would not fit in memory."""
+    cols = int(np.prod(ds.shape[1:], dtype=np.int64))
+    check_fits(max(0, stop - start) * cols * ds.dtype.itemsize, f"{path}: {ds.name}")
+    return ds[start:stop]
 
 
 def _window_means_from_dataset(
@@ -407,6 +425,7 @@ class OriginalRun:
     meta: dict[str, Any]
     net: dict[str, Any]
     layout: Layout
+    _warned: set[str] = field(default_factory=set, repr=False)
 
     # -- access ---------------------------------------------------------------------------
 
@@ -471,7 +490,9 @@ class OriginalRun:
         """
         path = self._path(stage, layer, key, var)
         with self._open() as f:
-            return np.asarray(f[path][slice(None) if rows is None else rows])
+            ds = f[path]
+            start, stop, _ = (slice(None) if rows is None else rows).indices(ds.shape[0])
+            return np.asarray(_rows(ds, start, stop, self.h5_path))
 
     def layers(self, stage: str = "validation") -> list[int]:
         """Sorted layer indices recorded in a stage."""
@@ -530,16 +551,21 @@ class OriginalRun:
             if n_rows != n_chunks * chunk or n_chunks != bk.n_epochs + 1:
                 logger.warning(
                     "%s: %d validation records = %d chunks of %d (+%d left over); expected "
-                    "n_epochs + 1 = %d chunks",
+                    "n_epochs + 1 = %d chunks%s",
                     self.h5_path,
                     n_rows,
                     n_chunks,
                     chunk,
                     n_rows - n_chunks * chunk,
                     bk.n_epochs + 1,
+                    "; the chunks beyond are not read" if n_chunks > bk.n_epochs + 1 else "",
                 )
+            n_chunks = min(n_chunks, bk.n_epochs + 1)  # what the config's protocol recorded
             values = [
-                fn(out[i * chunk : (i + 1) * chunk], sup[i * chunk : (i + 1) * chunk])
+                fn(
+                    _rows(out, i * chunk, (i + 1) * chunk, self.h5_path),
+                    _rows(sup, i * chunk, (i + 1) * chunk, self.h5_path),
+                )
                 for i in range(n_chunks)
             ]
         return np.asarray(values, dtype=np.float64)
@@ -553,7 +579,20 @@ class OriginalRun:
         if the count is not ``n_epochs + 1``, e.g. for an interrupted run).
         """
         n_r = self.bookkeeping.records_per_sample
-        return self._per_validation_chunk(lambda o, s: accuracy(o, s, n_r))
+        return self._per_validation_chunk(lambda o, s: self._accuracy(o, s, n_r, "validation"))
+
+    def _accuracy(self, out: np.ndarray, sup: np.ndarray, n_r: int, stage: str) -> float:
+        """:func:`~mc_analysis.metrics.accuracy`, saying when records are not finite."""
+        out, sup = np.asarray(out), np.asarray(sup)
+        if not (np.isfinite(out).all() and np.isfinite(sup).all()) and stage not in self._warned:
+            self._warned.add(stage)
+            logger.warning(
+                "%s: %s output or teacher records hold NaN or inf (a diverged run?): those "
+                "samples count as misclassified",
+                self.h5_path,
+                stage,
+            )
+        return accuracy(out, sup, n_r)
 
     def validation_rmse(self) -> np.ndarray:
         """Compute the original's "Mean Square Error validation" (an RMSE) per validation chunk."""
@@ -565,15 +604,17 @@ class OriginalRun:
         n_r = bk.records_per_sample
         out_path, sup_path = self._output_and_teacher_paths("testing")
         with self._open() as f:
-            out, sup = np.asarray(f[out_path]), np.asarray(f[sup_path])
-        if out.shape[0] != bk.test_rows:
-            logger.warning(
-                "%s: %d test records, expected idx_test // idx_rec = %d",
-                self.h5_path,
-                out.shape[0],
-                bk.test_rows,
-            )
-        return accuracy(out, sup, n_r)
+            n_rows = f[out_path].shape[0]
+            if n_rows != bk.test_rows:
+                logger.warning(
+                    "%s: %d test records, expected idx_test // idx_rec = %d%s",
+                    self.h5_path,
+                    n_rows,
+                    bk.test_rows,
+                    "; the records beyond are not read" if n_rows > bk.test_rows else "",
+                )
+            out, sup = (_rows(f[p], 0, bk.test_rows, self.h5_path) for p in (out_path, sup_path))
+        return self._accuracy(out, sup, n_r, "test")
 
     def angles(self, layer: int, max_elements: int = MAX_ELEMENTS) -> tuple[np.ndarray, int]:
         """Alignment angle (degrees) between ``B`` of ``layer`` and ``W^T`` of the layer above.
@@ -610,7 +651,9 @@ class OriginalRun:
                     f"{self.h5_path}: {fb_path} {fb.shape} and {ff_path} {ff.shape} must both "
                     f"be (rows, {cols}) for dims {n_pyr} x {n_next}"
                 )
-            ws, n_w = angle_window(fb.shape[0], cols, max_elements)
+            # the training epochs the config's protocol recorded, not rows declared beyond
+            rows = min(fb.shape[0], self.bookkeeping.n_epochs * self.bookkeeping.training_rows)
+            ws, n_w = angle_window(rows, cols, max_elements)
             w = _window_means_from_dataset(ff, ws, n_w, block_elements)
             b = _window_means_from_dataset(fb, ws, n_w, block_elements)
         angles = alignment_angle(w.reshape(n_w, n_pyr, n_next), b.reshape(n_w, n_next, n_pyr))

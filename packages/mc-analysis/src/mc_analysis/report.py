@@ -35,6 +35,7 @@ from mc_analysis import tables as T
 from mc_analysis.dvcouts import default_report_dir
 from mc_analysis.original import read_original_run
 from mc_analysis.rundir import SWEEP, Run, is_original_run_dir, read_run, read_sweep
+from mc_analysis.safefiles import UnsafePath
 from mc_analysis.summary import compare_with_metrics, original_summary, run_summary, sweep_summary
 from mc_analysis.traces import decision_points, output_traces, spread_entries
 
@@ -51,6 +52,28 @@ def _figure(out_dir: Path, stem: str, draw: Callable[[], Any]) -> list[Path]:
         logger.info("%s: figure %s left out: %s", out_dir, stem, err)
         return []
     return F.save_figure(ax.figure, out_dir, stem)
+
+
+def _report_dir(run_dir: Path, out_dir: str | Path | None) -> Path:
+    """The report folder, created: ``out_dir``, or the default unless that is a link.
+
+    The default is ``<run_dir>/report``, or outside a DVC output that holds the run
+    (:func:`~mc_analysis.dvcouts.default_report_dir`). The files are written atomically,
+    replacing any symbolic link in their place; a default report folder that is itself a
+    symbolic link (planted in a shared run directory) is refused. A folder given
+    explicitly is the caller's choice.
+    """
+    if out_dir is None:
+        out = default_report_dir(run_dir)
+        if out.is_symlink():
+            raise UnsafePath(
+                f"{out}: is a symbolic link; refusing to write the report through it (remove "
+                "it, or give --out)"
+            )
+    else:
+        out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def _check(run: Run, summary: dict[str, Any]) -> None:
@@ -98,8 +121,7 @@ def make_run_report(
     if is_original_run_dir(run_dir):
         return _original_run_report(Path(run_dir), out_dir)
     run = read_run(run_dir)
-    out = Path(out_dir) if out_dir is not None else default_report_dir(run.path)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _report_dir(run.path, out_dir)
     summary = run_summary(run)
     _warn_unverified([summary])
     _check(run, summary)
@@ -139,8 +161,7 @@ def make_run_report(
 def _original_run_report(run_dir: Path, out_dir: str | Path | None) -> Path:
     """The report of a run of the original code: its summary, accuracy, RMSE and angles."""
     summary = original_summary(read_original_run(run_dir))
-    out = Path(out_dir) if out_dir is not None else default_report_dir(run_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _report_dir(run_dir, out_dir)
     T.write_json(summary, out / "summary.json")
     _figure(out, "validation_accuracy", lambda: F.plot_validation_accuracy(summary))
     _figure(out, "validation_rmse", lambda: F.plot_validation_rmse(summary))
@@ -186,19 +207,14 @@ def make_sweep_report(
     for p in paths:
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such sweep or run directory")
-    if out_dir is None:
-        if len(paths) != 1 or not (paths[0] / SWEEP).is_file():
-            what = (
-                f"{paths[0]} is not a sweep directory (no {SWEEP})"
-                if len(paths) == 1
-                else (f"{len(paths)} directories are given")
-            )
-            raise ValueError(
-                f"out_dir is required unless a single sweep directory is given: {what}"
-            )
-        out_dir = default_report_dir(paths[0])
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out_dir is None and (len(paths) != 1 or not (paths[0] / SWEEP).is_file()):
+        what = (
+            f"{paths[0]} is not a sweep directory (no {SWEEP})"
+            if len(paths) == 1
+            else (f"{len(paths)} directories are given")
+        )
+        raise ValueError(f"out_dir is required unless a single sweep directory is given: {what}")
+    out = _report_dir(paths[0], out_dir)
     entries = read_sweep(paths, variant_by=variant_by)
     if not entries:
         raise ValueError(f"no runs found in {', '.join(map(str, paths))}")

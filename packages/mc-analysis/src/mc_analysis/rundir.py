@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -102,11 +103,33 @@ class Run:
         self.environment = environment
         self._group: Any = None
         self._unverified: set[str] = set()
+        self._metadata_checked: set[str] = set()
+        self._checkpoint_record: dict[str, Any] | None | bool = False
+        self._shape_checked: set[str] = set()
 
     @property
     def format_version(self) -> int:
-        """The run-directory format (1: legacy, written before fingerprints and checksums)."""
-        return int(self.environment.get("format_version", 1))
+        """The run-directory format (1: legacy, written before fingerprints and checksums).
+
+        From ``environment.json``, or, when that file says nothing, from the run's newest
+        sealed checkpoint: deleting ``environment.json`` does not make a run legacy.
+        """
+        value = self.environment.get("format_version")
+        if value is None:
+            record = self.checkpoint_record()
+            value = record.get("format_version", 1) if record else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"{self.path / ENVIRONMENT}: format_version: expected a positive integer, got "
+                f"{short_repr(value)}"
+            )
+        return value
+
+    def checkpoint_record(self) -> dict[str, Any] | None:
+        """The newest checkpoint record that passes its checksum (``None`` if none), once."""
+        if self._checkpoint_record is False:
+            self._checkpoint_record = F.newest_checkpoint_record(self.path / F.CHECKPOINTS)
+        return self._checkpoint_record
 
     def verification(self) -> tuple[bool, str]:
         """Whether what is read from this run is checked against checksums, and how (or why not).
@@ -114,9 +137,9 @@ class Run:
         Returns
         -------
         (bool, str)
-            ``(True, "config fingerprint and chunk checksums")`` for a format-2 run whose
-            every recorded array carries chunk checksums; ``(False, reason)`` otherwise: a
-            legacy run (format 1) or arrays without checksums, named.
+            ``(True, "config fingerprint and chunk checksums")`` for a run of format 2 or
+            later whose every recorded array carries chunk checksums; ``(False, reason)``
+            otherwise: a legacy run (format 1) or arrays without checksums, named.
         """
         if self.format_version < 2 or self.environment.get("config_fingerprint") is None:
             return False, LEGACY_UNVERIFIED
@@ -167,6 +190,16 @@ class Run:
             node = node[part]
         return node
 
+    def _cfg_int(self, dotted: str, minimum: int) -> int:
+        """An integer of the config (``ValueError`` naming the file and the key if not)."""
+        value = self.cfg(dotted)
+        if not _is_int(value, minimum):
+            raise ValueError(
+                f"{self.path / CONFIG}: {dotted}: expected an integer >= {minimum}, got "
+                f"{short_repr(value)}"
+            )
+        return value
+
     @property
     def name(self) -> str:
         """Config ``name``."""
@@ -175,12 +208,18 @@ class Run:
     @property
     def seed(self) -> int:
         """Config ``seed``."""
-        return int(self.cfg("seed"))
+        return self._cfg_int("seed", 0)
 
     @property
     def dims(self) -> list[int]:
         """Layer sizes ``network.dims``."""
-        return [int(d) for d in self.cfg("network.dims")]
+        dims = self.cfg("network.dims")
+        if not isinstance(dims, list) or len(dims) < 3 or not all(_is_int(d, 1) for d in dims):
+            raise ValueError(
+                f"{self.path / CONFIG}: network.dims: expected a list of at least three positive "
+                f"integers, got {short_repr(dims)}"
+            )
+        return dims
 
     @property
     def n_hidden(self) -> int:
@@ -190,12 +229,12 @@ class Run:
     @property
     def n_epochs(self) -> int:
         """Configured ``protocol.n_epochs``."""
-        return int(self.cfg("protocol.n_epochs"))
+        return self._cfg_int("protocol.n_epochs", 0)
 
     @property
     def records_per_sample(self) -> int:
         """``recording.records_per_sample``."""
-        return int(self.cfg("recording.records_per_sample"))
+        return self._cfg_int("recording.records_per_sample", 1)
 
     @property
     def dataset(self) -> str:
@@ -257,15 +296,66 @@ class Run:
         """
         group = self._zarr()
         key = f"{stage}/{var}"
+        self._check_metadata(key)
         if key not in group:
             stages = sorted(group.group_keys())
             have = self.variables(stage) if stage in stages else f"no stage; stages: {stages}"
             raise RunDirError(f"{self.recordings_path}: no array {key!r} ({stage}: {have})")
         arr = group[key]
+        if key not in self._shape_checked:
+            self._check_shape(stage, var, tuple(arr.shape))
+            self._shape_checked.add(key)
         if not F.has_data_checksums(arr) and key not in self._unverified:
+            if self.format_version >= 2:
+                raise RunDataError(
+                    f"{self.recordings_path}/{key}: has no chunk checksums, which every array of "
+                    f"a format {self.format_version} run carries (its metadata was edited?)"
+                )
             self._unverified.add(key)
             logger.debug("%s: %s has no chunk checksums (legacy, unverified)", self.path, key)
         return _CheckedArray(arr, f"{self.recordings_path}/{key}")
+
+    def _check_metadata(self, key: str) -> None:
+        """The array's ``zarr.json`` against its checksum (required in format 3), once."""
+        path = self.recordings_path / key / "zarr.json"
+        if key in self._metadata_checked or not path.is_file():
+            return
+        try:
+            F.check_array_metadata(path, required=self.format_version >= 3)
+        except F.CorruptFile as err:
+            raise RunDataError(str(err)) from None
+        self._metadata_checked.add(key)
+
+    def _check_shape(self, stage: str, var: str, shape: tuple[int, ...]) -> None:
+        """The array's shape against what the run's config can have recorded.
+
+        Entries: one per validation (``n_epochs + 1``), training epoch, test (1) or weight
+        snapshot (``n_epochs + 1``); records per entry at most ``records_per_sample`` times
+        the stage's samples; values per record at most the largest layer squared. A file that
+        declares more (edited metadata) is refused before anything is read.
+        """
+        where = f"{self.recordings_path}/{stage}/{var}"
+        n = self.n_epochs
+        entries = {"validation": n + 1, "training": n, "test": 1, "weights": n + 1}.get(stage)
+        if entries is not None and (not shape or shape[0] != entries):
+            raise RunDataError(
+                f"{where}: declares shape {shape}, but {self.path / CONFIG} (protocol.n_epochs: "
+                f"{n}) gives {entries} entries for the {stage} stage"
+            )
+        largest = max(self.dims) ** 2
+        if stage == "weights":
+            if math.prod(shape[1:]) > largest:
+                raise RunDataError(f"{where}: declares shape {shape}, larger than any projection")
+            return
+        per_class = {"validation": "n_valid", "test": "n_test", "training": "n_train"}.get(stage)
+        if per_class is None or len(shape) < 2:
+            return
+        samples = self._cfg_int(f"dataset.{per_class}", 1) * self.dims[-1]
+        if shape[1] > samples * self.records_per_sample or math.prod(shape[2:]) > largest:
+            raise RunDataError(
+                f"{where}: declares shape {shape}, more than {samples} samples of "
+                f"{self.records_per_sample} records of a network {self.dims} can fill"
+            )
 
     def read(self, stage: str, var: str) -> np.ndarray:
         """Read ``<stage>/<var>`` whole."""
@@ -327,7 +417,11 @@ class Run:
         """
         attrs = self.attrs(stage, var)
         written, total = attrs.get("samples_written"), attrs.get("samples_total")
-        return written is not None and total is not None and int(written) < int(total)
+        if written is None or total is None:
+            return False
+        return self.attr_int(stage, var, "samples_written") < self.attr_int(
+            stage, var, "samples_total"
+        )
 
     def entry_every(self, stage: str, var: str) -> int:
         """Every how many entries ``<stage>/<var>`` was written.
@@ -335,7 +429,17 @@ class Run:
         ``recording.validation_every`` or ``weights_every``; 1 for runs written before
         entries could be thinned.
         """
-        return int(self.attrs(stage, var).get("entry_every", 1))
+        return self.attr_int(stage, var, "entry_every", 1)
+
+    def attr_int(self, stage: str, var: str, name: str, default: int | None = None) -> int:
+        """A positive integer attribute of ``<stage>/<var>`` (``RunDataError`` if not)."""
+        value = self.attrs(stage, var).get(name, default)
+        if not _is_int(value, 1):
+            raise RunDataError(
+                f"{self.recordings_path}/{stage}/{var}: attribute {name!r}: expected a positive "
+                f"integer, got {short_repr(value)}"
+            )
+        return value
 
     def entries(self, stage: str, var: str) -> list[int]:
         """Indices of the entries of ``<stage>/<var>`` that hold data.
@@ -350,6 +454,10 @@ class Run:
         heads = np.asarray(arr[:, :1] if arr.ndim > 1 else arr[:], dtype=np.float64)
         heads = heads.reshape(n, -1)
         return [e for e in candidates if np.isfinite(heads[e]).any()]
+
+
+def _is_int(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 class _CheckedArray:
@@ -368,6 +476,7 @@ class _CheckedArray:
         except (IndexError, KeyError):
             raise  # the caller asked for entries that do not exist
         except (ValueError, RuntimeError, OSError) as err:
+            _settle_zarr_reads()
             if "checksum" in str(err).lower():
                 raise RunDataError(
                     f"{self._name}: data fail their checksum (a corrupted chunk or shard): {err}"
@@ -382,6 +491,36 @@ class _CheckedArray:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return np.asarray(self[...], dtype=dtype)
+
+
+def _settle_zarr_reads(timeout: float = 60.0) -> None:
+    """Wait for the chunk reads zarr still runs after one of them failed, collecting errors.
+
+    zarr reads the chunks of a slice concurrently on its own event loop; the first failure is
+    raised while the others go on. Left alone they end in dozens of asyncio tracebacks
+    ("Task was destroyed but it is pending", "Event loop is closed") when the program exits,
+    after the one line that names the damaged array. Waiting for them (their errors are the
+    same damage) keeps the failure to that line.
+    """
+    import asyncio
+
+    try:
+        from zarr.core.sync import sync
+    except ImportError:  # pragma: no cover - another zarr layout: nothing to settle
+        return
+
+    async def settle() -> None:
+        me = asyncio.current_task()
+        for _ in range(100):  # tasks may start others while they finish
+            others = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+            if not others:
+                return
+            await asyncio.gather(*others, return_exceptions=True)
+
+    try:
+        sync(settle(), timeout=timeout)
+    except Exception as err:  # settling is best effort; the read's own error is what counts
+        logger.debug("zarr reads not settled: %s", err)
 
 
 def read_run(path: str | Path) -> Run:
@@ -432,18 +571,35 @@ def read_run(path: str | Path) -> Run:
 
 
 def _check_identity(run: Run) -> None:
-    """Say what is verified about a run: its format, its config fingerprint, its writer."""
+    """Say what is verified about a run: its format, its config fingerprint, its writer.
+
+    ``config.yaml`` must match the fingerprint in ``environment.json``; without one (the
+    file deleted) it must match the config sealed in the newest checkpoint (format 3).
+    """
     stored = run.environment.get("config_fingerprint")
-    if run.format_version < 2 or stored is None:
+    saved = (run.checkpoint_record() or {}).get("config") if stored is None else None
+    if stored is not None and F.fingerprint(run.config) != stored:
+        raise ValueError(
+            f"{run.path / CONFIG}: does not match the config fingerprint in {ENVIRONMENT} (edited "
+            "after the run started?); the recordings may belong to another config"
+        )
+    if saved is not None and F.config_diff(saved, run.config, ignore_added=True):
+        raise ValueError(
+            f"{run.path / CONFIG}: does not match the config its checkpoints were written with "
+            f"({ENVIRONMENT} is missing; edited after the run started?)"
+        )
+    if run.format_version < 2 or (stored is None and saved is None):
         logger.info(
             "%s: legacy run directory (format 1: no config fingerprint, no checksums): "
             "read as before, unverified",
             run.path,
         )
-    elif F.fingerprint(run.config) != stored:
-        raise ValueError(
-            f"{run.path / CONFIG}: does not match the config fingerprint in {ENVIRONMENT} (edited "
-            "after the run started?); the recordings may belong to another config"
+    elif stored is None:
+        logger.warning(
+            "%s: has no %s; its format (%d) and config were verified with its checkpoints",
+            run.path,
+            ENVIRONMENT,
+            run.format_version,
         )
     holder = F.DirLock.holder(run.path)
     if holder:

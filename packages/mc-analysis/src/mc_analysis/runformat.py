@@ -24,6 +24,10 @@ config), ``members/<member>/`` (a run directory each) and its own ``.lock``.
 Format versions: ``1`` is every directory written before ``format_version`` existed (no config
 fingerprint, no checksums, no lock); readers accept it as *legacy, unverified*. ``2`` adds the
 config fingerprint, sealed checkpoints, crc32c checksums on every zarr chunk and the lock.
+``3`` adds a checksum of every array's metadata (its ``zarr.json``: shape, data type, byte
+order, codecs, attributes; the attribute :data:`METADATA_CHECKSUM`) and the resolved config in
+every checkpoint record; a format-3 reader requires both, and a checkpoint record that names
+a format or an arrays checksum must carry its own checksum.
 
 Recordings: ``<stage>/<owner>.<var>`` has one entry (first axis) per validation
 (``n_epochs + 1``), training epoch (``n_epochs``), test (1) or weight snapshot
@@ -54,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from mc_analysis.bounded import short_repr
+from mc_analysis.safefiles import UnsafePath, open_no_follow
 
 __all__ = [
     "CHECKPOINTS",
@@ -63,6 +68,7 @@ __all__ = [
     "FORMAT_VERSION",
     "LOCK",
     "MEMBERS",
+    "METADATA_CHECKSUM",
     "METRICS",
     "RECORDINGS",
     "REQUIRED_RECORDS",
@@ -75,17 +81,21 @@ __all__ = [
     "LockError",
     "Metrics",
     "RunState",
+    "UnsafePath",
     "array_key",
     "check_name",
     "checkpoint_epoch",
+    "check_array_metadata",
     "checkpoint_stem",
     "config_diff",
     "fingerprint",
     "has_data_checksums",
     "locked",
     "member_dir",
+    "newest_checkpoint_record",
     "required_entries",
     "seal",
+    "sealed_attributes",
     "sha256_file",
     "state_key",
     "unseal",
@@ -95,7 +105,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: The attribute of a recorded array holding the checksum of its own metadata (format 3).
+METADATA_CHECKSUM = "metadata_sha256"
+#: Largest ``zarr.json`` read (an array's metadata is about 1 kB).
+MAX_METADATA_BYTES = 1 << 20
 
 CONFIG = "config.yaml"
 METRICS = "metrics.json"
@@ -143,6 +157,12 @@ def check_name(name: Any, what: str = "name") -> str:
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"{what}: expected a non-empty string, got {short_repr(name)}")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate escapes: bytes of a file name in another encoding
+        raise ValueError(
+            f"{what}: {short_repr(name)} is not UTF-8 text (a file name in another encoding?)"
+        ) from None
     bad = _UNSAFE.search(name)
     if bad or name.startswith(".") or len(name.encode("utf-8")) > MAX_NAME_BYTES:
         why = (
@@ -162,8 +182,11 @@ def member_dir(sweep_dir: str | Path, name: str) -> Path:
     check_name(name, "member name")
     parent = Path(sweep_dir) / MEMBERS
     path = parent / name
-    if path.is_symlink() or (path.exists() and path.resolve().parent != parent.resolve()):
-        raise ValueError(f"{path}: leads outside {parent} (a symbolic link?); refusing to use it")
+    for p in (parent, path):
+        if p.is_symlink():
+            raise UnsafePath(f"{p}: is a symbolic link; refusing to use it as a sweep member")
+    if path.exists() and path.resolve().parent != parent.resolve():
+        raise UnsafePath(f"{path}: leads outside {parent}; refusing to use it as a sweep member")
     return path
 
 
@@ -347,6 +370,83 @@ def zarr_codecs() -> dict[str, Any]:
     return {"compressors": (ZstdCodec(level=0, checksum=False), Crc32cCodec())}
 
 
+def _metadata_digest(doc: Mapping[str, Any]) -> str:
+    """sha256 of an array's metadata document without its own checksum attribute."""
+    body = dict(doc)
+    attrs = dict(body.get("attributes") or {})
+    attrs.pop(METADATA_CHECKSUM, None)
+    body["attributes"] = attrs
+    return "sha256:" + hashlib.sha256(_canonical(body)).hexdigest()
+
+
+def sealed_attributes(attributes: Mapping[str, Any], **create: Any) -> dict[str, Any]:
+    """``attributes`` plus :data:`METADATA_CHECKSUM`: the checksum of the array's metadata.
+
+    ``create`` are the keywords of ``zarr.create_array`` (shape, chunks, shards, dtype,
+    fill_value, codecs) that the array will be created with, ``attributes`` its attributes.
+    The metadata document is made once in memory with exactly these, so the checksum is known
+    before the array is written: its ``zarr.json`` is written once, sealed.
+    """
+    import zarr
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.storage import MemoryStore
+
+    probe = zarr.create_array(MemoryStore(), attributes=dict(attributes), **create)
+    raw = probe.metadata.to_buffer_dict(default_buffer_prototype())["zarr.json"].to_bytes()
+    return {**attributes, METADATA_CHECKSUM: _metadata_digest(json.loads(raw))}
+
+
+def check_array_metadata(path: str | Path, required: bool) -> bool:
+    """Check the ``zarr.json`` of a recorded array against its :data:`METADATA_CHECKSUM`.
+
+    Parameters
+    ----------
+    path
+        The array's ``zarr.json``.
+    required
+        Whether the array must carry the checksum (format 3 runs).
+
+    Returns
+    -------
+    bool
+        Whether the metadata carried a checksum (and it matched).
+
+    Raises
+    ------
+    CorruptFile
+        Naming the file when it is too large, not JSON, lacks a required checksum or fails it
+        (byte order, shape, attributes or codecs edited).
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_METADATA_BYTES + 1)
+    except OSError as err:
+        raise CorruptFile(f"{path}: cannot be read ({err.strerror or err})") from None
+    if len(raw) > MAX_METADATA_BYTES:
+        raise CorruptFile(f"{path}: more than {MAX_METADATA_BYTES} bytes of array metadata")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CorruptFile(f"{path}: not valid JSON ({err}); the file is garbled") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("attributes", {}), dict):
+        raise CorruptFile(f"{path}: not the metadata of a zarr array")
+    stored = doc.get("attributes", {}).get(METADATA_CHECKSUM)
+    if stored is None:
+        if required:
+            raise CorruptFile(
+                f"{path}: has no {METADATA_CHECKSUM!r} attribute, which every array of a format "
+                f"{FORMAT_VERSION} run carries (the metadata was edited or replaced)"
+            )
+        return False
+    if stored != _metadata_digest(doc):
+        raise CorruptFile(
+            f"{path}: fails its checksum ({METADATA_CHECKSUM}): the array's metadata (shape, data "
+            "type, byte order, codecs or attributes) was edited after it was written"
+        )
+    return True
+
+
 def has_data_checksums(array: Any) -> bool:
     """Whether the chunks of a zarr array carry a crc32c checksum (format 2 recordings)."""
     from zarr.codecs import Crc32cCodec, ShardingCodec
@@ -359,8 +459,9 @@ def has_data_checksums(array: Any) -> bool:
 # ---------------------------------------------------------------------------- checkpoints
 CHECKPOINT_RE = re.compile(r"^epoch_(\d{4,})\.json$")
 #: Keys every checkpoint record holds (besides ``backend``, ``arrays_sha256``,
-#: ``format_version`` and ``checksum`` in format 2): the epochs done, each member's noise and
-#: order generator states, and its :class:`Metrics` so far.
+#: ``format_version`` and ``checksum`` since format 2 and the resolved ``config`` since format
+#: 3): the epochs done, each member's noise and order generator states, and its
+#: :class:`Metrics` so far.
 CHECKPOINT_KEYS = ("epoch", "noise_rng", "order_rng", "metrics")
 
 
@@ -373,6 +474,30 @@ def checkpoint_epoch(path: str | Path) -> int | None:
     """The epoch of a checkpoint's ``.json`` file name, ``None`` for other names."""
     m = CHECKPOINT_RE.match(Path(path).name)
     return int(m.group(1)) if m else None
+
+
+#: Largest checkpoint record read when only its format and config are wanted.
+MAX_CHECKPOINT_RECORD_BYTES = 16 << 20
+
+
+def newest_checkpoint_record(checkpoint_dir: str | Path) -> dict[str, Any] | None:
+    """The newest checkpoint record that passes its checksum (``None`` if there is none).
+
+    Used to learn a run's format and config from its sealed checkpoints when
+    ``environment.json`` is missing: the records are sealed, so they cannot be downgraded or
+    edited as easily as a deleted file.
+    """
+    epochs = {p: checkpoint_epoch(p) for p in Path(checkpoint_dir).glob("epoch_*.json")}
+    for path in sorted((p for p, e in epochs.items() if e is not None), key=epochs.get)[::-1]:
+        try:
+            if path.stat().st_size > MAX_CHECKPOINT_RECORD_BYTES:
+                continue
+            meta, sealed = unseal(json.loads(path.read_bytes()), path)
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue
+        if sealed:
+            return meta
+    return None
 
 
 def state_key(group: str, owner: str, var: str) -> str:
@@ -409,6 +534,12 @@ def unseal(meta: Any, source: str | Path) -> tuple[dict[str, Any], bool]:
     if not isinstance(meta, dict):
         raise CorruptFile(f"{source}: expected a JSON object, got {type(meta).__name__}")
     if "checksum" not in meta:
+        sealed_keys = [k for k in ("format_version", "arrays_sha256", "config") if k in meta]
+        if sealed_keys:  # written by a sealing writer: its checksum was removed or damaged
+            raise CorruptFile(
+                f"{source}: has no 'checksum' although it holds {sealed_keys}, which only sealed "
+                "records hold (the file was changed or garbled)"
+            )
         return dict(meta), False
     body = {k: v for k, v in meta.items() if k != "checksum"}
     want = "sha256:" + hashlib.sha256(_canonical(body)).hexdigest()
@@ -488,7 +619,7 @@ class DirLock:
 
         if self._fd is not None:
             return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = open_no_follow(self.path, os.O_RDWR | os.O_CREAT, "lock file")
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -556,8 +687,8 @@ class DirLock:
 
         path = Path(directory) / LOCK
         try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
+            fd = open_no_follow(path, os.O_RDONLY, "lock file")
+        except (OSError, UnsafePath):
             return None
         try:
             try:

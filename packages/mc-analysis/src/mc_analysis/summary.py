@@ -56,7 +56,7 @@ def stored_records_per_sample(run: Run, stage: str, var: str) -> int:
     """``recording.records_per_sample``, checked against the array's attribute."""
     rps = run.records_per_sample
     stored = run.attrs(stage, var).get("records_per_sample")
-    if stored is not None and int(stored) != rps:
+    if stored is not None and stored != rps:
         raise ValueError(
             f"{run.recordings_path}: {stage}/{var} has records_per_sample = {stored} but "
             f"{run.path / 'config.yaml'} says recording.records_per_sample = {rps}"

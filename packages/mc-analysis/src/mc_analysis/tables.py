@@ -1,13 +1,15 @@
 """Tables from sweep summaries, and writers to CSV and JSON.
 
 The table functions turn :func:`mc_analysis.summary.sweep_summary` output into lists of
-rows (dicts with the same keys); :func:`write_csv` and :func:`write_json` put them on disk.
+rows (dicts with the same keys); :func:`write_csv` and :func:`write_json` put them on disk,
+atomically and never through a symbolic link (:func:`mc_analysis.safefiles.atomic_write_bytes`).
 JSON has no NaN: non-finite numbers are written as ``null``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mc_analysis.safefiles import atomic_write_bytes
 
 __all__ = [
     "jsonable",
@@ -53,7 +57,7 @@ def jsonable(obj: Any) -> Any:
 def write_json(obj: Any, path: str | Path) -> Path:
     """Write ``jsonable(obj)`` to ``path`` (indented, strict JSON)."""
     path = Path(path)
-    path.write_text(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
+    atomic_write_bytes(path, (json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n").encode())
     return path
 
 
@@ -61,11 +65,12 @@ def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
     """Write rows (dicts; the columns of the first row) as CSV; nan and None become empty."""
     path = Path(path)
     fields = list(rows[0]) if rows else []
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(row.get(k)) for k in fields})
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(row.get(k)) for k in fields})
+    atomic_write_bytes(path, text.getvalue().encode())
     return path
 
 

@@ -51,7 +51,7 @@ def output_traces(
     """
     out_arr, e = _entry(run, stage, OUTPUT, entry)
     rps = stored_records_per_sample(run, stage, OUTPUT)
-    every = int(run.attrs(stage, OUTPUT).get("record_every_steps", 1))
+    every = run.attr_int(stage, OUTPUT, "record_every_steps", 1)
     total = out_arr.shape[1] // rps
     s1 = min(total, first_sample + n_samples)
     rows = slice(first_sample * rps, s1 * rps)

@@ -9,7 +9,8 @@ and one of these exit statuses:
 1     a run failed (an error or non-finite values during training), or sweep members failed
 2     refused before any work: bad arguments, config or input files, a directory being
       written by another process, a backend or executor that is not available here, an
-      installed model package that cannot be loaded
+      installed model package that cannot be loaded; or a network that cannot be built here
+      (its run directory's status.json says why)
 130   interrupted (Ctrl-C); the message says how to continue
 143   terminated (SIGTERM, e.g. by a batch system); the same
 ====  =====================================================================================
@@ -26,7 +27,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from mc_analysis.bounded import check_yaml, int_at_least, load_yaml
-from mc_analysis.runformat import CorruptFile, LockError
+from mc_analysis.runformat import CorruptFile, LockError, UnsafePath
 from mc_experiments.config import ConfigError, load_config, parse_overrides
 from mc_experiments.datasets import DatasetError
 from mc_models import PluginError
@@ -233,6 +234,7 @@ _REFUSED = (
     DatasetError,
     CorruptFile,
     LockError,
+    UnsafePath,
     FileNotFoundError,
     NotADirectoryError,
     IsADirectoryError,

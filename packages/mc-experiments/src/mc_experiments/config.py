@@ -16,13 +16,12 @@ import copy
 import dataclasses
 import logging
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from mc_analysis.bounded import load_yaml, short_list, short_repr
+from mc_analysis.bounded import load_yaml, memory_bytes, short_list, short_repr
 from mc_analysis.original_yaml import is_original_config, load_original_yaml
 from mc_analysis.runformat import REQUIRED_RECORDS, check_name
 from mc_experiments.randomness import RANDOMNESS_MODES
@@ -37,6 +36,7 @@ from mc_network import (
     paper_spec,
 )
 from mc_network.models import population_model
+from mc_network.privatedir import UnsafeDirectory, check_private_dir
 
 __all__ = [
     "BackendConfig",
@@ -314,7 +314,8 @@ def config_from_dict(data: Any, source: str = "<dict>") -> Config:
     try:
         check_name(name, "name")
     except ValueError as err:
-        raise ConfigError(f"{source}: {err}") from None
+        hint = "" if "name" in data else " (taken from the file name: give the config a name:)"
+        raise ConfigError(f"{source}: {err}{hint}") from None
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise ConfigError(
@@ -452,48 +453,51 @@ def _check_recording(cfg: Config) -> None:
             )
 
 
-def _memory_bytes() -> int | None:
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 def estimate_memory(cfg: Config) -> int:
-    """Bytes one member needs at least: its data set and the records of its largest stage.
+    """Bytes one member needs at least: its network, data set and largest stage's records.
 
-    The data set counts its float32 rates and, for Yin-Yang, the float64 points drawn while
-    generating it; a stage records ``records_per_sample`` rows per sample of every recorded
-    variable (float32), plus the records every validation and test keep for the metrics.
+    The network holds every state variable of its populations and projections (weights and
+    their increments: ``n_pre * n_post`` values each) in ``network.dtype``; the data set
+    counts its float32 rates and, for Yin-Yang, the float64 points drawn while generating
+    it; a stage records ``records_per_sample`` rows per sample of every recorded variable
+    (float32), plus the records every validation and test keep for the metrics.
     """
     ds, rec, dims = cfg.dataset, cfg.recording, cfg.network.dims
     n_cls = dims[-1]
     per_sample = 4 * (dims[0] + dims[-1]) + 8 + (8 * (dims[0] + 2) if ds.name == "yinyang" else 0)
     data = per_sample * n_cls * (ds.n_train + ds.n_valid + ds.n_test)
     shapes = _recordable(cfg)
+    itemsize = 8 if cfg.network.dtype == "float64" else 4
+    network = itemsize * sum(math.prod(shape) for shape in shapes.values())
     largest = 0
     for stage, n in (("validation", ds.n_valid), ("test", ds.n_test), ("training", ds.n_train)):
         names = set(getattr(rec, stage)) | (set() if stage == "training" else set(REQUIRED_RECORDS))
         row = sum(math.prod(shapes[v]) for v in names if v in shapes)
         largest = max(largest, 4 * row * rec.records_per_sample * n * n_cls)
-    return data + largest
+    return network + data + largest
 
 
 def _check_memory(cfg: Config) -> None:
-    need, have = estimate_memory(cfg), _memory_bytes()
+    need, have = estimate_memory(cfg), memory_bytes()
     if have is not None and need > have:
         ds = cfg.dataset
         raise ConfigError(
-            f"{cfg.source}: dataset.n_train/n_valid/n_test ({ds.n_train}/{ds.n_valid}/"
-            f"{ds.n_test} per class) with these recordings need at least {need / 2**30:.1f} GiB "
-            f"per run; this machine has {have / 2**30:.1f} GiB. Use fewer samples or record less "
-            "(recording.training, recording.records_per_sample)"
+            f"{cfg.source}: network.dims {list(cfg.network.dims)} with dataset.n_train/n_valid/"
+            f"n_test ({ds.n_train}/{ds.n_valid}/{ds.n_test} per class) and these recordings need "
+            f"at least {need / 2**30:.1f} GiB per run; this machine has {have / 2**30:.1f} GiB. "
+            "Use smaller layers, fewer samples or record less (recording.training, "
+            "recording.records_per_sample)"
         )
 
 
 def _check_backend(cfg: Config) -> None:
-    """Backend names registered, options known to the backend (not whether it can run here)."""
+    """Backend names registered, options known to the backend (not whether it can run here).
+
+    A code cache the config names (``backend.options.cache_dir``, GeNN's) must be a
+    directory only this user can write, if it exists: code built there is loaded.
+    """
     src, bc = cfg.source, cfg.backend
+    _check_cache_dir(bc.options.get("cache_dir"), src)
     registered = sorted(available_backends())
     for key in ("name", "fallback"):
         value = getattr(bc, key)
@@ -517,6 +521,18 @@ def _check_backend(cfg: Config) -> None:
             )
 
 
+def _check_cache_dir(value: Any, src: str) -> None:
+    if value is None:
+        return
+    key = "backend.options.cache_dir"
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{src}: {key}: expected a directory path, got {short_repr(value)}")
+    try:
+        check_private_dir(value, what="GeNN code cache", env=key)
+    except (UnsafeDirectory, NotADirectoryError) as err:
+        raise ConfigError(f"{src}: {key}: {err}") from None
+
+
 def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Config:
     """Load and validate a YAML config; ``overrides`` maps dotted keys to values.
 
@@ -536,9 +552,42 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
         raise
     if is_original_config(data):
         raise ConfigError(hint)
-    if overrides:
-        data = apply_overrides(data, overrides, str(path))
-    return config_from_dict(data, source=str(path))
+    if not overrides:
+        return config_from_dict(data, source=str(path))
+    try:
+        return config_from_dict(apply_overrides(data, overrides, str(path)), source=str(path))
+    except ConfigError as err:
+        raise _blame_overrides(err, data, overrides, path) from None
+
+
+def _blame_overrides(
+    err: ConfigError, data: Any, overrides: Mapping[str, Any], path: Path
+) -> ConfigError:
+    """``err`` naming the ``--set`` that causes it, when the file alone is valid.
+
+    The overrides are added one at a time; the first after which the config is invalid is
+    the one named (``--set protocl.n_epochs=5: unknown key(s) ['protocl']; ...``).
+    """
+    try:
+        config_from_dict(data, source=str(path))
+    except ConfigError:
+        return err  # the file itself is invalid: the error names it
+    applied: dict[str, Any] = {}
+    for key, value in overrides.items():
+        applied[key] = value
+        try:
+            config_from_dict(apply_overrides(data, applied, str(path)), source=str(path))
+        except ConfigError as one:
+            if str(one).startswith("--set "):
+                return one
+            message = str(one).removeprefix(f"{path}: ")
+            return ConfigError(f"--set {key}={_shown(value)}: {message}")
+    return err
+
+
+def _shown(value: Any) -> str:
+    """An override's value as typed (``None``: nothing after the ``=``)."""
+    return "" if value is None else short_repr(value, 60)
 
 
 def _original_run_config(path: Path) -> bool:
@@ -549,8 +598,15 @@ def _original_run_config(path: Path) -> bool:
         return False
 
 
-def apply_overrides(data: Any, overrides: Mapping[str, Any], source: str) -> dict:
-    """Set dotted keys (``protocol.n_epochs``) in a config dictionary (a copy)."""
+def apply_overrides(
+    data: Any, overrides: Mapping[str, Any], source: str, label: str = "--set"
+) -> dict:
+    """Set dotted keys (``protocol.n_epochs``) in a config dictionary (a copy).
+
+    A key that holds a section (a mapping) takes only a mapping: ``--set protocol=`` would
+    silently reset the whole section to its defaults. ``label`` names the overrides in
+    messages (``--set``, or a sweep file's variant).
+    """
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: a config must be a mapping of sections")
     out = copy.deepcopy(dict(data))
@@ -560,10 +616,22 @@ def apply_overrides(data: Any, overrides: Mapping[str, Any], source: str) -> dic
         for p in parts[:-1]:
             nxt = node.setdefault(p, {})
             if not isinstance(nxt, dict):
-                raise ConfigError(f"--set {dotted}: {short_repr(p)} is not a section")
+                raise ConfigError(f"{label} {dotted}: {short_repr(p)} is not a section")
             node = nxt
-        node[parts[-1]] = value
+        last = parts[-1]
+        section = node.get(last, {} if dotted in _TOP_SECTIONS else None)
+        if isinstance(section, Mapping) and not isinstance(value, Mapping):
+            raise ConfigError(
+                f"{label} {dotted}={_shown(value)}: {dotted!r} is a section (a mapping); set one "
+                f"of its keys instead ({dotted}.KEY=VALUE), or give a mapping "
+                f"({dotted}={{KEY: VALUE}})"
+            )
+        node[last] = value
     return out
+
+
+#: Top-level keys that hold sections (a mapping), also where a file leaves them out.
+_TOP_SECTIONS = ("network", *_SECTIONS)
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:

@@ -433,6 +433,7 @@ class Experiment:
                 "order_rng": rng_state(m.order_rng),
                 "metrics": m.metrics.to_dict(),
                 "backend": self.backend,
+                "config": m.config.to_dict(),  # what wrote it (a resume checks it)
             }
             m.run.save_checkpoint(epoch, arrays, meta)
 

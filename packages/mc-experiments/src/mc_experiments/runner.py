@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mc_analysis import runformat as F
+from mc_analysis.rundir import is_original_run_dir
 from mc_experiments.config import Config, ConfigError, config_from_dict
 from mc_experiments.data import load_stage_data
 from mc_experiments.plugins import check_run_plugins, plugin_record
@@ -25,7 +26,7 @@ from mc_experiments.protocol import (
     group_key,
 )
 from mc_experiments.storage import RunDir, create_run_dir
-from mc_network import BackendUnavailable, available_backends, default_backend
+from mc_network import BackendUnavailable, SpecError, available_backends, default_backend
 
 __all__ = ["ProgressBar", "resume", "run_group", "train"]
 
@@ -71,19 +72,21 @@ class ProgressBar:
 
 
 @contextmanager
-def _run_log(paths: Sequence[Path]):
+def _run_log(runs: Sequence[RunDir]):
+    """Log the package's records into every run's ``run.log`` (opened without following links)."""
     handlers = []
-    for p in paths:
-        h = logging.FileHandler(p / F.RUN_LOG)
-        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logging.getLogger("mc_experiments").addHandler(h)
-        handlers.append(h)
     try:
+        for r in runs:
+            h = logging.StreamHandler(r.open_log())
+            h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            logging.getLogger("mc_experiments").addHandler(h)
+            handlers.append(h)
         yield
     finally:
         for h in handlers:
             logging.getLogger("mc_experiments").removeHandler(h)
             h.close()
+            h.stream.close()
 
 
 def _backend_info(cfg: Config, exp: Experiment) -> dict:
@@ -146,6 +149,42 @@ def check_same_config(cfg: Config, run: RunDir) -> None:
     )
 
 
+def check_checkpoint_config(cfg: Config, run: RunDir, meta: dict) -> None:
+    """Refuse to continue ``run`` with ``cfg`` from a checkpoint another config wrote.
+
+    A checkpoint record (sealed) holds the resolved config that wrote it, so the check holds
+    even when ``environment.json`` (the fingerprint) is gone and ``config.yaml`` was edited.
+    Keys only ``cfg`` has (added to the toolkit since) do not count; records written before
+    format 3 hold no config and are not checked.
+
+    Raises
+    ------
+    ConfigError
+        Naming the checkpoint and listing what differs.
+    """
+    saved = meta.get("config")
+    record = run.checkpoint_dir / f"{F.checkpoint_stem(meta['epoch'])}.json"
+    if saved is None:
+        log.info("%s: records no config (written before format 3): not checked", record)
+        return
+    _refuse_differences(
+        saved,
+        cfg.to_dict(),
+        f"{record}: was written by another config than the one this run would continue with; "
+        "continuing would mix two configurations. What differs (checkpoint -> now)",
+    )
+
+
+def _refuse_differences(old: dict, new: dict, why: str) -> None:
+    """:class:`ConfigError` ``why``, listing what differs, unless the configs agree.
+
+    Keys only ``new`` has (added to the toolkit since ``old`` was written) do not count.
+    """
+    diffs = F.config_diff(old, new, ignore_added=True)
+    if diffs:
+        raise ConfigError(f"{why}:\n  " + "\n  ".join(diffs))
+
+
 def _common_checkpoint(runs: Sequence[RunDir]) -> list[tuple[dict, dict]] | None:
     """The newest usable checkpoint that every member has at the same epoch, or ``None``.
 
@@ -164,6 +203,42 @@ def _common_checkpoint(runs: Sequence[RunDir]) -> list[tuple[dict, dict]] | None
             return None
         if len({ck[1]["epoch"] for ck in found}) == 1:
             return found
+
+
+#: Errors while a network is built that say the config cannot run here (refused, exit 2).
+BUILD_REFUSALS = (MemoryError, SpecError, ValueError)
+
+
+def _experiment(
+    configs: Sequence[Config],
+    runs: Sequence[RunDir],
+    epoch: int,
+    progress: Callable | None = None,
+    noise: NoiseSource | None = None,
+) -> Experiment:
+    """Load the members' data and build their network; a failed build is recorded in each run.
+
+    Data that cannot be loaded here (``DatasetError``) is refused as it is, leaving the
+    runs as they were. A network that cannot be built leaves every run's ``status.json``
+    saying ``failed`` with the error and the step ``building the network``; one that does not
+    fit in memory or that the backend refuses (:data:`BUILD_REFUSALS`) is a config problem:
+    :class:`ConfigError` (exit status 2); anything else is raised as it is.
+    """
+    members = [Member(c, r) for c, r in zip(configs, runs, strict=True)]
+    try:
+        return Experiment(members, progress, noise)
+    except Exception as err:
+        why = f"{type(err).__name__}: {err}"
+        step = "building the network"
+        for r in runs:
+            try:
+                r.set_status(F.RunState.FAILED, error=why, step=step, epochs_completed=epoch)
+            except OSError:  # e.g. the disk is full: the error is raised below
+                log.debug("could not record the failure in %s", r.path)
+        if isinstance(err, BUILD_REFUSALS) and not isinstance(err, ConfigError):
+            where = ", ".join(str(r.path) for r in runs)
+            raise ConfigError(f"{where}: the network cannot be built: {why}") from err
+        raise
 
 
 def _starting_again(runs: Sequence[RunDir]) -> None:
@@ -208,17 +283,20 @@ def run_group(
             log.info("%s: already completed", ", ".join(r.path.name for r in runs))
             return runs
         for cfg, r in pending:
+            r.refuse_links()
             check_same_config(cfg, r)
             check_run_plugins(r.path, r.environment())
             r.clean_temporaries()
         checkpoints = _common_checkpoint([r for _, r in pending])
+        for (cfg, r), ck in zip(pending, checkpoints or [], strict=False):
+            check_checkpoint_config(cfg, r, ck[1])
         if checkpoints is None:
             _starting_again([r for _, r in pending])
             for cfg, r in pending:
                 r.write_config(cfg.to_dict())
-        with _run_log([r.path for _, r in pending]):
-            members = [Member(cfg, r) for cfg, r in pending]
-            exp = Experiment(members, progress=progress, noise=noise)
+        with _run_log([r for _, r in pending]):
+            epoch = checkpoints[0][1]["epoch"] if checkpoints else 0
+            exp = _experiment(*zip(*pending, strict=True), epoch, progress=progress, noise=noise)
             if checkpoints is None:
                 for cfg, r in pending:
                     r.write_environment(
@@ -288,6 +366,13 @@ def resume(run_dir: Path, quiet: bool = False) -> RunDir:
         is missing or changed (:func:`mc_experiments.plugins.check_run_plugins`).
     """
     run = RunDir(Path(run_dir))
+    if is_original_run_dir(run.path):
+        raise ConfigError(
+            f"{run.path}: is a run of the original code ({F.CONFIG} and its HDF5 recordings), "
+            f"not a run directory of this toolkit, so it cannot be resumed. `mc-run train "
+            f"{run.path / F.CONFIG}` runs its config with the toolkit (a new run directory); "
+            f"`mc-analyze run {run.path}` reports it"
+        )
     if not (run.path / F.CONFIG).is_file():
         raise FileNotFoundError(f"{run.path}: not a run directory (no {F.CONFIG})")
     holder = _sweep_holder(run.path)
@@ -297,6 +382,7 @@ def resume(run_dir: Path, quiet: bool = False) -> RunDir:
             f"being run by {F.DirLock._describe(holder)}; let the sweep continue it"
         )
     with run.lock():
+        run.refuse_links()
         if run.status().get("state") == F.RunState.COMPLETED:
             log.info("%s: already completed; nothing to do", run.path)
             return run
@@ -309,23 +395,26 @@ def resume(run_dir: Path, quiet: bool = False) -> RunDir:
             )
         check_run_plugins(run.path, run.environment())  # before its models are looked up
         cfg = config_from_dict(raw, source=str(run.path / F.CONFIG))
-        diffs = F.config_diff(raw, cfg.to_dict(), ignore_added=True)
-        if diffs:
-            raise ConfigError(
-                f"{run.path}: this version of the toolkit resolves the run's config "
-                "differently, so the rest of the run would not continue the same "
-                "experiment (config.yaml -> now):\n  " + "\n  ".join(diffs)
-            )
+        _refuse_differences(
+            raw,
+            cfg.to_dict(),
+            f"{run.path}: this version of the toolkit resolves the run's config differently, "
+            "so the rest of the run would not continue the same experiment (config.yaml -> now)",
+        )
         if stored is None:
             log.info("%s: legacy run directory (no config fingerprint): unverified", run.path)
         run.clean_temporaries()
         bar = ProgressBar(not quiet, cfg.name)
         try:
-            with bar.logs_above(), _run_log([run.path]):
-                exp = Experiment([Member(cfg, run)], progress=bar)
-                ck = run.latest_checkpoint()
+            with bar.logs_above(), _run_log([run]):
+                ck = run.latest_checkpoint()  # what it sets aside is said in run.log too
+                if ck is not None:
+                    check_checkpoint_config(cfg, run, ck[1])
+                exp = _experiment([cfg], [run], ck[1]["epoch"] if ck else 0, progress=bar)
                 if ck is None:
                     _starting_again([run])
+                    run.write_config(cfg.to_dict())
+                    run.write_environment(_backend_info(cfg, exp), F.fingerprint(cfg.to_dict()))
                 start = exp.restore([ck]) if ck else 0
                 log.info("%s: resuming at epoch %d", run.path, start)
                 exp.run(start_epoch=start)

@@ -8,9 +8,12 @@ record), zarr recordings whose chunks carry crc32c checksums, and checkpoints se
 sha256 checksums. Reading a checkpoint back falls back, with a warning naming the file, to
 the newest one that passes its checks.
 
-Every file is written atomically (a temporary file in the same folder, then a rename) with
-the mode the umask gives new files (0644 with the usual umask 022), so colleagues sharing the
-storage can read it.
+Every file is written atomically (a temporary file in the same folder, then a rename,
+:func:`mc_analysis.safefiles.atomic_write_bytes`) with the mode the umask gives new files
+(0644 with the usual umask 022), so colleagues sharing the storage can read it. Nothing is
+written through a symbolic link: ``run.log`` and ``.lock`` are opened without following one,
+and a run directory whose recordings or checkpoints hold one is refused
+(:meth:`RunDir.refuse_links`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import json
 import logging
 import os
 import platform
-import secrets
 import subprocess
 import zipfile
 from collections.abc import Mapping
@@ -33,6 +35,7 @@ import numpy as np
 
 from mc_analysis import runformat as F
 from mc_analysis.bounded import dump_yaml, load_yaml, short_repr
+from mc_analysis.safefiles import atomic_write_bytes, open_no_follow, refuse_links
 
 __all__ = [
     "RunDir",
@@ -55,26 +58,6 @@ UNITS = {
     "delta": "weight increment per step",
     "noise": "voltage (model units)",
 }
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename).
-
-    The file gets the mode the umask gives any new file (``0o666 & ~umask``), not the 0600 of
-    :func:`tempfile.mkstemp`.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -164,10 +147,29 @@ class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._zarr = None
+        self._checked: set[str] = set()  # arrays whose metadata this process has checked
 
     def lock(self) -> F.DirLock:
         """The directory's lock (use as a context manager while writing)."""
         return F.DirLock(self.path, "run directory")
+
+    def refuse_links(self) -> None:
+        """Refuse a symbolic link the writer would follow: ``UnsafePath`` naming it.
+
+        Any of the run's own files, or anything inside its recordings or checkpoints
+        (:class:`mc_analysis.safefiles.UnsafePath`).
+        """
+        names = (F.CONFIG, F.ENVIRONMENT, F.STATUS, F.METRICS, F.RUN_LOG, F.LOCK)
+        refuse_links(
+            [*(self.path / n for n in names), self.zarr_path, self.checkpoint_dir],
+            f"run directory {self.path}",
+        )
+
+    def open_log(self):
+        """``run.log`` opened for appending (text), never through a symbolic link."""
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        fd = open_no_follow(self.path / F.RUN_LOG, flags, "run log")
+        return os.fdopen(fd, "a", encoding="utf-8")
 
     # ------------------------------------------------------------------ plain files
     def write_config(self, resolved: Mapping[str, Any]) -> None:
@@ -296,6 +298,7 @@ class RunDir:
         import shutil
 
         self._zarr = None
+        self._checked.clear()
         if self.zarr_path.exists():
             shutil.rmtree(self.zarr_path)
         (self.path / F.METRICS).unlink(missing_ok=True)
@@ -324,28 +327,40 @@ class RunDir:
             shard_t = data.shape[0] if data.ndim else 1
             shard_t = -(-shard_t // time_chunk) * time_chunk
             shards = (min(n_index, 64), shard_t, *data.shape[1:]) if data.ndim else None
-            arr = group.create_array(
-                key,
-                shape=(n_index, *data.shape),
-                chunks=chunks,
-                shards=shards,
-                dtype=data.dtype,
-                fill_value=np.nan if data.dtype.kind == "f" else 0,
+            create = {
+                "shape": (n_index, *data.shape),
+                "chunks": chunks,
+                "shards": shards,
+                "dtype": data.dtype,
+                "fill_value": np.nan if data.dtype.kind == "f" else 0,
                 **F.zarr_codecs(),
-            )
+            }
             owner, name = var.split(".", 1)
-            arr.attrs.update(
-                {
-                    "variable": name,
-                    "owner": owner,
-                    "stage": stage,
-                    "units": UNITS.get(
-                        name, "voltage (model units)" if name.startswith("v") else ""
-                    ),
-                    **attrs,
-                }
-            )
+            described = {
+                "variable": name,
+                "owner": owner,
+                "stage": stage,
+                "units": UNITS.get(name, "voltage (model units)" if name.startswith("v") else ""),
+                **attrs,
+            }
+            # the metadata is written once, sealed with its own checksum (format 3)
+            group.create_array(key, attributes=F.sealed_attributes(described, **create), **create)
+        elif key not in self._checked:  # written before (a resumed run): still as written?
+            F.check_array_metadata(self.zarr_path / key / "zarr.json", self._format() >= 3)
+        self._checked.add(key)
         group[key][index] = data
+
+    def _format(self) -> int:
+        """The run's format version: ``environment.json``'s, else its newest sealed checkpoint's.
+
+        1 when neither records one (a legacy run); deleting ``environment.json`` does not
+        make a run written with checksums legacy.
+        """
+        value = self.environment().get("format_version")
+        if value is None:
+            record = F.newest_checkpoint_record(self.checkpoint_dir)
+            value = record.get("format_version", 1) if record else 1
+        return value if isinstance(value, int) and not isinstance(value, bool) else 1
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -379,11 +394,20 @@ class RunDir:
         return sorted((e for e in epochs if e is not None), reverse=True)
 
     def prune_checkpoints(self, keep: int) -> None:
-        """Delete all but the ``keep`` newest checkpoints (a completed run keeps one)."""
+        """Delete all but the ``keep`` newest checkpoints (a completed run keeps one).
+
+        The record goes first, so that a checkpoint never counts without its arrays; a
+        ``.npz`` without its record (the process was killed between the two deletions, or
+        between the writes of a checkpoint) is deleted too: nothing can use it.
+        """
         for epoch in self.checkpoint_epochs()[keep:]:
             stem = self.checkpoint_dir / F.checkpoint_stem(epoch)
             stem.with_suffix(".json").unlink(missing_ok=True)
             stem.with_suffix(".npz").unlink(missing_ok=True)
+        for npz in self.checkpoint_dir.glob("epoch_*.npz"):
+            if not npz.with_suffix(".json").exists():
+                log.info("%s: removed (its record is missing)", npz)
+                npz.unlink(missing_ok=True)
 
     def load_checkpoint(self, epoch: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Load and check one checkpoint.
@@ -404,6 +428,11 @@ class RunDir:
                 f"{meta_path}: not valid JSON ({err}): truncated or garbled"
             ) from None
         meta, sealed = F.unseal(raw, meta_path)
+        if not sealed and self._format() >= 2:
+            raise F.CorruptFile(
+                f"{meta_path}: has no checksum, but this run (format {self._format()}) seals "
+                "every checkpoint (the file was changed or garbled)"
+            )
         if not npz_path.is_file():
             raise F.CorruptFile(f"{npz_path}: missing (its record {meta_path.name} exists)")
         if sealed and F.sha256_file(npz_path) != meta.get("arrays_sha256"):

@@ -40,8 +40,10 @@ matter to the Dask executor (Dask resources of a group's task, see
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -313,6 +315,14 @@ def load_sweep(path: str | Path, profile: str | None = None, strict: bool = True
     except ValueError as err:
         raise ConfigError(f"{where}: {err}") from None
     resources = _resources(data.get("resources"), f"{where}: resources")
+    n_members = len(variants) * math.prod(len(v) for v in grid.values()) * len(seeds)
+    if n_members > MAX_MEMBERS:  # counted before any member is made
+        raise ConfigError(
+            f"{where}: {len(variants)} variant(s) x {math.prod(len(v) for v in grid.values())} "
+            f"grid point(s) x {len(seeds)} seed(s) = {n_members} members, more than "
+            f"{MAX_MEMBERS}"
+        )
+    _no_member_keys(grid, f"{where}: grid")
     members = []
     grid_keys = list(grid)
     for vname, vover in variants.items():
@@ -320,6 +330,7 @@ def load_sweep(path: str | Path, profile: str | None = None, strict: bool = True
             raise ConfigError(
                 f"{where}: variants.{short_repr(vname)}: expected a mapping of overrides"
             )
+        _no_member_keys(vover, f"{where}: variants.{short_repr(vname, 60)}")
         vover = dict(vover)
         vres_raw = vover.pop("resources", None)
         try:
@@ -332,20 +343,23 @@ def load_sweep(path: str | Path, profile: str | None = None, strict: bool = True
         for point in itertools.product(*(grid[k] for k in grid_keys)):
             gover = dict(zip(grid_keys, point, strict=True))
             glabel = "_".join(f"{k.split('.')[-1]}{_label(v)}" for k, v in gover.items())
+            point_cfg: Config | None = None  # validated once per point; seeds only differ
             for seed in seeds:
                 mname = "_".join(x for x in (str(vname), glabel, f"seed{seed}") if x)
                 try:  # before the name becomes a path anywhere
                     F.check_name(mname, f"variants.{short_repr(vname, 60)}: member name")
                 except ValueError as err:
                     raise ConfigError(f"{where}: {err}") from None
-                if len(members) >= MAX_MEMBERS:
-                    raise ConfigError(f"{where}: more than {MAX_MEMBERS} members")
-                over = {**common, **vover, **gover, "seed": seed, "name": mname}
                 cfg, error = None, vres_error
-                if error is None:
+                if error is None and point_cfg is not None:
+                    cfg = dataclasses.replace(
+                        point_cfg, seed=seed, name=mname, source=f"{where} [{mname}]"
+                    )
+                elif error is None:
+                    over = {**common, **vover, **gover, "seed": seed, "name": mname}
                     try:
-                        raw = apply_overrides(base, over, where)
-                        cfg = config_from_dict(raw, source=f"{where} [{mname}]")
+                        raw = apply_overrides(base, over, where, label=f"{where}: override")
+                        cfg = point_cfg = config_from_dict(raw, source=f"{where} [{mname}]")
                     except ConfigError as err:
                         if strict:
                             raise
@@ -367,13 +381,35 @@ def load_sweep(path: str | Path, profile: str | None = None, strict: bool = True
         source=where,
         members=tuple(members),
         max_batch=max_batch,
-        base=apply_overrides(base, common, str(base_path)) if common else dict(base),
+        base=apply_overrides(base, common, str(base_path), label=f"{where}: override")
+        if common
+        else dict(base),
         profile=profile,
     )
 
 
+#: Keys a sweep sets for every member itself: the seeds come from ``seeds``, the name from
+#: the variant, grid point and seed.
+MEMBER_KEYS = ("seed", "name")
+
+
+def _no_member_keys(overrides: Mapping[str, Any], where: str) -> None:
+    """Refuse an override of ``seed`` or ``name``: the sweep sets them (it would be dropped)."""
+    for key in MEMBER_KEYS:
+        if key in overrides:
+            what = "list the seeds in seeds:" if key == "seed" else "the name comes from the sweep"
+            raise ConfigError(
+                f"{where}: {key}: {short_repr(overrides[key])} cannot be set per member (every "
+                f"member's {key} is set by the sweep: {what})"
+            )
+
+
 def _apply_profile(data: dict, profile: str | None, where: str) -> tuple[dict, dict]:
     profiles = data.pop("profiles", None) or {}
+    for name, prof in profiles.items() if isinstance(profiles, Mapping) else ():
+        over = prof.get("overrides") if isinstance(prof, Mapping) else None
+        if isinstance(over, Mapping):  # every profile, also those not chosen now
+            _no_member_keys(over, f"{where}: profiles.{name}.overrides")
     if profile is None:
         return data, {}
     if profile not in profiles:
@@ -512,6 +548,8 @@ def open_sweep_dir(
             elif any(p.name != F.LOCK for p in sweep_dir.iterdir()):
                 raise ConfigError(f"{sweep_dir}: exists and is not a sweep directory")
             if problem is None:
+                for m in sweep.members:  # a member that is a link is refused before any work
+                    F.member_dir(sweep_dir, m.name)
                 atomic_write_bytes(sweep_dir / F.SWEEP, dump_yaml(sweep.to_dict()).encode())
                 (sweep_dir / F.MEMBERS).mkdir(exist_ok=True)
                 yield sweep_dir

@@ -363,6 +363,7 @@ class NetworkSpec:
                 raise SpecError(f"dims[{i}]: {_show(n)} must be a positive integer")
         if not (self.dt > 0 and math.isfinite(self.dt)):
             raise SpecError(f"dt: {_show(self.dt)} must be a positive number")
+        self._validate_finite()
         if self.activation not in ACTIVATIONS:
             raise SpecError(
                 f"activation: {_show(self.activation)} is not valid; use one of "
@@ -385,6 +386,18 @@ class NetworkSpec:
         self._validate_plasticity()
         self._validate_player()
         self._validate_feedback()
+
+    def _validate_finite(self) -> None:
+        """Every number of the network is finite (NaN or inf would run and mean nothing)."""
+        if not (_is_number(self.threshold) and math.isfinite(self.threshold)):
+            raise SpecError(f"threshold: {_show(self.threshold)} must be a finite number")
+        for name in _SECTIONS:
+            sec = getattr(self, name)
+            for f in fields(sec):
+                value = getattr(sec, f.name)
+                for x in value if isinstance(value, tuple) else (value,):
+                    if _is_number(x) and not math.isfinite(x):
+                        raise SpecError(f"{name}.{f.name}: {_show(value)} must be finite")
 
     def _validate_plasticity(self) -> None:
         p = self.plasticity
@@ -418,6 +431,11 @@ class NetworkSpec:
             raise SpecError(
                 f"player.t_pattern: {_show(pl.t_pattern)} must be a positive multiple of dt "
                 f"({_show(self.dt)})"
+            )
+        if round(ratio) < 1:
+            raise SpecError(
+                f"player.t_pattern: {_show(pl.t_pattern)} is shorter than one time step dt "
+                f"({_show(self.dt)}): a sample needs at least one step"
             )
         for name in ("teacher_mute", "learning_lag"):
             v = getattr(pl, name)

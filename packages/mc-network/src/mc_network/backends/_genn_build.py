@@ -29,6 +29,7 @@ import numpy as np
 from mc_network.backends import _genn_groups
 from mc_network.backends._genn_rng import HostRNG
 from mc_network.backends.base import BackendUnavailable
+from mc_network.privatedir import private_dir
 from mc_network.program import lower
 from mc_network.topology import build_topology
 
@@ -383,9 +384,16 @@ def cache_key(
 
 
 def cache_root(cache_dir: str | os.PathLike | None) -> Path:
-    """The code cache root: ``cache_dir``, ``$MC_GENN_CACHE`` or ``~/.cache/mc-network/genn``."""
+    """The code cache root: ``cache_dir``, ``$MC_GENN_CACHE`` or ``~/.cache/mc-network/genn``.
+
+    GeNN loads the library it builds there, so the directory must be this user's alone
+    (:func:`mc_network.privatedir.private_dir`: created with mode 0700, refused otherwise).
+    """
     root = cache_dir or os.environ.get("MC_GENN_CACHE")
-    return Path(root) if root else Path.home() / ".cache" / "mc-network" / "genn"
+    path = Path(root) if root else Path.home() / ".cache" / "mc-network" / "genn"
+    return private_dir(
+        path, what="GeNN code cache", env="MC_GENN_CACHE (or backend.options.cache_dir)"
+    )
 
 
 @contextmanager

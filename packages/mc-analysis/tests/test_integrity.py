@@ -242,7 +242,9 @@ def test_sweep_lists_its_unverified_runs(run2, tmp_path, caplog):
     assert flag.endswith(f"1 of 2 run(s): {legacy}")
 
 
-def test_array_without_checksums_makes_a_format_2_run_unverified(run2, tmp_path):
+def test_array_without_checksums_makes_a_format_2_run_unverified_and_is_refused(
+    run2, tmp_path, caplog
+):
     import zarr
 
     d, _ = run2
@@ -250,9 +252,12 @@ def test_array_without_checksums_makes_a_format_2_run_unverified(run2, tmp_path)
     group.create_array("training/extra.x", shape=(2, 1, 1), dtype="f4", fill_value=0.0)
     verified, why = read_run(d).verification()
     assert not verified and why == "arrays without chunk checksums: ['training/extra.x']"
-    assert main(["-q", "run", str(d), "--out", str(tmp_path / "rep")]) == 0
-    s = json.loads((tmp_path / "rep" / "summary.json").read_text())
-    assert s["verified"] is False and "training/extra.x" in s["verification"]
+    # every array of a format-2 run carries checksums: one without them was added or
+    # edited afterwards, so reading it is refused, naming it
+    caplog.clear()
+    assert main(["-q", "run", str(d), "--out", str(tmp_path / "rep")]) == 1
+    assert "training/extra.x: has no chunk checksums" in caplog.text
+    assert not (tmp_path / "rep" / "summary.json").exists()
 
 
 def test_compare_flags_unverified_and_refuses_corrupt_runs(run2, tmp_path, capsys, caplog):

@@ -175,12 +175,23 @@ def test_a_kill_at_every_write_and_in_the_resume_ends_as_if_never_cut(tmp_path, 
     assert (killed, code) == (False, 0) and n_writes > 100, (n_writes, _tail(log))
     rng = np.random.default_rng(27)
     again = rng.integers(1, n_writes + 1, size=n_writes)  # the kill in each first resume
-    outcomes = {"nothing to resume": 0, "resumed": 0, "resume cut too": 0}
+    outcomes = dict.fromkeys(
+        ("nothing to resume", "resumed", "resume cut too", "ended before the cut"), 0
+    )
     problems = []
     for k in range(1, n_writes + 1):
         out = tmp_path / f"k{k}"
-        killed, _, _ = _forked(lambda o=out: train(cfg, o, quiet=True), str(out), k, log)
-        assert killed, f"write {k}: the run ended before it ({_tail(log)})"
+        killed, code, _ = _forked(lambda o=out: train(cfg, o, quiet=True), str(out), k, log)
+        if not killed:
+            # zarr may create one directory from two of its threads at once, so the count
+            # of changes can differ by one or two from run to run: a run may end before its
+            # last writes, and must then have ended complete and equal
+            assert k > n_writes - 3 and code == 0, f"write {k}: ended before it ({_tail(log)})"
+            (run_dir,) = out.iterdir()
+            assert _status(run_dir).get("state") == "completed" and not _leftovers(run_dir)
+            assert _final_state(run_dir)[0] == expected[0], f"write {k}: metrics differ"
+            outcomes["ended before the cut"] += 1
+            continue
         run_dirs = list(out.iterdir()) if out.exists() else []
         if not run_dirs or not (run_dirs[0] / "config.yaml").exists():
             # cut before the run wrote its config: nothing holds a run to continue (at most

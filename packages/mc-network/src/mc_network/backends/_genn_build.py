@@ -356,7 +356,7 @@ def cache_key(
     """Content hash of everything that determines the generated code.
 
     The spec, every group the model is built from (``groups``, the list
-    :func:`._genn_groups.describe` made and :func:`build_and_load` builds: code strings,
+    ``_genn_groups.describe`` made and ``build_and_load`` builds: code strings,
     variables and their types, parameter and derived-parameter values, references, dynamic
     parameters; described here from the spec where not given), the device, batch size,
     pygenn version, the optimisation flag, the build mode (``exact``), and the GeNN seed

@@ -62,11 +62,16 @@ for _name in PKG:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Install every package and run all tests (packages and cross-package)."""
+    """Install every package and run all tests (packages and cross-package).
+
+    With DVC installed too: ``tests/test_documented_commands.py`` runs the documented
+    commands, the ``dvc`` ones included, in a fresh copy of the repository.
+    """
     _install(session, list(PKG))
     # the example model package's build backend: tests/test_plugin_package.py pip-installs
-    # examples/plugin_package without build isolation (no index needed at test time)
-    session.install("hatchling>=1.21")
+    # examples/plugin_package without build isolation (no index needed at test time); DVC for
+    # the documented dvc commands that tests/test_documented_commands.py runs
+    session.install("hatchling>=1.21", "dvc>=3.50")
     session.run("pytest", *session.posargs)
 
 

@@ -68,10 +68,11 @@ def tests(session: nox.Session) -> None:
     commands, the ``dvc`` ones included, in a fresh copy of the repository.
     """
     _install(session, list(PKG))
-    # the example model package's build backend: tests/test_plugin_package.py pip-installs
+    # the example model package's build backend and what its editable build imports
+    # (hatchling 1.33 no longer brings `editables`): tests/test_plugin_package.py pip-installs
     # examples/plugin_package without build isolation (no index needed at test time); DVC for
     # the documented dvc commands that tests/test_documented_commands.py runs
-    session.install("hatchling>=1.21", "dvc>=3.50")
+    session.install("hatchling>=1.21", "editables>=0.3", "dvc>=3.50")
     session.run("pytest", *session.posargs)
 
 

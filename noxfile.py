@@ -62,12 +62,17 @@ for _name in PKG:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Install every package and run all tests (packages and cross-package)."""
+    """Install every package and run all tests (packages and cross-package).
+
+    With DVC installed too: ``tests/test_documented_commands.py`` runs the documented
+    commands, the ``dvc`` ones included, in a fresh copy of the repository.
+    """
     _install(session, list(PKG))
-    # the example model package's build backend: tests/test_plugin_package.py pip-installs
-    # examples/plugin_package without build isolation (no index needed at test time); its
-    # editable build needs editables, which hatchling does not require
-    session.install("hatchling>=1.21", "editables")
+    # the example model package's build backend and what its editable build imports
+    # (hatchling 1.33 no longer brings `editables`): tests/test_plugin_package.py pip-installs
+    # examples/plugin_package without build isolation (no index needed at test time); DVC for
+    # the documented dvc commands that tests/test_documented_commands.py runs
+    session.install("hatchling>=1.21", "editables>=0.3", "dvc>=3.50")
     session.run("pytest", *session.posargs)
 
 

@@ -11,6 +11,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE / "_ext"))
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# the gallery shows the examples' figures: they need not save them (as they do run by hand)
+os.environ["MC_GALLERY_BUILD"] = "1"
 
 project = "mc"
 author = "the mc contributors"
@@ -20,6 +22,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax 3 copied into the build: equations render offline
     "sphinx.ext.intersphinx",
     "numpydoc",
     "myst_parser",
@@ -27,18 +30,13 @@ extensions = [
     "mc_docs",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "**/sg_execution_times.rst"]
+exclude_patterns = ["_build", "sg_execution_times.rst", "**/sg_execution_times.rst"]
 root_doc = "index"
 
 html_theme = "furo"
 html_title = "mc: dendritic cortical microcircuits"
 html_static_path = ["_static"]
 html_css_files = ["mc.css"]
-
-# MathJax from its CDN by default (the reader's browser fetches it); a local copy for
-# reading the built pages offline: MC_DOCS_MATHJAX=/path/to/MathJax.js
-if os.environ.get("MC_DOCS_MATHJAX"):
-    mathjax_path = "file://" + os.environ["MC_DOCS_MATHJAX"] + "?config=TeX-AMS-MML_HTMLorMML"
 
 # Every cross-reference must resolve (the internal link check); intersphinx is off so that
 # the build needs no network: references to other projects' objects are ignored by name.
@@ -80,4 +78,5 @@ sphinx_gallery_conf = {
     "image_scrapers": ("matplotlib",),
     "abort_on_example_error": True,
     "capture_repr": (),  # printed output only, not the repr of a block's last expression
+    "write_computation_times": False,  # its page loads scripts from CDNs: the docs are offline
 }

@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from mc_analysis import alignment_angle
+from mc_analysis import figures as F
 from mc_network import RecordPlan, build_network, section, yinyang_spec
 
 TINY = os.environ.get("MC_EXAMPLES_SIZE") == "tiny"
@@ -72,3 +73,9 @@ for feedback, color in (("pal", "C0"), ("fa", "C3")):
     ax.plot(t, a.mean(axis=0), color=color, lw=2.5, label=feedback.upper())
 ax.set(xlabel="time", ylabel=r"$\angle(B, W^T)$ [degrees]", ylim=(0, 95))
 ax.legend()
+
+# sphinx_gallery_start_ignore
+# run by hand, the script saves its figures in ./figures/ and says so
+for path in F.save_open_figures("plot_alignment_pal_vs_fa"):
+    print(f"figure saved: {path}")
+# sphinx_gallery_end_ignore

@@ -17,6 +17,7 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 
+from mc_analysis import figures as F
 from mc_models import get_activation, neuron_model
 from mc_models.render import numpy as rnp
 
@@ -67,3 +68,9 @@ ax_r.legend(loc="lower right")
 after = round(JUMP / DT) + 1
 print(f"rate one step after the jump: LE {le['rate'][after]:.4f}, Euler {euler['rate'][after]:.4f}")
 print(f"final rate: LE {le['rate'][-1]:.4f}, Euler {euler['rate'][-1]:.4f}")
+
+# sphinx_gallery_start_ignore
+# run by hand, the script saves its figures in ./figures/ and says so
+for path in F.save_open_figures("plot_le_vs_euler"):
+    print(f"figure saved: {path}")
+# sphinx_gallery_end_ignore

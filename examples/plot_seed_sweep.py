@@ -19,6 +19,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from mc_analysis import figures as F
 from mc_analysis import read_sweep, sweep_summary
 from mc_analysis import sweep_figures as S
 from mc_experiments import load_sweep, run_sweep
@@ -71,3 +72,9 @@ for variant, stats in summary["variants"].items():
 fig, (ax_v, ax_t) = plt.subplots(1, 2, figsize=(9.0, 4.2), layout="constrained")
 S.plot_sweep_validation_accuracy(summary, ax=ax_v, zoom=False)
 S.plot_sweep_test_accuracy(summary, ax=ax_t)
+
+# sphinx_gallery_start_ignore
+# run by hand, the script saves its figures in ./figures/ and says so
+for path in F.save_open_figures("plot_seed_sweep"):
+    print(f"figure saved: {path}")
+# sphinx_gallery_end_ignore

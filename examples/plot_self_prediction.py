@@ -18,6 +18,7 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 
+from mc_analysis import figures as F
 from mc_analysis import rate_mismatch, self_prediction_errors
 from mc_network import InitParams, RecordPlan, build_network, yinyang_spec
 
@@ -71,3 +72,9 @@ ax_w.plot(t, [e["ff_p2i_mean_abs"] for e in errors], label=r"mean $|W^{up} - W^{
 ax_w.plot(t, [e["fb_i2p_mean_abs"] for e in errors], label=r"mean $|B + W^{IP}|$")
 ax_w.set(xlabel="time", ylabel="element-wise distance")
 ax_w.legend()
+
+# sphinx_gallery_start_ignore
+# run by hand, the script saves its figures in ./figures/ and says so
+for path in F.save_open_figures("plot_self_prediction"):
+    print(f"figure saved: {path}")
+# sphinx_gallery_end_ignore

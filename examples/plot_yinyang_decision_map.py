@@ -58,3 +58,9 @@ F.plot_decision_map(decision_points(run, "test"), ax=ax_test)
 summary = run_summary(run)
 fig2, ax2 = plt.subplots(figsize=(5.0, 3.4), layout="constrained")
 F.plot_validation_accuracy(summary, ax=ax2)
+
+# sphinx_gallery_start_ignore
+# run by hand, the script saves its figures in ./figures/ and says so
+for path in F.save_open_figures("plot_yinyang_decision_map"):
+    print(f"figure saved: {path}")
+# sphinx_gallery_end_ignore

@@ -115,11 +115,26 @@ def test_model_page_has_every_registered_model():
     assert page.count('class="math') >= len(neuron_models()) + len(synapse_models())
 
 
+@built
+def test_pages_load_nothing_from_the_network():
+    """No page loads a script, style sheet or image from elsewhere: MathJax is in the build."""
+    remote = []
+    for page in HTML.rglob("*.html"):
+        for tag, attr, value in _parse(page).loads:
+            if urlsplit(value).scheme or value.startswith("//"):
+                remote.append(f"{page.relative_to(HTML)}: <{tag} {attr}={value}>")
+    assert not remote, "\n".join(remote[:20])
+    model = _parse(HTML / "model.html")
+    (mathjax,) = [v for tag, _, v in model.loads if tag == "script" and "mathjax" in v.lower()]
+    assert (HTML / urlsplit(mathjax).path).stat().st_size > 10_000, mathjax
+
+
 class _Links(HTMLParser):
     def __init__(self):
         super().__init__()
         self.links: list[str] = []
         self.ids: set[str] = set()
+        self.loads: list[tuple[str, str, str]] = []  # what the browser fetches to show the page
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -129,8 +144,11 @@ class _Links(HTMLParser):
             self.links.append(a["href"])
         if tag in ("img", "script") and a.get("src"):
             self.links.append(a["src"])
+            self.loads.append((tag, "src", a["src"]))
         if tag == "link" and a.get("href"):
             self.links.append(a["href"])
+            if a.get("rel") in ("stylesheet", "icon", "preload"):
+                self.loads.append((tag, "href", a["href"]))
 
 
 @built
@@ -168,12 +186,17 @@ QUICKSTART = ROOT / "docs" / "tutorials" / "quickstart.rst"
 
 
 @pytest.mark.parametrize("index", range(len(_rst_python_blocks(QUICKSTART))))
-def test_quickstart_python_blocks_run(index, monkeypatch):
+def test_quickstart_python_blocks_run(index, monkeypatch, capsys, tmp_path):
+    import tempfile
+
     monkeypatch.chdir(ROOT)  # the snippets name configs relative to the repository
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the system's, as seen by them
     block = _rst_python_blocks(QUICKSTART)[index]
     env: dict = {"__name__": "quickstart"}
     exec(compile(block, f"quickstart.rst python block {index + 1}", "exec"), env)
     if "rec" in env:
         assert env["rec"]["output.v_brev"].shape == (3, 50, 3)
     else:
-        assert 0.0 <= env["run"].read_metrics()["test_accuracy"] <= 100.0
+        name, accuracy = capsys.readouterr().out.split()
+        assert name.startswith("yinyang_pal_quick_") and 0.0 <= float(accuracy) <= 100.0
+    assert not list(tmp_path.iterdir()), "the snippet left files in the temporary folder"

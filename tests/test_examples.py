@@ -18,13 +18,14 @@ EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
 
 
 @pytest.fixture
-def run_example(monkeypatch, tmp_path):
+def run_example(monkeypatch, tmp_path, capsys):
     """Run an example as a script at tiny size; its globals and its pyplot figures."""
     matplotlib = pytest.importorskip("matplotlib", reason="the examples plot with matplotlib")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     monkeypatch.setenv("MC_EXAMPLES_SIZE", "tiny")
+    monkeypatch.delenv("MC_GALLERY_BUILD", raising=False)  # as run by hand
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # their run directories go to tmp_path
     monkeypatch.chdir(tmp_path)
     import tempfile
@@ -39,6 +40,14 @@ def run_example(monkeypatch, tmp_path):
         for fig in figures:
             assert any(ax.has_data() for ax in fig.axes), f"{name}: an empty figure"
         plt.close("all")
+        # run by hand, a script saves every figure in ./figures and says where
+        stem = name.removesuffix(".py")
+        saved = sorted((tmp_path / "figures").glob(f"{stem}_*.png"))
+        assert [p.name for p in saved] == [f"{stem}_{k}.png" for k in range(1, len(figures) + 1)]
+        assert all(p.stat().st_size > 1000 for p in saved)
+        printed = capsys.readouterr().out
+        for p in saved:
+            assert f"figure saved: figures/{p.name}" in printed
         return env, figures
 
     return run

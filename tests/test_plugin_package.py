@@ -78,9 +78,9 @@ class Env:
         pyproject = self.package / "pyproject.toml"
         text = re.sub(r'(?m)^version = ".*"$', f'version = "{version}"', pyproject.read_text())
         pyproject.write_text(text)
-        isolation = (
-            [] if importlib.util.find_spec("hatchling") is None else ["--no-build-isolation"]
-        )
+        # without build isolation where the build backend and its editable support are here
+        backend = all(importlib.util.find_spec(m) for m in ("hatchling", "editables"))
+        isolation = ["--no-build-isolation"] if backend else []
         res = self.run("-m", "pip", "install", "-q", "--no-deps", *isolation, "-e",
                        str(self.package), check=False)  # fmt: skip
         if res.returncode != 0 and "Could not find a version" in res.stderr:

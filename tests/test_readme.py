@@ -14,11 +14,15 @@ def _python_blocks(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("index", range(len(_python_blocks(ROOT / "README.md"))))
-def test_readme_python_example_runs(index, monkeypatch, capsys):
+def test_readme_python_example_runs(index, monkeypatch, capsys, tmp_path):
+    import tempfile
+
     monkeypatch.chdir(ROOT)  # the examples name files relative to the repository
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the system's, as seen by them
     block = _python_blocks(ROOT / "README.md")[index]
     exec(compile(block, f"README.md python block {index + 1}", "exec"), {"__name__": "readme"})
     assert capsys.readouterr().out.strip()  # each example prints what it made
+    assert not list(tmp_path.iterdir()), "the example left files in the temporary folder"
 
 
 def test_readme_example_shapes(capsys, monkeypatch):

@@ -103,7 +103,7 @@ def test_trace_and_point_data(data):
         ("plot_validation_rmse", "summary", "epoch", "RMSE"),
         ("plot_angles", "summary", "epoch", "angle [deg]"),
         ("plot_self_prediction", "summary", "epoch", "[weight units]"),
-        ("plot_output_traces", "traces", "time [steps]", "v_brev"),
+        ("plot_output_traces", "traces", "time [steps]", "voltage [model units]"),
         ("plot_decision_map", "points", "input x [rate]", "input y [rate]"),
     ],
 )
@@ -171,6 +171,48 @@ def test_decision_map_series_one_panel_per_entry(run_dir):
     assert panels[0].get_legend() is None and panels[1].get_legend() is not None
     with pytest.raises(ValueError, match="no decision maps"):
         F.plot_decision_map_series([])
+
+
+def test_run_figures_say_what_they_show(data):
+    ax = F.plot_validation_accuracy(data["summary"])
+    assert ax.get_title() == "accuracy: validation before each epoch, test at the end"
+    ax = F.plot_angles(data["summary"])
+    assert ax.get_title().startswith("feedback alignment: angle between $B$ and $W^T$")
+    (ninety,) = [line for line in ax.get_lines() if list(line.get_ydata()) == [90, 90]]
+    labels = ax.get_legend_handles_labels()[1]
+    assert ninety.get_label() == "90°: unrelated (orthogonal)" and ninety.get_label() in labels
+    assert ax.get_ylim()[1] >= 90  # the line is inside the axes
+
+
+def test_output_traces_say_which_samples_and_how_they_went(data, run_dir):
+    ax = F.plot_output_traces(data["traces"])  # samples 2-4 of the 6 of the last validation
+    assert ax.get_title().startswith("validation after 2 epochs: samples 2-4 of 6 (in")
+    tr = output_traces(read_run(run_dir[0]), "validation", 0, 0, 6)  # 1 of 6 right
+    ax = F.plot_output_traces(tr)
+    assert ax.get_title().startswith("validation after 0 epochs: samples 1-6 of 6 (in")
+    marks = [t.get_text() for t in ax.texts]
+    right = tr["predicted"] == tr["labels"]
+    assert marks == [f"{c} {'✓' if ok else '✗'}" for c, ok in zip(tr["labels"], right, strict=True)]
+    assert not right.all() and right.any()  # the builder's run gets some of them wrong
+    assert "voltage" in ax.get_ylabel() and "rate" not in ax.get_ylabel()
+
+
+def test_self_prediction_gives_the_scale_of_the_weights(run_dir):
+    from mc_analysis.traces import weight_sizes
+
+    run = read_run(run_dir[0])
+    summary, sizes = run_summary(run), weight_sizes(run)
+    w_last = np.asarray(run.read("weights", "ff_2.g")[-1], dtype=np.float64)
+    b_last = np.asarray(run.read("weights", "fb_1.g")[-1], dtype=np.float64)
+    assert sizes == {"layer_1": {"ff": np.mean(np.abs(w_last)), "fb": np.mean(np.abs(b_last))}}
+    title = F.plot_self_prediction(summary, sizes=sizes).get_title().splitlines()
+    assert title[0] == "self-prediction: 0 = lateral weights mirror $W$ and $-B$"
+    err = summary["self_prediction"]["layer_1"]["ff_minus_p2i"][-1]
+    assert title[1] == (
+        f"at the end, mean $|W_2|$ = {sizes['layer_1']['ff']:.2g}: the error is "
+        f"{100 * err / sizes['layer_1']['ff']:.2g} % of it"
+    )
+    assert F.plot_self_prediction(summary).get_title() == title[0]  # no sizes: no scale
 
 
 def test_self_prediction_curves_differ_in_colour_and_marker(run_dir):

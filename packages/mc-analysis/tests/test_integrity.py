@@ -108,7 +108,7 @@ def test_edited_config_is_refused(run2):
 
 def test_legacy_run_is_read_with_a_note(run_dir, caplog):
     d, expected = run_dir  # the builder's default: format 1
-    with caplog.at_level(logging.INFO, logger="mc_analysis"):
+    with caplog.at_level(logging.DEBUG, logger="mc_analysis"):  # per run: mc-analyze -v
         s = run_summary(read_run(d))
     assert "legacy run directory (format 1: no config fingerprint, no checksums)" in caplog.text
     assert "unverified" in caplog.text

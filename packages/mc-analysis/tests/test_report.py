@@ -339,6 +339,25 @@ def test_cli(tmp_path, capsys):
     assert main(["-q", "run", str(tmp_path / "nope")]) == 2
 
 
+def test_cli_sweep_prints_a_digest_not_a_line_per_run(tmp_path, capsys, caplog):
+    expected = make_sweep(tmp_path / "sw")  # runs in the legacy format (no checksums)
+    caplog.set_level(logging.INFO, logger="mc_analysis")
+    assert main(["sweep", str(tmp_path / "sw"), "--out", str(tmp_path / "r")]) == 0
+    for record in caplog.records:  # no info line per run: the warning names them all, once
+        assert record.levelno >= logging.WARNING or "members" not in record.getMessage()
+    mine = [r for r in caplog.records if r.name.startswith("mc_analysis")]
+    assert [r.levelno for r in mine].count(logging.WARNING) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "5 run(s) in 2 variant(s), mean ± std over seeds:"
+    for line, variant in zip(out[1:3], ("pal", "fa"), strict=True):
+        test = [e["test_accuracy"] for e in expected[variant]]
+        assert line.startswith(f"  {variant:<3}  {len(test):>3} run(s): test accuracy ")
+        assert f"test accuracy {np.mean(test):.2f} ± {np.std(test):.2f} %" in line
+    assert out[3].startswith("  pal vs fa: test accuracy ") and "Welch's t-test p = " in out[3]
+    assert out[4] == "  runs: 5 read without checksums (unverified_runs in summary.json)"
+    assert out[5:] == [f"report written to {tmp_path / 'r'}"]
+
+
 # ----------------------------------------------------------------- a real (tiny) run
 
 

@@ -8,6 +8,8 @@ import errno
 import importlib.util
 import json
 import logging
+import os
+import subprocess
 import sys
 
 import pytest
@@ -73,6 +75,18 @@ def test_out_pointing_at_a_file(tiny, tmp_path, caplog, capsys):
         (["validate", "{tiny}", "--set", "protocol.n_epochs=[1"], "--set 'protocol.n_epochs=[1'"),
         (["validate", "{missing}"], "missing.yaml: no such config file"),
         (["train", "{tiny}", "--set", "network.feedback=pall"], "use one of ['pal', 'fa'"),
+        (
+            ["train", "{tiny}", "--set", "network.preset=yinyng"],
+            "--set network.preset='yinyng': network.preset: 'yinyng' is not a preset network; "
+            "valid presets: ['mnist', 'yinyang']",
+        ),
+        (
+            ["train", "{tiny}", "--backend", "cuda"],
+            "--backend cuda: 'cuda' is not a registered backend; use one of ['compiled', 'genn', "
+            "'reference']; cuda is a device of the genn backend: --backend genn --set "
+            "backend.options.device=cuda (in a config: backend: {name: genn, options: {device: "
+            "cuda}})",
+        ),
     ],
 )
 def test_bad_inputs_are_one_line_with_status_2(tiny, tmp_path, caplog, capsys, args, match):
@@ -272,6 +286,43 @@ def test_log_lines_are_printed_above_the_progress_bar(tiny_dict, tmp_path, capsy
     assert any("epoch 1/2" in line for line in lines)
     for line in lines:  # each log line starts a fresh line, none is glued to the bar
         assert line.split("\r")[-1].startswith("INFO mc_experiments"), repr(line[-200:])
+
+
+def _mc_run(*args: str, cwd) -> subprocess.CompletedProcess:
+    """``mc-run ARGS`` in a fresh process, its console (stdout, stderr) captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "mc_experiments.cli", *args], cwd=cwd, capture_output=True,
+        text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+
+
+def test_console_shows_the_bar_and_one_result_line(tiny, tmp_path):
+    """The per-epoch results go to the bar and run.log, not between the bar's updates."""
+    res = _mc_run("train", str(tiny), "--out", "runs", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    result, where = res.stdout.splitlines()  # two lines: the result and where it is
+    assert result.startswith("test accuracy: ") and where == f"run directory: runs/{run.name}"
+    assert (res.stdout + res.stderr).count("test accuracy") == 1  # once, not again in a log line
+    assert "validation accuracy before" not in res.stderr
+    assert "INFO mc_experiments.progress" not in res.stderr
+    assert "at=epoch 2/2 training" in res.stderr and "val_acc=" in res.stderr  # the bar shows it
+    log = (run / "run.log").read_text()
+    assert "epoch 1/2: validation accuracy before it" in log and "test accuracy" in log
+
+
+def test_verbose_shows_the_epochs_above_the_bar(tiny, tmp_path):
+    res = _mc_run("train", str(tiny), "--out", "runs", "-v", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = [line for line in res.stderr.split("\n") if "INFO mc_experiments.progress" in line]
+    assert [line.rsplit(": ", 1)[0].split("\r")[-1] for line in lines[:2]] == [
+        "INFO mc_experiments.progress: epoch 1/2",
+        "INFO mc_experiments.progress: epoch 2/2",
+    ]
+    for line in lines:  # each starts a line of its own (the bar is cleared first), none glued
+        assert line.split("\r")[-1].startswith("INFO mc_experiments.progress"), repr(line)
+    quiet = _mc_run("-v", "train", str(tiny), "--out", "runs", "--quiet", cwd=tmp_path)
+    assert quiet.returncode == 0 and quiet.stderr == ""  # --quiet: warnings only, no bar
 
 
 def test_sigterm_unwinds_like_ctrl_c(tiny_dict, tmp_path):

@@ -53,7 +53,11 @@ def test_overrides(write_yaml, tiny_dict):
             lambda d: d["network"].update(dims=[4, 30, 10]),
             r"network\.dims: \[4, 30, 10\] does not fit dataset 'yinyang'",
         ),
-        (lambda d: d["network"].update(preset="imagenet"), r"network: unknown dataset"),
+        (
+            lambda d: d["network"].update(preset="yinyng"),
+            r"config\.yaml: network\.preset: 'yinyng' is not a preset network; valid presets: "
+            r"\['mnist', 'yinyang'\]",
+        ),
         (
             lambda d: d["network"].update(pyramidal={"g_leak": -1}),
             r"network\.pyramidal\.g_leak: -1 must be a number >= 0",
@@ -62,6 +66,12 @@ def test_overrides(write_yaml, tiny_dict):
         (
             lambda d: d["backend"].update(name="jax"),
             r"config\.yaml: backend\.name: 'jax' is not a registered backend; use one of \[",
+        ),
+        (
+            lambda d: d["backend"].update(name="cuda"),
+            r"backend\.name: 'cuda' is not a registered backend; use one of \[.*\] \(or null "
+            r"for the default\); cuda is a device of the genn backend: --backend genn --set "
+            r"backend\.options\.device=cuda",
         ),
         (
             lambda d: d["backend"].update(name="genn", fallback="numba"),

@@ -349,18 +349,18 @@ def test_download_replaces_invalid_files(tmp_path, monkeypatch):
 
 
 def canonical_dir() -> Path | None:
+    """``$MC_TEST_MNIST_DIR``, else ``data/mnist`` of the repository if it holds MNIST."""
     env = os.environ.get("MC_TEST_MNIST_DIR")
     if env:
         return Path(env)
-    repo_root = Path(__file__).resolve().parents[3]
-    candidate = repo_root.parent / "shared" / "data" / "mnist"
+    candidate = Path(__file__).resolve().parents[3] / "data" / "mnist"
     return candidate if candidate.is_dir() else None
 
 
 needs_mnist = pytest.mark.skipif(
     canonical_dir() is None,
-    reason="canonical MNIST files not available (set MC_TEST_MNIST_DIR or provide "
-    "../shared/data/mnist relative to the repository root)",
+    reason="the canonical MNIST files are not here: set MC_TEST_MNIST_DIR to a folder holding "
+    "them (`mc-run data mnist --out DIR` downloads and verifies them) or put them in data/mnist",
 )
 
 

@@ -130,7 +130,7 @@ SWEEPS = {
         "fa",
     ),
     "sweep_yin_yang_bw_eta_zero": (
-        # the original reuses the backw names here (spec §8.9)
+        # the original's noise-control sweep reuses the backw sweep's run names
         _meta("sweep_yin_yang_le_backw_seed_123456", "yinyang", "SingleThreadedCPU"),
         _net("yinyang", 0.0, 0.02, 0.01),
         "noise_control",

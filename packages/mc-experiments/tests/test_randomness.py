@@ -1,6 +1,7 @@
 """``randomness: original``: the original code's weights, shuffles and data for a seed.
 
-The expected draws are written out here in the order of ``original-model.md`` §2.7 with one
+The expected draws are written out here in the order of the original's network constructor
+(forward matrices bottom-up, feedback top-down, then the lateral ones) with one
 ``numpy.random.RandomState`` (the original used numpy's global RNG seeded with numpy_seed).
 """
 
@@ -34,7 +35,7 @@ from mc_network.backends.base import Simulation
 def test_original_weights_are_the_spec_draws(spec, shapes):
     seed = 123456
     w = original_initial_weights(spec, np.random.RandomState(seed))
-    rs = np.random.RandomState(seed)  # §2.7: W_in->hid, W_hid->out, B; self-prediction copies
+    rs = np.random.RandomState(seed)  # draw order: W_in->hid, W_hid->out, B; self-prediction copies
     w_in = rs.uniform(-0.1, 0.1, size=shapes["in"])
     w_out = rs.uniform(-0.1, 0.1, size=shapes["out"])
     b = rs.uniform(-1, 1, size=shapes["B"])
@@ -227,7 +228,7 @@ def test_mnist_original_mode_shows_a_fresh_subset_of_the_whole_split(tmp_path, m
     stages = ["validation", "training", "validation", "test"]
     for b, seed in enumerate(seeds):
         rs = np.random.RandomState(seed)
-        rs.uniform(-0.1, 0.1, size=(784, 100))  # the weights come first (§2.7)
+        rs.uniform(-0.1, 0.1, size=(784, 100))  # the weights come first (the draw order)
         rs.uniform(-0.1, 0.1, size=(100, 10))
         rs.uniform(-1, 1, size=(10, 100))
         for call, stage in zip(calls, stages, strict=True):

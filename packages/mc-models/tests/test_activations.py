@@ -23,7 +23,8 @@ def test_sigmoid_twin_matches_closed_form_and_rounds_once():
     # rounded once from double: the nearest float32 to the exact double value
     np.testing.assert_array_equal(y, exact.astype(np.float32))
     assert y[1000] == np.float32(0.5)
-    # a float32 evaluation differs in the last bits for many arguments (spec §0)
+    # a float32 evaluation differs in the last bits for many arguments (the original's GeNN
+    # code evaluates in double and rounds once)
     f32 = (np.float32(1) / (np.float32(1) + np.exp(-x))).astype(np.float32)
     assert np.any(f32 != y)
 

@@ -106,7 +106,7 @@ def test_resolve_paper_values_and_float32_casting():
     assert p.tau_soma == np.float32(1 / 0.19)
     assert p.scale_noise == np.float32(np.sqrt(0.01 * 0.1) * 0.01)
     assert p.threshold == np.float32(15.0)  # default filled in
-    assert p.dt / np.float32(0.1) == np.float32(0.099999994)  # float32 dt/tau_hp (spec §0)
+    assert p.dt / np.float32(0.1) == np.float32(0.099999994)  # float32 dt/tau_hp (not 0.1)
     o = output.MODEL.resolve({"g_leak": 0.03, "g_basal": 0.1, "g_target": 0.06}, 0.01)
     i = interneuron.MODEL.resolve({"g_leak": 0.03, "g_dendrite": 0.1, "g_soma": 0.06}, 0.01)
     assert o.g_scale == i.g_scale == np.float32(0.1 / 0.13)

@@ -190,7 +190,8 @@ def test_pal_without_noise_matches_reference(cache, exact):
 
 @pytest.mark.parametrize("exact", EXACT)
 def test_pal_without_noise_float64_decay_of_b(cache, exact):
-    # in float64 the alpha decay of B acts (in float32 it is below half an ulp, spec §2.4)
+    # in float64 the alpha decay of B acts (in float32 the decrement alpha * B is below half an
+    # ulp of B)
     spec = yinyang_spec("pal", dtype="float64", **PAL0)
     a, b, ref, gen = _run_both(spec, cache, exact, n_samples=20)
     fb = a[0]["fb_1.g"]

@@ -1,4 +1,4 @@
-"""Initial weights: the original's draw order (spec §2.7), drawn again here by hand."""
+"""Initial weights: the original's draw order (its network constructor's), drawn again by hand."""
 
 import numpy as np
 import pytest

@@ -175,7 +175,7 @@ def test_teacher_mute_and_learning_lag(backend, data):
     )
     tr = rec["teacher.rate"][0].reshape(2, 100, 3)
     # muted for 20 steps (the first step of a sample may carry a float32 rounding error of the
-    # previous value's size: rate_last + 1 * (r - rate_last), spec §1.4)
+    # previous value's size: the player writes rate_last + 1 * (r - rate_last))
     np.testing.assert_allclose(tr[:, 0], 0.1, atol=1.2e-7)
     assert np.all(tr[:, 1:20] == np.float32(0.1)) and np.array_equal(tr[1, 20], t[1])
     d = rec["ff_2.delta"][0].reshape(2, 100, -1)

@@ -60,7 +60,10 @@ def get_parser() -> argparse.ArgumentParser:
         "DVC root]",
     )
     run.add_argument(
-        "--samples", type=int_at_least(1), default=4, help="samples in the trace figures (>= 1) [4]"
+        "--samples",
+        type=int_at_least(1),
+        default=8,
+        help="samples in the output-vs-target figures, the first ones presented (>= 1) [8]",
     )
 
     sweep = sub.add_parser("sweep", help="comparison of the runs of a sweep")
@@ -202,6 +205,12 @@ def _report(args: argparse.Namespace) -> int:
     except (OSError, KeyError, ValueError) as err:
         logger.error("%s", err)
         return 2
+    if args.command == "sweep" and not args.quiet:
+        import json
+
+        from mc_analysis.tables import sweep_digest
+
+        print("\n".join(sweep_digest(json.loads((out / "summary.json").read_text()))))
     print(f"report written to {out}")
     return 0
 

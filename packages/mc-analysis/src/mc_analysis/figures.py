@@ -43,6 +43,7 @@ __all__ = [
     "plot_validation_accuracy",
     "plot_validation_rmse",
     "save_figure",
+    "save_open_figures",
     "variant_colors",
     "variant_labels",
     "variant_styles",
@@ -168,6 +169,26 @@ def save_figure(
     return paths
 
 
+def save_open_figures(name: str, out_dir: str | Path = "figures") -> list[Path]:
+    """Save every open pyplot figure as ``<out_dir>/<name>_<n>.png``; returns the paths.
+
+    What the example scripts call last (``name``: the script's), so that ``python
+    examples/plot_x.py`` leaves its figures in ``figures/`` under the current folder. Nothing
+    is saved while the documentation's gallery runs them (``MC_GALLERY_BUILD`` set; it shows
+    them itself), nor where pyplot was never imported (this function does not import it).
+    """
+    import os
+    import sys
+
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None or os.environ.get("MC_GALLERY_BUILD"):
+        return []
+    paths = []
+    for n in pyplot.get_fignums():
+        paths += save_figure(pyplot.figure(n), out_dir, f"{name}_{n}", formats=("png",), dpi=150)
+    return paths
+
+
 def _in_order(variants: Iterable[str], known: Mapping[str, Any], fallback: Sequence[Any]) -> dict:
     out: dict[str, Any] = {}
     k = 0
@@ -283,6 +304,7 @@ def plot_validation_accuracy(
         ax.plot([epochs[-1] if acc.size else 0], [summary["test_accuracy"]], marker="*", ms=8,
                 ls="none", color=color, mec="k", mew=0.5, label="test")  # fmt: skip
     ax.set(xlabel="epoch", ylabel="accuracy [%]", ylim=(0, 101))
+    ax.set_title("accuracy: validation before each epoch, test at the end")
     _integer_epochs(ax, epochs)
     ax.legend(loc="lower right")
     return ax
@@ -300,13 +322,18 @@ def plot_validation_rmse(summary: Mapping[str, Any], ax: Any = None) -> Any:
     ax.plot(np.arange(rmse.size), rmse, marker="o", ms=3, color="0.2")
     _value_axis(ax, rmse)
     ax.set(xlabel="epoch", ylabel="validation RMSE output - teacher")
+    ax.set_title(r"validation RMSE of the output $\breve v$ against its target")
     _integer_epochs(ax, np.arange(rmse.size))
     return ax
 
 
 @_styled
 def plot_angles(summary: Mapping[str, Any], ax: Any = None, color: str | None = None) -> Any:
-    """Alignment angle between B_l and W_{l+1}^T [deg] against epoch, one line per layer."""
+    """Alignment angle between B_l and W_{l+1}^T [deg] against epoch, one line per layer.
+
+    0° is perfect alignment (B proportional to W^T); a dotted line marks 90°, the angle of
+    unrelated (orthogonal) matrices, which random feedback starts near.
+    """
     ax = _axes(ax)
     color = color or VARIANT_COLORS.get(str(summary.get("feedback")), "C0")
     styles = ("-", "--", ":", "-.")
@@ -317,20 +344,29 @@ def plot_angles(summary: Mapping[str, Any], ax: Any = None, color: str | None = 
         ax.plot(x, _arr(vals), ls=styles[i % 4], marker="o", ms=3, color=color,
                 label=f"$B_{n}$ vs $W_{n + 1}^T$")  # fmt: skip
         xs += x
-    ax.axhline(90, color="0.6", lw=0.8, ls=":")
+    ax.axhline(90, color="0.6", lw=0.8, ls=":", label="90°: unrelated (orthogonal)")
     _integer_epochs(ax, xs)
     ax.set(xlabel="epoch", ylabel="angle [deg]")
-    ax.set_ylim(bottom=0)
+    ax.set_title(r"feedback alignment: angle between $B$ and $W^T$ (0° = aligned)")
+    ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 95))
     ax.legend(loc="best")
     return ax
 
 
 @_styled
-def plot_self_prediction(summary: Mapping[str, Any], ax: Any = None) -> Any:
+def plot_self_prediction(
+    summary: Mapping[str, Any],
+    ax: Any = None,
+    sizes: Mapping[str, Mapping[str, float]] | None = None,
+) -> Any:
     """Self-prediction errors against epoch (log scale over two decades or more).
 
     Mean ``|W_ff(l+1) - W_p2i(l)|`` (solid, circles) and mean ``|B_l + W_i2p(l)|`` (dashed,
     squares) per layer, each curve in its own colour; on a log axis exact zeros are not drawn.
+    0 is the self-predicting state (the lateral weights mirror ``W`` and ``-B``), which the
+    title says; ``sizes`` (:func:`mc_analysis.traces.weight_sizes`: mean ``|W_{l+1}|`` and
+    ``|B_l|`` per layer) gives the scale in a second title line: an error far below the
+    weights' own size means the lateral weights follow them.
     """
     ax = _axes(ax)
     curves, n_max = [], 0
@@ -352,24 +388,62 @@ def plot_self_prediction(summary: Mapping[str, Any], ax: Any = None) -> Any:
     ax.set(xlabel="epoch", ylabel="mean abs. difference [weight units]")
     ax.set_xlim(-0.3, max(n_max - 1, 1) + 0.3)
     _integer_epochs(ax, np.arange(n_max))
+    title = r"self-prediction: 0 = lateral weights mirror $W$ and $-B$"
+    scale = []
+    for layer, d in sorted((sizes or {}).items()):
+        n, errors = _layer(layer), summary["self_prediction"].get(layer, {})
+        for key, size, name in (("ff_minus_p2i", d["ff"], f"W_{n + 1}"),
+                                ("fb_plus_i2p", d["fb"], f"B_{n}")):  # fmt: skip
+            last = _arr(errors.get(key, []))
+            last = last[np.isfinite(last)]
+            share = (
+                f": the error is {100 * last[-1] / size:.2g} % of it" if last.size and size else ""
+            )
+            scale.append(rf"at the end, mean $|{name}|$ = {size:.2g}{share}")
+    title = "\n".join([title, *scale])
+    ax.set_title(title)
     ax.legend(loc="best")
     return ax
 
 
 @_styled
 def plot_output_traces(traces: Mapping[str, Any], ax: Any = None) -> Any:
-    """Teacher rate (solid) and output ``v_brev`` (dashed) per class against time [steps]."""
-    ax = _axes(ax)
+    """Output ``v_brev`` (dashed) and its target (solid) per class against time [steps].
+
+    The target is the teacher's value for the output voltage (``teacher.rate``, ``u_high``
+    for the right class, ``u_low`` for the others), so both are voltages in model units. The
+    title says which samples are shown (``first_sample``, ``n_total``); above each sample its
+    class and, with a tick or a cross, whether the output classified it right.
+    """
+    ax = new_axes((5.2, 2.7)) if ax is None else ax
     t = np.asarray(traces["time"])
     out, teach = np.asarray(traces["output"]), np.asarray(traces["teacher"])
     for c in range(out.shape[1]):
         col = CLASS_COLORS[c % len(CLASS_COLORS)]
-        ax.plot(t, teach[:, c], color=col, ls="-", drawstyle="steps-post", label=f"teacher {c}")
-        ax.plot(t, out[:, c], color=col, ls="--", marker=".", ms=3, label=f"output {c}")
-    for s in np.asarray(traces["sample_starts"])[1:]:
+        ax.plot(t, teach[:, c], color=col, ls="-", drawstyle="steps-post",
+                label=f"class {c}: target")  # fmt: skip
+        ax.plot(t, out[:, c], color=col, ls="--", marker=".", ms=3,
+                label=rf"class {c}: output $\breve v$")  # fmt: skip
+    starts = np.asarray(traces["sample_starts"])
+    for s in starts[1:]:
         ax.axvline(s, color="0.8", lw=0.6, zorder=0)
-    ax.set(xlabel="time [steps]", ylabel="rate / v_brev [model units]")
-    ax.set_title(f"{_stage_title(traces)}: teacher (solid), output (dashed)")
+    shown = len(starts)
+    if "labels" in traces and shown:
+        ends = [*starts[1:], t[-1] + (t[1] - t[0] if t.size > 1 else 1)]
+        for s, e, label, pred in zip(starts, ends, traces["labels"], traces["predicted"],
+                                     strict=True):  # fmt: skip
+            ax.text((s + e) / 2, 1.0, f"{label} {'✓' if pred == label else '✗'}",
+                    transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=6,
+                    color=CLASS_COLORS[int(label) % len(CLASS_COLORS)])  # fmt: skip
+    ax.set(xlabel="time [steps]", ylabel="voltage [model units]")
+    which = ""
+    if "first_sample" in traces:
+        first = int(traces["first_sample"])
+        which = (
+            f": samples {first + 1}-{first + shown} of {traces['n_total']} (in presentation order)"
+        )
+    ax.set_title(f"{_stage_title(traces)}{which}\nabove each sample its class: ✓ classified "
+                 "right, ✗ wrong", pad=10)  # fmt: skip
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), ncols=1)
     return ax
 

@@ -2,9 +2,9 @@
 
 Every function takes NumPy arrays and returns arrays or floats; nothing here reads files,
 keeps state or logs. The formulas are those of the original analysis
-(``genn_models/analyzer.py`` of unibe-cns/pal_microcircuits_genn, specified in section 5 of
-``original-model.md``). Recordings are 2-D, ``(n_rows, n)``: one row per record, in time order;
-a batch axis, where there is one, is the caller's to loop over.
+(``genn_models/analyzer.py`` of unibe-cns/pal_microcircuits_genn). Recordings are 2-D,
+``(n_rows, n)``: one row per record, in time order; a batch axis, where there is one, is the
+caller's to loop over.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A run directory of the original holds ``config.yaml`` (``yaml.dump([meta, net])``, including
 the data sets as NumPy objects in python tags) and ``net_recordings.h5`` with datasets
 ``/<stage>/<layer_idx>/<pop_or_syn_key>/<var>`` (stage in validation, training, testing;
-float32, shape ``(rows, size)``). See sections 4 and 5 of ``original-model.md``.
+float32, shape ``(rows, size)``).
 
 The config is read safely (:mod:`mc_analysis.original_yaml`: the data arrays are rebuilt from
 their bytes, nothing the file names is imported or called); the HDF5 file is opened only

@@ -37,7 +37,7 @@ from mc_analysis.original import read_original_run
 from mc_analysis.rundir import SWEEP, Run, is_original_run_dir, read_run, read_sweep
 from mc_analysis.safefiles import UnsafePath
 from mc_analysis.summary import compare_with_metrics, original_summary, run_summary, sweep_summary
-from mc_analysis.traces import decision_points, output_traces, spread_entries
+from mc_analysis.traces import decision_points, output_traces, spread_entries, weight_sizes
 
 __all__ = ["make_run_report", "make_sweep_report"]
 
@@ -97,7 +97,7 @@ def _warn_unverified(summaries: Sequence[Mapping[str, Any]]) -> None:
 
 
 def make_run_report(
-    run_dir: str | Path, out_dir: str | Path | None = None, n_samples: int = 4
+    run_dir: str | Path, out_dir: str | Path | None = None, n_samples: int = 8
 ) -> Path:
     """Write the summary and figures of one run.
 
@@ -132,7 +132,8 @@ def make_run_report(
     if summary["angles"]:
         _figure(out, "angles", lambda: F.plot_angles(summary))
     if summary["self_prediction"]:
-        _figure(out, "self_prediction", lambda: F.plot_self_prediction(summary))
+        _figure(out, "self_prediction",
+                lambda: F.plot_self_prediction(summary, sizes=weight_sizes(run)))  # fmt: skip
     for stage, stem in (("validation", "validation_last_epoch"), ("test", "test")):
         _figure(
             out,

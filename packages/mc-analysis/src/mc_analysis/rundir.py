@@ -589,7 +589,7 @@ def _check_identity(run: Run) -> None:
             f"({ENVIRONMENT} is missing; edited after the run started?)"
         )
     if run.format_version < 2 or (stored is None and saved is None):
-        logger.info(
+        logger.debug(  # per run; the report warns once, naming every such run
             "%s: legacy run directory (format 1: no config fingerprint, no checksums): "
             "read as before, unverified",
             run.path,

@@ -169,7 +169,7 @@ def _weight_diagnostics(run: Run) -> tuple[dict, dict, str | None]:
     if angles:
         return angles, selfpred, "recordings"
     if run.metrics.get("angles"):
-        logger.info("%s: weights not recorded every epoch; angles from metrics.json", run.path)
+        logger.debug("%s: weights not recorded every epoch; angles from metrics.json", run.path)
         return dict(run.metrics["angles"]), dict(run.metrics.get("self_prediction", {})), "metrics"
     return {}, {}, None
 

@@ -22,6 +22,7 @@ from mc_analysis.safefiles import atomic_write_bytes
 
 __all__ = [
     "jsonable",
+    "sweep_digest",
     "table_angles",
     "table_comparisons",
     "table_per_seed",
@@ -208,3 +209,52 @@ def table_comparisons(sweep: Mapping[str, Any]) -> list[Row]:
                 }
             )
     return rows
+
+
+def _spread(stat: Mapping[str, Any] | None, unit: str, digits: int) -> str:
+    """``95.93 ± 0.49 %`` (mean ± std over seeds), or ``-`` where nothing was measured."""
+    if not stat or stat.get("mean") is None or not math.isfinite(stat["mean"]):
+        return "-"
+    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}{unit}"
+
+
+def sweep_digest(sweep: Mapping[str, Any]) -> list[str]:
+    """A few lines that sum a sweep summary up for the console.
+
+    One line per variant (runs, test accuracy, final validation accuracy and final angle of
+    every layer, mean ± std over seeds), one per comparison (the difference in test accuracy
+    and Welch's p-value) and one that counts the runs read without checksums and those whose
+    angles come from ``metrics.json`` (their weights not recorded every epoch).
+    """
+    runs = sweep.get("runs", [])
+    lines = [f"{len(runs)} run(s) in {len(sweep['variants'])} variant(s), mean ± std over seeds:"]
+    width = max((len(v) for v in sweep["variants"]), default=0)
+    for variant, v in sweep["variants"].items():
+        angles = "".join(
+            f", final angle {layer} {_spread(stat, '°', 1)}"
+            for layer, stat in sorted(v.get("final_angle", {}).items())
+        )
+        lines.append(
+            f"  {variant:<{width}}  {v['n_runs']:>3} run(s): test accuracy "
+            f"{_spread(v.get('test_accuracy'), ' %', 2)}, final validation accuracy "
+            f"{_spread(v.get('final_validation_accuracy'), ' %', 2)}{angles}"
+        )
+    for c in sweep.get("comparisons", []):
+        st = c["metrics"].get("test_accuracy")
+        if st and st.get("welch", {}).get("p_value") is not None:
+            lines.append(
+                f"  {c['a']} vs {c['b']}: test accuracy {st['difference']:+.2f} points, "
+                f"Welch's t-test p = {st['welch']['p_value']:.2g}"
+            )
+    unverified = len(sweep.get("unverified_runs", []))
+    from_metrics = sum(1 for r in runs if r.get("angles_source") == "metrics")
+    notes = []
+    if unverified:
+        notes.append(f"{unverified} read without checksums (unverified_runs in summary.json)")
+    if from_metrics:
+        notes.append(
+            f"{from_metrics} with angles from metrics.json (weights not recorded every epoch)"
+        )
+    if notes:
+        lines.append("  runs: " + "; ".join(notes))
+    return lines

@@ -15,7 +15,7 @@ from mc_analysis import metrics as M
 from mc_analysis.rundir import Run
 from mc_analysis.summary import INPUT, OUTPUT, TEACHER, stored_records_per_sample, written_entries
 
-__all__ = ["decision_points", "output_traces", "spread_entries"]
+__all__ = ["decision_points", "output_traces", "spread_entries", "weight_sizes"]
 
 
 def _entry(run: Run, stage: str, var: str, entry: int) -> tuple[Any, int]:
@@ -28,7 +28,7 @@ def _entry(run: Run, stage: str, var: str, entry: int) -> tuple[Any, int]:
 
 
 def output_traces(
-    run: Run, stage: str = "validation", entry: int = -1, first_sample: int = 0, n_samples: int = 4
+    run: Run, stage: str = "validation", entry: int = -1, first_sample: int = 0, n_samples: int = 8
 ) -> dict[str, Any]:
     """Output ``v_brev`` and teacher rate records of some consecutive samples.
 
@@ -47,7 +47,9 @@ def output_traces(
     -------
     dict
         ``time`` [steps since the start of the stage] ``(rows,)``, ``output`` and ``teacher``
-        ``(rows, n_classes)``, ``sample_starts`` [steps], ``stage``, ``entry``.
+        ``(rows, n_classes)``, ``sample_starts`` [steps], ``predicted`` and ``labels`` (the
+        class of each sample shown, as :func:`mc_analysis.metrics.accuracy` decides it),
+        ``first_sample``, ``n_total`` (samples in the stage), ``stage``, ``entry``.
     """
     out_arr, e = _entry(run, stage, OUTPUT, entry)
     rps = stored_records_per_sample(run, stage, OUTPUT)
@@ -56,14 +58,41 @@ def output_traces(
     s1 = min(total, first_sample + n_samples)
     rows = slice(first_sample * rps, s1 * rps)
     idx = np.arange(rows.start, rows.stop)
+    output = np.asarray(out_arr[e, rows], dtype=np.float64)
+    teacher = np.asarray(run.array(stage, TEACHER)[e, rows], dtype=np.float64)
     return {
         "stage": stage,
         "entry": e,
         "time": (idx * every).astype(np.int64),
-        "output": np.asarray(out_arr[e, rows], dtype=np.float64),
-        "teacher": np.asarray(run.array(stage, TEACHER)[e, rows], dtype=np.float64),
+        "output": output,
+        "teacher": teacher,
         "sample_starts": (np.arange(first_sample, s1) * rps * every).astype(np.int64),
+        "predicted": M.predictions(output, rps),
+        "labels": M.labels_from_teacher(teacher, rps),
+        "first_sample": first_sample,
+        "n_total": total,
     }
+
+
+def weight_sizes(run: Run, entry: int = -1) -> dict[str, dict[str, float]]:
+    """Mean ``|W_{l+1}|`` and mean ``|B_l|`` per hidden layer at a weight snapshot.
+
+    The scale of the self-prediction errors (:func:`mc_analysis.metrics.self_prediction_errors`
+    compares the lateral weights with these): ``{"layer_1": {"ff": ..., "fb": ...}}``, from
+    the snapshot ``entry`` (the last one written by default); layers whose weights were not
+    recorded are left out.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for layer in range(1, run.n_hidden + 1):
+        names = {"ff": f"ff_{layer + 1}.g", "fb": f"fb_{layer}.g"}
+        if not all(run.has("weights", var) for var in names.values()):
+            continue
+        sizes = {}
+        for key, var in names.items():
+            arr, e = _entry(run, "weights", var, entry)
+            sizes[key] = float(np.mean(np.abs(np.asarray(arr[e], dtype=np.float64))))
+        out[f"layer_{layer}"] = sizes
+    return out
 
 
 def decision_points(run: Run, stage: str = "validation", entry: int = -1) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from mc_analysis.bounded import check_yaml, int_at_least, load_yaml
 from mc_analysis.runformat import CorruptFile, LockError, UnsafePath
-from mc_experiments.config import ConfigError, load_config, parse_overrides
+from mc_experiments.config import ConfigError, load_config, parse_overrides, unknown_backend
 from mc_experiments.datasets import DatasetError
 from mc_models import PluginError
 
@@ -40,6 +40,10 @@ EXIT_FAILED = 1
 EXIT_REFUSED = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+VERBOSE = (
+    "also show the per-epoch results (validation accuracy per epoch, each member's test "
+    "accuracy; every run's run.log has them) and more"
+)
 EPILOG = (
     "exit status: 0 done; 1 a run or sweep members failed; 2 refused before any work (bad "
     "arguments, config or files, directory locked, backend unavailable); 130 interrupted; "
@@ -68,6 +72,12 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+def _console_options(p: argparse.ArgumentParser) -> None:
+    """``--quiet`` and ``-v`` of a command that runs (``-v`` also before the command)."""
+    p.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=VERBOSE)
+
+
 def get_parser() -> argparse.ArgumentParser:
     """The argument parser (separate so that docs can render it)."""
     p = argparse.ArgumentParser(
@@ -77,6 +87,7 @@ def get_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action=_Version, help="show the versions and exit")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    p.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE)
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train one config (a new run directory)", epilog=EPILOG)
     t.add_argument("config", type=Path, help="YAML config (ours or an original config)")
@@ -89,7 +100,7 @@ def get_parser() -> argparse.ArgumentParser:
         default=[],
         help="override a config value, e.g. --set protocol.n_epochs=5",
     )
-    t.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    _console_options(t)
     t.add_argument(
         "--replay-noise",
         type=Path,
@@ -108,7 +119,7 @@ def get_parser() -> argparse.ArgumentParser:
         "resume", help="continue an interrupted or failed run from its checkpoint", epilog=EPILOG
     )
     r.add_argument("run_dir", type=Path)
-    r.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    _console_options(r)
     s = sub.add_parser("sweep", help="run a declared grid of configs", epilog=EPILOG)
     s.add_argument("sweep", type=Path, nargs="?", help="sweep YAML file")
     s.add_argument(
@@ -128,7 +139,7 @@ def get_parser() -> argparse.ArgumentParser:
         "(default), or continue into a new sweep directory <dir>-N",
     )
     s.add_argument("--profile", help="apply one of the sweep file's named profiles")
-    s.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    _console_options(s)
     s.add_argument(
         "--executor",
         choices=("local", "dask", "slurm"),
@@ -205,6 +216,9 @@ def _load(
     """Our config or an original two-document config, with ``--set`` and ``--backend``."""
     overrides = parse_overrides(sets)
     if backend:
+        problem = unknown_backend(backend)
+        if problem:
+            raise ConfigError(f"--backend {backend}: {problem}")
         overrides["backend.name"] = backend
     check_yaml(path, error=ConfigError, what="config file")  # the bounds, for every format
     from mc_experiments.original import import_original_config, is_original_file
@@ -246,11 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``mc-run``; returns the exit status (see the module docstring)."""
     args = get_parser().parse_args(argv)
     quiet = bool(getattr(args, "quiet", False))
-    # the console shows warnings only with --quiet; each run.log always gets the info lines
-    before = set(logging.getLogger().handlers)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for handler in set(logging.getLogger().handlers) - before:
-        handler.setLevel(logging.WARNING if quiet else logging.INFO)
+    _console(quiet, args.verbose)
     from mc_experiments.outcomes import ExecutorUnavailable
     from mc_experiments.slurm import JobRejected
     from mc_network import BackendUnavailable
@@ -288,6 +298,26 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if in_main:
             _set_sigterm(previous)
+
+
+def _console(quiet: bool, verbose: int) -> None:
+    """The console's log output; every run.log gets the info lines whatever it shows.
+
+    Default: information and warnings, without the per-epoch results (the progress bar
+    shows them; :class:`~mc_experiments.progress.HideProgress`); ``-v``: those too;
+    ``-vv``: debug records as well; ``--quiet``: warnings and errors only.
+    """
+    from mc_experiments.progress import HideProgress
+
+    before = set(logging.getLogger().handlers)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose > 1 else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    for handler in set(logging.getLogger().handlers) - before:
+        handler.setLevel(logging.WARNING if quiet else logging.NOTSET)
+        if not verbose:
+            handler.addFilter(HideProgress())
 
 
 def _traceback(args: argparse.Namespace) -> None:

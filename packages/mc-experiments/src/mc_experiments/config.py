@@ -36,6 +36,7 @@ from mc_network import (
     paper_spec,
 )
 from mc_network.models import population_model
+from mc_network.presets import PRESETS
 from mc_network.privatedir import UnsafeDirectory, check_private_dir
 
 __all__ = [
@@ -284,6 +285,11 @@ def _network(data: Any, where: str, u_low: float) -> NetworkSpec:
         raise ConfigError(
             f"{where}.feedback: {short_repr(data['feedback'])} is not valid; use one of {modes}"
         )
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(
+            f"{where}.preset: {short_repr(preset)} is not a preset network; valid presets: "
+            f"{list(PRESETS)}"
+        )
     try:
         if preset is not None:
             base = paper_spec(preset, data.pop("feedback", "pal")).to_dict()
@@ -490,6 +496,34 @@ def _check_memory(cfg: Config) -> None:
         )
 
 
+#: Device names given where a backend name belongs, and the backend that runs on them.
+_DEVICES = {"cuda": "genn", "gpu": "genn", "cpu": "compiled"}
+
+
+def unknown_backend(name: str | None, or_null: bool = False) -> str | None:
+    """Why ``name`` is not a backend name (with the valid ones), or ``None`` when it is.
+
+    A device name points to its backend: CUDA is the ``genn`` backend with ``device: cuda``.
+    ``or_null``: say that null (the default backend) is valid too.
+    """
+    registered = sorted(available_backends())
+    if name is None or name in registered:
+        return None
+    why = f"{name!r} is not a registered backend; use one of {registered}"
+    if or_null:
+        why += " (or null for the default)"
+    device = str(name).lower()
+    if _DEVICES.get(device) == "genn":
+        why += (
+            f"; {name} is a device of the genn backend: --backend genn --set "
+            "backend.options.device=cuda (in a config: backend: {name: genn, options: "
+            "{device: cuda}})"
+        )
+    elif device in _DEVICES:
+        why += "; on the CPU: compiled (numba, the default), reference (NumPy) or genn"
+    return why
+
+
 def _check_backend(cfg: Config) -> None:
     """Backend names registered, options known to the backend (not whether it can run here).
 
@@ -498,14 +532,10 @@ def _check_backend(cfg: Config) -> None:
     """
     src, bc = cfg.source, cfg.backend
     _check_cache_dir(bc.options.get("cache_dir"), src)
-    registered = sorted(available_backends())
     for key in ("name", "fallback"):
-        value = getattr(bc, key)
-        if value is not None and value not in registered:
-            raise ConfigError(
-                f"{src}: backend.{key}: {value!r} is not a registered backend; use one of "
-                f"{registered} (or null for the default)"
-            )
+        problem = unknown_backend(getattr(bc, key), or_null=True)
+        if problem:
+            raise ConfigError(f"{src}: backend.{key}: {problem}")
     name = bc.name or default_backend()
     try:
         valid = backend_options(name)

@@ -399,9 +399,9 @@ class _MemberBar:
         if self.bar is None:
             yield from items
             return
-        from tqdm.contrib.logging import logging_redirect_tqdm
+        from mc_experiments.progress import logs_above
 
-        with logging_redirect_tqdm():
+        with logs_above():
             yield from items
 
     def update(self, n: int, failed: int = 0) -> None:

@@ -512,7 +512,7 @@ def _map(r: _Reader, path: Path) -> dict[str, Any]:
     if dataset == "bars":
         ds["noise_level"] = float(r.number("sim_config.data_noise"))
 
-    # ---- timing: the two pattern times must agree (spec §8.15)
+    # ---- timing: the two pattern times (meta and network sections) must agree
     dt = float(r.number("dt"))
     t_pattern = float(r.number("t_pattern"))
     pat_t = float(r.number("sim_config.pat_t"))

@@ -35,6 +35,7 @@ from mc_analysis import metrics as M
 from mc_analysis import runformat as F
 from mc_experiments.config import Config
 from mc_experiments.data import StageData, load_stage_data
+from mc_experiments.progress import PROGRESS_LOGGER
 from mc_experiments.randomness import original_streams, rng_state, set_rng_state, shuffled_order
 from mc_experiments.storage import RunDir
 from mc_network import (
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+#: Per-epoch results: in every run.log, on mc-run's console with -v only (the bar shows them).
+progress_log = logging.getLogger(PROGRESS_LOGGER)
 REQUIRED = F.REQUIRED_RECORDS
 #: Absolute value beyond which a state variable counts as diverging (warned about once per
 #: run): rates lie in [0, 1] and a learning network keeps voltages and weights of order 1-10.
@@ -179,6 +182,7 @@ class Experiment:
         self._done = 0
         self._total = 0
         self.step = "start"  # the protocol step being run (named in failures)
+        self._shown_at = "start"  # the same, as the progress bar shows it
 
     def _build(self, seeds: list[int]):
         bc = self.cfg.backend
@@ -260,6 +264,7 @@ class Experiment:
             plan = RecordPlan(tuple(v for v in plan.variables if v in REQUIRED), every=self.every)
 
         self.step = _step_name(stage, index)
+        self._shown_at = _bar_label(stage, index, self.cfg.protocol.n_epochs)
 
         def tick(n_done: int, base=self._done) -> None:
             if self.progress:
@@ -364,10 +369,14 @@ class Experiment:
         m.run.set_status(state, **extra)
 
     def _postfix(self) -> dict:
+        """What the bar shows beside the samples: the stage and the last validation accuracy."""
         accs = [
             m.metrics.validation_accuracy[-1] for m in self.members if m.metrics.validation_accuracy
         ]
-        return {"val_acc": f"{np.mean(accs):.1f}%"} if accs else {}
+        shown = {"at": self._shown_at}
+        if accs:
+            shown["val_acc"] = f"{np.mean(accs):.1f}%"
+        return shown
 
     def _evaluate(self, stage: str, out: dict, order: np.ndarray) -> None:
         rps = self.cfg.recording.records_per_sample
@@ -496,7 +505,9 @@ class Experiment:
                 m.run.write_metrics(m.metrics)
                 m.run.prune_checkpoints(keep=1)  # a completed run keeps its final checkpoint
                 self._status(m, F.RunState.COMPLETED, epochs_completed=n_ep, backend=self.backend)
-                log.info("%s: test accuracy %.2f %%", m.run.path.name, m.metrics.test_accuracy)
+                progress_log.info(
+                    "%s: test accuracy %.2f %%", m.run.path.name, m.metrics.test_accuracy
+                )
         except KeyboardInterrupt:
             hints = []
             for m in self.members:
@@ -541,7 +552,7 @@ class Experiment:
             m.run.write_metrics(m.metrics)
             self._status(m, F.RunState.RUNNING, backend=self.backend)
         accs = [m.metrics.validation_accuracy[-1] for m in self.members if not m.failed]
-        log.info(
+        progress_log.info(
             "epoch %d/%d: validation accuracy before it %s",
             epoch + 1,
             n_ep,
@@ -554,6 +565,15 @@ class Experiment:
 def _step_name(stage: str, index: int) -> str:
     """``"validation 3"``, ``"training epoch 3"``, ``"test"``: how failures name a stage."""
     return {"training": f"training epoch {index}", "test": "test"}.get(stage, f"{stage} {index}")
+
+
+def _bar_label(stage: str, index: int, n_epochs: int) -> str:
+    """What the progress bar says is running: ``epoch 3/60 training``, ``final validation``."""
+    if stage == "test":
+        return "test"
+    if stage == "validation" and index == n_epochs:
+        return "final validation"
+    return f"epoch {index + 1}/{n_epochs} {stage}"
 
 
 def _by_owner(names: Sequence[str], most: int = 4) -> str:

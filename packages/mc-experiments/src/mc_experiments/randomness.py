@@ -55,12 +55,13 @@ def _uniform(rs: np.random.RandomState, lim: Any, shape: tuple[int, int]) -> np.
 def original_initial_weights(spec: NetworkSpec, rs: np.random.RandomState) -> dict[str, np.ndarray]:
     """Draw the initial weights as the original's ``Network.__init__`` does.
 
-    The draw order (``original-model.md`` §2.7): every forward matrix bottom-up (``ff_1``,
-    ``ff_2``, ...), every feedback matrix top-down (``fb_L``, ..., ``fb_1``), the lateral ones
-    per hidden layer (``p2i_l`` then ``i2p_l``; no draw with the self-predicting start, which
-    copies ``ff_{l+1}`` and ``-fb_l``), then with the bias on, per hidden layer,
-    ``bias_inter_l`` before ``bias_pyr_l``. Each matrix is ``rs.uniform(...)`` of shape
-    ``(n_pre, n_post)`` in float64, then cast to the network's dtype.
+    The draw order (that of the original's network constructor): every forward matrix
+    bottom-up (``ff_1``, ``ff_2``, ...), every feedback matrix top-down (``fb_L``, ...,
+    ``fb_1``), the lateral ones per hidden layer (``p2i_l`` then ``i2p_l``; no draw with the
+    self-predicting start, which copies ``ff_{l+1}`` and ``-fb_l``), then with the bias on,
+    per hidden layer, ``bias_inter_l`` before ``bias_pyr_l``. Each matrix is
+    ``rs.uniform(...)`` of shape ``(n_pre, n_post)`` in float64, then cast to the network's
+    dtype.
 
     Parameters
     ----------

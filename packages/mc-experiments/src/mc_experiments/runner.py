@@ -9,7 +9,7 @@ only continued with the config it was started with (its fingerprint in
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from mc_analysis.rundir import is_original_run_dir
 from mc_experiments.config import Config, ConfigError, config_from_dict
 from mc_experiments.data import load_stage_data
 from mc_experiments.plugins import check_run_plugins, plugin_record
+from mc_experiments.progress import ProgressBar
 from mc_experiments.protocol import (
     Experiment,
     Member,
@@ -31,44 +32,6 @@ from mc_network import BackendUnavailable, SpecError, available_backends, defaul
 __all__ = ["ProgressBar", "resume", "run_group", "train"]
 
 log = logging.getLogger(__name__)
-
-
-class ProgressBar:
-    """A tqdm bar over samples with ETA and the last validation accuracy (or nothing).
-
-    Use :meth:`logs_above` around the work: log lines are then printed above the bar
-    instead of being glued to it.
-    """
-
-    def __init__(self, enabled: bool, desc: str) -> None:
-        self.enabled, self.desc, self.bar = enabled, desc, None
-
-    def __call__(self, done: int, total: int, postfix: dict) -> None:
-        """Update the bar to ``done`` of ``total`` samples."""
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc=self.desc, unit="sample", dynamic_ncols=True)
-        self.bar.set_postfix(postfix, refresh=False)
-        self.bar.update(done - self.bar.n)  # honours tqdm's minimum refresh interval
-
-    @contextmanager
-    def logs_above(self) -> Iterator[None]:
-        """Route console log records through tqdm while the bar may be shown."""
-        if not self.enabled:
-            yield
-            return
-        from tqdm.contrib.logging import logging_redirect_tqdm
-
-        with logging_redirect_tqdm():
-            yield
-
-    def close(self) -> None:
-        """Finish the bar."""
-        if self.bar is not None:
-            self.bar.close()
 
 
 @contextmanager

@@ -20,11 +20,11 @@ def initial_weights(
 ) -> dict[str, np.ndarray]:
     """Draw the initial weights of one network, shape ``(n_pre, n_post)`` each.
 
-    Draw order, the original's (spec §2.7): every forward matrix bottom-up (``ff_1``,
-    ``ff_2``, ...), every feedback matrix top-down (``fb_{L-1}``, ..., ``fb_1``), then per
-    hidden layer ``p2i_l`` and ``i2p_l`` (only without the self-predicting start, where
-    ``p2i_l`` copies ``ff_{l+1}`` and ``i2p_l`` is ``-fb_l``), then, with the bias on, per
-    hidden layer ``bias_inter_l`` before ``bias_pyr_l``.
+    Draw order, the original's (that of its network constructor): every forward matrix
+    bottom-up (``ff_1``, ``ff_2``, ...), every feedback matrix top-down (``fb_{L-1}``, ...,
+    ``fb_1``), then per hidden layer ``p2i_l`` and ``i2p_l`` (only without the self-predicting
+    start, where ``p2i_l`` copies ``ff_{l+1}`` and ``i2p_l`` is ``-fb_l``), then, with the bias
+    on, per hidden layer ``bias_inter_l`` before ``bias_pyr_l``.
     """
     dtype = np.dtype(spec.dtype)
     init = spec.init

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mc_network.spec import FeedbackMode, NetworkSpec, PlasticityParams, PyramidalParams
 
-__all__ = ["mnist_spec", "paper_spec", "yinyang_spec"]
+__all__ = ["PRESETS", "mnist_spec", "paper_spec", "yinyang_spec"]
 
 _ETA = {
     # dataset: (dims, eta_up, eta_ip, eta_down for PAL)
@@ -17,11 +17,14 @@ _ETA = {
     "mnist": ((784, 100, 10), (1.0, 0.005), (0.02,), 0.2),
 }
 
+#: The names of the paper's networks (``network.preset`` in a config).
+PRESETS: tuple[str, ...] = tuple(sorted(_ETA))
+
 
 def paper_spec(dataset: str, feedback: FeedbackMode | str = "pal", **changes) -> NetworkSpec:
     """The paper's network for ``dataset`` (``yinyang`` or ``mnist``) and feedback variant."""
     if dataset not in _ETA:
-        raise ValueError(f"unknown dataset {dataset!r}; valid: {sorted(_ETA)}")
+        raise ValueError(f"unknown preset network {dataset!r}; valid presets: {list(PRESETS)}")
     dims, eta_up, eta_ip, eta_down = _ETA[dataset]
     mode = FeedbackMode(feedback)
     noisy = mode in (FeedbackMode.PAL, FeedbackMode.NOISE_CONTROL)

@@ -11,7 +11,8 @@ standard deviation :math:`\sigma_n`,
 uncorrelated from step to step; everything else (inputs, high-pass, soma, LE, rates) is the
 pyramidal's own code. It asks what PAL needs from its noise: the feedback rule correlates
 the noise state at :math:`k-1` with the upper neuron's high-passed rate, which carries the
-noise's effect two steps later (spec §2.4); the OU noise is correlated over those steps
+noise's effect two steps later (one step to the pyramidal neuron's own rate, one more to
+the upper layer's rate); the OU noise is correlated over those steps
 (:math:`(1-\Delta t/\tau_n)^2 \approx 0.81`), white noise is not, so B should not align.
 Select it with ``network.pyramidal.model: pyramidal_white`` (e.g.
 ``configs/yinyang_pal_white_noise.yaml``).

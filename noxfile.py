@@ -131,6 +131,9 @@ def docs(session: nox.Session) -> None:
     """
     _install(session, list(PKG))
     session.install("-r", "docs/requirements.txt")
+    # a page an earlier build wrote and this one does not (a removed page) would stay and be
+    # checked: the site is built afresh
+    shutil.rmtree("docs/_build/html", ignore_errors=True)
     session.run(
         "sphinx-build", "-b", "html", "-W", "--keep-going", "-n", "docs", "docs/_build/html",
         *session.posargs,

@@ -436,12 +436,16 @@ class Copy:
         return out
 
     def _interrupted_run(self, name: str) -> None:
-        """A quick-start run stopped by Ctrl-C after its first epoch, moved to ``name``."""
+        """A quick-start run stopped by Ctrl-C after its first epoch, moved to ``name``.
+
+        An epoch of 300 samples takes about a second here, so the interrupt comes while the
+        second epoch runs (with 10 samples, the whole run could end before it).
+        """
         out = self.path / "interrupted"
         proc = subprocess.Popen(
             ["mc-run", "train", "configs/quickstart.yaml", "--backend", "reference", "--set",
-             "dataset.n_train=10", "--set", "dataset.n_valid=10", "--set", "dataset.n_test=10",
-             "--set", "protocol.n_epochs=4", "--out", str(out), "--quiet"],
+             "dataset.n_train=300", "--set", "dataset.n_valid=10", "--set", "dataset.n_test=10",
+             "--set", "protocol.n_epochs=3", "--out", str(out), "--quiet"],
             cwd=self.path, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True,
         )  # fmt: skip

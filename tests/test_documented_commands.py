@@ -119,6 +119,9 @@ COMMANDS: dict[str, Run | Cost | Skip] = {
     "nox -s cluster": Skip("the cluster session of `nox` (its cost is stated in the README)"),
     "nox -s bench": Skip("the benchmarks: minutes of timing, never in the tests"),
     "python benchmarks/run.py": Skip("the benchmarks: minutes of timing, never in the tests"),
+    "python benchmarks/profile_step.py --network mnist --input-mode fast --batch 10": Skip(
+        "the kernel's profile: minutes of timing, never in the tests"
+    ),
     "nox -s archive": Cost("2 min 16 s", "a fresh environment and copy of the archive"),
     # ---- using it (README, docs/tutorials/quickstart.rst, runs.rst)
     "mc-run validate configs/quickstart.yaml": Run("valid (yinyang_pal_quick"),

@@ -106,7 +106,7 @@ COMMANDS: dict[str, Run | Cost | Skip] = {
         "training 42 s", "60 epochs; tests/test_quickstart.py trains it (marked slow)"
     ),
     "python3 -m venv .venv && .venv/bin/pip install -q nox && .venv/bin/nox": Cost(
-        "25 min", "every test session, this one included"
+        "26 min", "every test session, this one included"
     ),
     ".venv/bin/mc-analyze run runs/yinyang_pal_quick_<time>": Run(
         "report written to", instead=".venv/bin/mc-analyze run {run}", needs=(QUICK,)

@@ -6,8 +6,11 @@ environment and a worktree of the older commit with its own), one after the othe
 the ratio is taken pair by pair, so a drift of the machine's speed moves both. A case is a
 network, an input mode, a batch size, a stage and its samples per round: one process
 builds the network (seeds ``0..batch-1``), runs one warm-up stage, then five stages of
-``samples`` random samples, and prints the median rate (batch x samples x 100 steps /
-seconds). Threads: the backend's default (every CPU the process may use).
+``samples`` samples, and prints the median rate (batch x samples x 100 steps / seconds).
+Threads: the backend's default (every CPU the process may use). The inputs are uniform
+random numbers, or, with a sixth field ``digits`` (the MNIST network), the training images
+of the MNIST sample bundled with mc-experiments (cycled; pixel / 256 as the data sets load
+them): most of a digit's pixels are zero, which the fast input mode's segment starts skip.
 
     python benchmarks/interleave.py --base /path/to/old/.venv/bin/python \\
         --case mnist:fast:10:20:learning --case yinyang:exact:10:60:learning --pairs 3 \\
@@ -36,6 +39,11 @@ spec = nets["{network}"]("pal", input_mode="{mode}")
 rng = np.random.default_rng(0)
 n_in, n_out = spec.dims[0], spec.dims[-1]
 x = rng.uniform(0.0, 1.0, ({samples}, n_in)).astype(np.float32)
+if {digits!r}:
+    import gzip
+    with open({digits!r}, "rb") as f:
+        pixels = np.frombuffer(gzip.decompress(f.read()), np.uint8, offset=16).reshape(-1, 784)
+    x = pixels[np.arange({samples}) % len(pixels)].astype(np.float32) / np.float32(256.0)
 t = np.full(({samples}, n_out), 0.1, np.float32)
 t[np.arange({samples}), rng.integers(0, n_out, {samples})] = 1.0
 net = build_network(spec, seeds=list(range({batch})), backend="compiled")
@@ -50,10 +58,23 @@ print({batch} * {samples} * spec.steps_per_sample / sorted(times)[2])
 """
 
 
-def rate(python: str, network: str, mode: str, batch: int, samples: int, stage: str) -> float:
+DIGITS = (
+    Path(__file__).resolve().parents[1]
+    / "packages/mc-experiments/src/mc_experiments/datasets/mnist_sample/train-images-idx3-ubyte.gz"
+)
+
+
+def rate(
+    python: str, network: str, mode: str, batch: int, samples: int, stage: str, inputs: str
+) -> float:
     """One process: the median network-steps/s of the case."""
     code = _CASE.format(
-        network=network, mode=mode, batch=batch, samples=samples, learning=stage == "learning"
+        network=network,
+        mode=mode,
+        batch=batch,
+        samples=samples,
+        learning=stage == "learning",
+        digits=str(DIGITS) if inputs == "digits" else "",
     )
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
     if out.returncode:
@@ -69,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "--case",
         action="append",
         required=True,
-        help="NETWORK:MODE:BATCH:SAMPLES:STAGE, e.g. mnist:fast:10:20:learning",
+        help="NETWORK:MODE:BATCH:SAMPLES:STAGE[:digits], e.g. mnist:fast:10:20:learning",
     )
     p.add_argument("--pairs", type=int, default=3)
     p.add_argument("--json", type=Path)
@@ -77,8 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = []
     for case in a.case:
-        network, mode, batch, samples, stage = case.split(":")
-        args = (network, mode, int(batch), int(samples), stage)
+        network, mode, batch, samples, stage, *rest = case.split(":")
+        inputs = rest[0] if rest else "uniform"
+        if inputs not in ("uniform", "digits") or len(rest) > 1:
+            p.error(f"--case {case}: the sixth field, if any, must be 'digits'")
+        if inputs == "digits" and network != "mnist":
+            p.error(f"--case {case}: 'digits' needs the MNIST network (784 inputs)")
+        args = (network, mode, int(batch), int(samples), stage, inputs)
         base, new = [], []
         for _ in range(a.pairs):
             base.append(rate(a.base, *args))

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import gzip
 import json
 import logging
 import os
@@ -151,9 +152,21 @@ def counter_hz() -> float:
     return float(np.median(rates))
 
 
-def _data(spec, n: int, seed: int = 0):
+DIGITS = (
+    Path(__file__).resolve().parents[1]
+    / "packages/mc-experiments/src/mc_experiments/datasets/mnist_sample/train-images-idx3-ubyte.gz"
+)
+
+
+def _data(spec, n: int, seed: int = 0, digits: bool = False):
+    """``n`` samples: uniform random inputs, or the bundled MNIST sample's training images."""
     rng = np.random.default_rng(seed)
     x = rng.uniform(0.0, 1.0, size=(n, spec.dims[0])).astype(np.float32)
+    if digits:
+        with DIGITS.open("rb") as f:
+            raw = gzip.decompress(f.read())
+        pixels = np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 784)
+        x = pixels[np.arange(n) % len(pixels)].astype(np.float32) / np.float32(256.0)
     t = np.full((n, spec.dims[-1]), 0.1, np.float32)
     t[np.arange(n), rng.integers(0, spec.dims[-1], n)] = 1.0
     return x, t
@@ -170,13 +183,15 @@ class _Shim:
         self._module.run_member_prof(self._prof, *args)
 
 
-def measure(spec, batch: int, samples: int, learning: bool, rounds: int, identity: bool):
+def measure(
+    spec, batch: int, samples: int, learning: bool, rounds: int, identity: bool, digits=False
+):
     """Per-section cycles per member-step, and the stage's wall time per member-step."""
     from mc_network.backends._codegen import kernel_source
     from mc_network.backends._modcache import import_source
 
     net = build_network(spec, seeds=list(range(batch)), backend="compiled")
-    x, t = _data(spec, samples)
+    x, t = _data(spec, samples, digits=digits)
     # the uninstrumented kernel first (its wall time is the reference)
     net.run_stage(x[:1], t[:1], learning=learning, teaching=learning)
     plain = []
@@ -311,6 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=0, help="samples per round (0: by network)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--no-learning", action="store_true")
+    p.add_argument(
+        "--inputs",
+        choices=("uniform", "digits"),
+        default="uniform",
+        help="uniform random inputs, or (mnist) the bundled MNIST sample's training images",
+    )
     p.add_argument("--peak-gflops", type=float, default=0.0)
     p.add_argument("--json", type=Path)
     a = p.parse_args(argv)
@@ -319,8 +340,13 @@ def main(argv: list[str] | None = None) -> int:
     samples = a.samples or {"mnist": 20, "yinyang": 200, "mnist-10in": 40}[a.network]
     learning = not a.no_learning
     hz = counter_hz()
-    names, cyc, wall, plain, program = measure(spec, a.batch, samples, learning, a.rounds, False)
-    _, cyc_id, _, _, _ = measure(spec, a.batch, samples, learning, a.rounds, True)
+    if a.inputs == "digits" and a.network != "mnist":
+        p.error("--inputs digits needs --network mnist (784 inputs)")
+    digits = a.inputs == "digits"
+    names, cyc, wall, plain, program = measure(
+        spec, a.batch, samples, learning, a.rounds, False, digits
+    )
+    _, cyc_id, _, _, _ = measure(spec, a.batch, samples, learning, a.rounds, True, digits)
     ns = cyc / hz * 1e9
     act_ns = np.maximum(cyc - cyc_id, 0) / hz * 1e9
     counts = work(program, learning)
@@ -347,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         "network": a.network,
         "variant": a.variant,
         "input_mode": a.input_mode,
+        "inputs": a.inputs,
         "batch": a.batch,
         "learning": learning,
         "counter_ghz": hz * 1e-9,
@@ -361,7 +388,10 @@ def main(argv: list[str] | None = None) -> int:
         "fraction_of_peak_two_cores": 2 * flops / plain * 1e-9 / peak if cores >= 2 else None,
         "activations_per_member_step": sum(c["activations"] for c in counts.values()),
     }
-    print(f"{a.network} {a.input_mode} batch {a.batch} {'learning' if learning else 'no learning'}")
+    print(
+        f"{a.network} {a.input_mode} batch {a.batch} "
+        f"{'learning' if learning else 'no learning'}, {a.inputs} inputs"
+    )
     print(f"{'section':34s} {'ns':>8s} {'act ns':>8s} {'share':>6s} {'flops':>8s} {'bytes':>8s}")
     for r in rows:
         print(

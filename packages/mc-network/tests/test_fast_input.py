@@ -413,3 +413,28 @@ def test_genn_fast_and_exact_input_build_different_code(genn_cache):
     finally:
         exact.close()
         fast.close()
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="the compiled backend needs numba")
+def test_silent_inputs_are_left_out_of_a_segment_start_on_both_backends():
+    """A segment's start skips the rows of silent inputs (most pixels of a digit): the
+    compiled kernel does not read them and the reference leaves them out, so even a
+    non-finite weight there (``inf * 0`` is NaN) gives the same numbers on both; inside the
+    segments the basal input stays finite, where the exact steps between them are NaN."""
+    from mc_network import RecordPlan
+
+    x, t = _data(n=4, seed=3)
+    assert (x[:, 0] == 0).all()
+    plan = RecordPlan(("pyramidal_1.v_basal",), every=1)
+    out = {}
+    for backend in ("reference", "compiled"):
+        sim = build_network(_spec(input_mode="fast"), [0, 1], backend=backend)
+        state = sim.get_state()
+        state["synapses"]["ff_1"]["g"][:, 0, :] = np.inf
+        sim.set_state(state)
+        with np.errstate(invalid="ignore"):  # the exact steps' inf * 0
+            out[backend] = sim.run_stage(x, t, learning=False, teaching=False, record=plan)
+    ref, comp = out["reference"]["pyramidal_1.v_basal"], out["compiled"]["pyramidal_1.v_basal"]
+    np.testing.assert_array_equal(ref, comp)
+    finite = np.isfinite(ref).all(axis=-1)  # (member, step)
+    assert finite.any(axis=1).all() and not finite.all()

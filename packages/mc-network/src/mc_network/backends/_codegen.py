@@ -505,11 +505,13 @@ class _Kernel:
             )
         self.step(
             "# section: activations",
+            # counted in a loop of its own: a count in the activation's loop halves the
+            # vector width LLVM chooses for it
+            "for m in range(actn):",
+            "    acty[m] = DT(_vact(np.float64(actx[m]), actt[m]))",
             "abad = 0",
             "for m in range(actn):",
-            "    av = DT(_vact(np.float64(actx[m]), actt[m]))",
-            "    abad += av != av",
-            "    acty[m] = av",
+            "    abad += acty[m] != acty[m]",
             "if abad > 0:",
             "    for m in range(actn):",
             "        if acty[m] != acty[m]:",
@@ -655,7 +657,11 @@ class _Kernel:
         ]
 
     def start_pass(self, j: int) -> list[str]:
-        """Start a segment on the current rates: ``p = G0^T x``, ``q = D0^T x``, ``s = x.x``."""
+        """Start a segment on the current rates: ``p = G0^T x``, ``q = D0^T x``, ``s = x.x``.
+
+        Rows of silent inputs (``x_i = 0``) are skipped, as the reference's
+        :func:`~._factorised.start_sums` leaves them out.
+        """
         op, tag = self.program.synapses[j], f"y{j}f"
         g, d = f"y{j}w_{op.rule.weight}", f"y{j}w_{op.rule.filtered}"
         first = f"s{self.pops.index(op.pre)}_{op.rule.pre_vars[0]}"
@@ -670,6 +676,9 @@ class _Kernel:
             f"    {tag}_x[i] = {first}[i]",
             f"    {tag}_xv = np.float64({first}[i])",
             f"    {tag}_s += {tag}_xv * {tag}_xv",
+            # a silent input's row adds nothing (most of an MNIST image's pixels)
+            f"    if {tag}_xv == 0.0:",
+            "        continue",
             f"    if {tag}_learns:",
             f"        for j in range({g}.shape[1]):",
             f"            {tag}_p[j] += np.float64({g}[i, j]) * {tag}_xv",
@@ -696,25 +705,28 @@ class _Kernel:
         acc = self.accumulator(j)[1]
         g = f"y{j}w_{rule.weight}"
         first, *others = (f"s{pre}_{v}" for v in rule.pre_vars)
-        e(f"# section: {op.projection}")
+        e(f"# section: {op.projection} (segment test)")
         e(f"# {op.projection}: sample-factorised while {op.pre} holds a sample")
         e(*(f"y{j}s_{s} = sw_{s} and y{j}e_{s}" for s in op.model.switches))
-        # mismatches counted without branches (the loop vectorises)
-        e(f"{tag}_nd = 0", f"{tag}_nx = 0")
+        # mismatches or-ed without branches (the loop vectorises; a count runs at half speed)
+        e(f"{tag}_nd = False", f"{tag}_nx = False")
         e(f"for i in range({g}.shape[0]):")
         e.ind += 1
-        e(*(f"{tag}_nd += {other}[i] != {first}[i]" for other in others))
-        e(f"{tag}_nx += {first}[i] != {tag}_x[i]")
+        e(*(f"{tag}_nd |= {other}[i] != {first}[i]" for other in others))
+        e(f"{tag}_nx |= {first}[i] != {tag}_x[i]")
         e.ind -= 1
         e(
-            f"{tag}_same = {tag}_nd == 0",
-            f"{tag}_ends = {tag}_on and not ({tag}_same and {tag}_nx == 0)",
+            f"{tag}_same = not {tag}_nd",
+            f"{tag}_ends = {tag}_on and not ({tag}_same and not {tag}_nx)",
             # no segment starts in a sample's first step: the players switch after the
             # synapses read the previous sample's rates (it would last one step)
             f"{tag}_starts = {tag}_same and (not {tag}_on or {tag}_ends) and k % c.sps != 0",
         )
+        e(f"# section: {op.projection} (segment end)")
         e.block(f"if {tag}_ends:", [*self.flush_pass(j), f"{tag}_on = False"])
+        e(f"# section: {op.projection} (segment start)")
         e.block(f"if {tag}_starts:", self.start_pass(j))
+        e(f"# section: {op.projection}")
         factor = fcode.render(
             rnb.SynapseNames(
                 prefix=tag,

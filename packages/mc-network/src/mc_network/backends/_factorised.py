@@ -28,9 +28,15 @@ def start_sums(m: np.ndarray, x64: np.ndarray, work: np.ndarray | None = None) -
     row in ascending order, as the compiled kernel's loop does (the bit-for-bit tests of the
     two backends hold it to that). ``work``: a float64 array of ``m``'s shape to use (no
     temporaries of that size).
+
+    A silent presynaptic neuron (``x == 0``) adds nothing, not even a non-finite weight's
+    NaN: the compiled kernel skips its row (for finite weights the sum is the same bits
+    either way: adding a zero to a partial sum leaves it unchanged, and the kernel's sum
+    starts from +0).
     """
     work = np.empty(m.shape) if work is None else work
     np.multiply(m, x64[:, :, None], out=work)
+    work[x64 == 0.0] = 0.0
     return np.add.reduce(work, axis=1)
 
 

@@ -188,7 +188,7 @@ COMMANDS: dict[str, Run | Cost | Skip] = {
     "dvc repro": Cost("2 h on 2 cores", "recomputes every sweep of the paper"),
     "dvc exp run --temp -S profile=smoke -S mnist_profile=smoke": Run("Ran experiment", dvc=True),
     "dvc exp run --temp -S mnist_profile=paper_cpu": Cost(
-        "8-12 hours", "the MNIST paper protocol on CPU cores"
+        "7-10 hours", "the MNIST paper protocol on CPU cores"
     ),
     "dvc exp run -S ...": Skip(FORM),
     "git checkout params.yaml dvc.lock && dvc checkout": Run("", needs=(PULL,), dvc=True),

@@ -26,7 +26,7 @@ from mc_experiments.protocol import (
     backend_problem,
     group_key,
 )
-from mc_experiments.storage import RunDir, create_run_dir
+from mc_experiments.storage import RunDir, code_version, create_run_dir
 from mc_network import BackendUnavailable, SpecError, available_backends, default_backend
 
 __all__ = ["ProgressBar", "resume", "run_group", "train"]
@@ -204,6 +204,39 @@ def _experiment(
         raise
 
 
+def _describe_code(code: dict) -> str:
+    """``git <commit> (dirty); <package> <version>, ...`` of a ``code_version()`` record."""
+    commit = code.get("git_commit")
+    where = "no git"
+    if commit:
+        where = f"git {commit[:12]}" + (" (dirty)" if code.get("git_dirty") else "")
+    packages = ", ".join(f"{k} {v}" for k, v in sorted(code.get("packages", {}).items()))
+    return f"{where}; {packages}"
+
+
+def _log_resumed_code(runs: Sequence[RunDir]) -> None:
+    """Name the code a resume runs in the runs' logs; warn where it is not their first start's.
+
+    ``environment.json`` keeps the code of a run's first start; the epochs after a resume
+    equal an uninterrupted run's only if no arithmetic changed in between.
+    """
+    now = code_version()
+    log.info("resumed with code: %s", _describe_code(now))
+    for r in runs:
+        first = r.environment().get("code")
+        if not first:
+            continue
+        keys = ("git_commit", "git_dirty", "packages")
+        if any(first.get(k) != now.get(k) for k in keys):
+            log.warning(
+                "%s: resumed with other code than it started with (started: %s; now: %s);"
+                " its later epochs equal an uninterrupted run's only if no arithmetic changed",
+                r.path,
+                _describe_code(first),
+                _describe_code(now),
+            )
+
+
 def _starting_again(runs: Sequence[RunDir]) -> None:
     """Clear what a start from epoch 0 rewrites; say so where a run had made progress."""
     for r in runs:
@@ -270,6 +303,7 @@ def run_group(
             start = exp.restore(checkpoints) if checkpoints else 0
             if start:
                 log.info("resuming %d member(s) at epoch %d", len(pending), start)
+                _log_resumed_code([r for _, r in pending])
             exp.run(start_epoch=start)
     return runs
 
@@ -380,6 +414,8 @@ def resume(run_dir: Path, quiet: bool = False) -> RunDir:
                     run.write_environment(_backend_info(cfg, exp), F.fingerprint(cfg.to_dict()))
                 start = exp.restore([ck]) if ck else 0
                 log.info("%s: resuming at epoch %d", run.path, start)
+                if ck is not None:
+                    _log_resumed_code([run])
                 exp.run(start_epoch=start)
         finally:
             bar.close()

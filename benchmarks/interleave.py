@@ -39,10 +39,9 @@ spec = nets["{network}"]("pal", input_mode="{mode}")
 rng = np.random.default_rng(0)
 n_in, n_out = spec.dims[0], spec.dims[-1]
 x = rng.uniform(0.0, 1.0, ({samples}, n_in)).astype(np.float32)
-if {digits!r}:
-    import gzip
-    with open({digits!r}, "rb") as f:
-        pixels = np.frombuffer(gzip.decompress(f.read()), np.uint8, offset=16).reshape(-1, 784)
+if {digits}:
+    from mc_experiments.datasets.mnist import SAMPLE_DIR, read_idx
+    pixels = read_idx(SAMPLE_DIR / "train-images-idx3-ubyte.gz").reshape(-1, 784)
     x = pixels[np.arange({samples}) % len(pixels)].astype(np.float32) / np.float32(256.0)
 t = np.full(({samples}, n_out), 0.1, np.float32)
 t[np.arange({samples}), rng.integers(0, n_out, {samples})] = 1.0
@@ -58,12 +57,6 @@ print({batch} * {samples} * spec.steps_per_sample / sorted(times)[2])
 """
 
 
-DIGITS = (
-    Path(__file__).resolve().parents[1]
-    / "packages/mc-experiments/src/mc_experiments/datasets/mnist_sample/train-images-idx3-ubyte.gz"
-)
-
-
 def rate(
     python: str, network: str, mode: str, batch: int, samples: int, stage: str, inputs: str
 ) -> float:
@@ -74,7 +67,7 @@ def rate(
         batch=batch,
         samples=samples,
         learning=stage == "learning",
-        digits=str(DIGITS) if inputs == "digits" else "",
+        digits=inputs == "digits",
     )
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
     if out.returncode:

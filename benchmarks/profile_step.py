@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import gzip
 import json
 import logging
 import os
@@ -152,20 +151,14 @@ def counter_hz() -> float:
     return float(np.median(rates))
 
 
-DIGITS = (
-    Path(__file__).resolve().parents[1]
-    / "packages/mc-experiments/src/mc_experiments/datasets/mnist_sample/train-images-idx3-ubyte.gz"
-)
-
-
 def _data(spec, n: int, seed: int = 0, digits: bool = False):
     """``n`` samples: uniform random inputs, or the bundled MNIST sample's training images."""
     rng = np.random.default_rng(seed)
     x = rng.uniform(0.0, 1.0, size=(n, spec.dims[0])).astype(np.float32)
     if digits:
-        with DIGITS.open("rb") as f:
-            raw = gzip.decompress(f.read())
-        pixels = np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 784)
+        from mc_experiments.datasets.mnist import SAMPLE_DIR, read_idx
+
+        pixels = read_idx(SAMPLE_DIR / "train-images-idx3-ubyte.gz").reshape(-1, 784)
         x = pixels[np.arange(n) % len(pixels)].astype(np.float32) / np.float32(256.0)
     t = np.full((n, spec.dims[-1]), 0.1, np.float32)
     t[np.arange(n), rng.integers(0, spec.dims[-1], n)] = 1.0

@@ -45,3 +45,11 @@ def test_mnist_profiles_choose_their_backend_and_input_mode():
             paper.protocol.n_epochs,
         )
     assert {m.config.network.feedback for m in fast} == {"pal", "fa"}
+    # the quick profile: the same network and variants on a tenth of the epochs and 2 % of
+    # the training images
+    quick = load_sweep(path, profile="quick").members
+    assert {m.config.network.feedback for m in quick} == {"pal", "fa"}
+    for m in quick:
+        cfg = m.config
+        assert cfg.protocol.n_epochs * 10 == paper.protocol.n_epochs
+        assert cfg.dataset.n_train * 50 == paper.dataset.n_train

@@ -33,11 +33,11 @@ so every sum keeps its order), presynaptic terms added in ascending order from z
 the terms that depend only on the postsynaptic (or only on the presynaptic) neuron
 computed once outside the inner loop. One kernel body per setting of the projection's
 switches (e.g. learning on and off), so no switch is tested inside the loops. Neuron
-store each activation's argument; after the neuron updates, every activation of the step
-runs in one loop over the real lanes only (gathered from the padded ones), with the
-guarded vectorisable twin of the scalar activation (:mod:`._vecmath`), whose float32
-results are the scalar activation's. A sample-factorised
-projection (:class:`~mc_network.program.FactorisedOp`) is one operation handled in one place
+updates store each activation's argument; after them, every activation of the step runs in
+one loop (over the real lanes only where padding lanes are many), with the guarded
+vectorisable twin of the scalar activation (:mod:`._vecmath`), whose float32 results are
+the scalar activation's. A sample-factorised projection
+(:class:`~mc_network.program.FactorisedOp`) is one operation handled in one place
 (:class:`_Kernel.factorised`). (Fusing its segment's write-back with the exact step or the
 next start that follow it was measured: no faster, as each pass is bound by its float64
 arithmetic, and a loop over that many arrays does not vectorise.)
@@ -481,11 +481,13 @@ class _Kernel:
         """The step's deferred activations, all in one loop (see the module docstring).
 
         The neuron updates store the arguments in ``actx``, population by population
-        (``aoff{i}``), each activation's lanes together. The loop runs over their real
-        lanes only, gathered into ``cx`` (``n{i}co{k}``: where activation ``k`` of
-        population ``i`` starts there; ``ct`` the thresholds), so that no padding lane is
-        evaluated (Yin-Yang: 72 of 128 lanes are real); the results ``cy`` go to the
-        variables' real lanes after the recomputation of what the guard deferred.
+        (``aoff{i}``), each activation's lanes together (``actt``: their thresholds). Where
+        padding lanes are more than a quarter of them (Yin-Yang: 56 of 128; MNIST: 48 of
+        288), the loop runs over the real lanes only, gathered into ``cx`` (``n{i}co{k}``:
+        where activation ``k`` of population ``i`` starts there; ``ct`` the thresholds)
+        and scattered back from ``cy``; else over all lanes, as the copies would cost more
+        than the padding lanes they leave out. The results go to the variables after the
+        recomputation of what the guard deferred.
         """
         if not self.deferred:
             return
@@ -494,35 +496,59 @@ class _Kernel:
             self.init(f"aoff{i} = {end}")
             n_i = sum(1 for d in self.deferred if d[0] == i)
             end = f"aoff{i} + {n_i} * s{i}.shape[1]"
-        self.init(f"actx = np.zeros({end}, DT)", "actn = 0")
-        for i, k, _, _ in self.deferred:
+        self.init(
+            f"actn = {end}",
+            "actx = np.zeros(actn, DT)",
+            "acty = np.zeros(actn, DT)",
+            "actt = np.zeros(actn)",
+            "actr = 0",
+        )
+        for i, k, _, thr in self.deferred:
             lo = f"aoff{i} + {k} * s{i}.shape[1]"
             self.init(
                 f"n{i}ax{k} = actx[{lo} : {lo} + s{i}.shape[1]]",
-                f"n{i}co{k} = actn",
-                f"actn = actn + a.sizes[{i}]",
+                f"n{i}ay{k} = acty[{lo} : {lo} + s{i}.shape[1]]",
+                f"actt[{lo} : {lo} + s{i}.shape[1]] = np.float64({thr})",
+                f"n{i}co{k} = actr",
+                f"actr = actr + a.sizes[{i}]",
             )
-        self.init("cx = np.zeros(actn, DT)", "cy = np.zeros(actn, DT)", "ct = np.empty(actn)")
+        self.init(
+            "compact = 4 * (actn - actr) > actn",
+            "cx = np.zeros(actr, DT)",
+            "cy = np.zeros(actr, DT)",
+            "ct = np.zeros(actr)",
+        )
         for i, k, _, thr in self.deferred:
             self.init(f"ct[n{i}co{k} : n{i}co{k} + a.sizes[{i}]] = np.float64({thr})")
-        self.step("# section: activations")
-        for i, k, _, _ in self.deferred:
-            self.step(f"for j in range(a.sizes[{i}]):", f"    cx[n{i}co{k} + j] = n{i}ax{k}[j]")
-        self.step(
+
+        def loop(x: str, y: str, t: str, n: str) -> list[str]:
             # counted in a loop of its own: a count in the activation's loop halves the
             # vector width LLVM chooses for it
-            "for m in range(actn):",
-            "    cy[m] = DT(_vact(np.float64(cx[m]), ct[m]))",
-            "abad = 0",
-            "for m in range(actn):",
-            "    abad += cy[m] != cy[m]",
-            "if abad > 0:",
-            "    for m in range(actn):",
-            "        if cy[m] != cy[m]:",
-            "            cy[m] = DT(_act(np.float64(cx[m]), ct[m]))",
-        )
+            return [
+                f"for m in range({n}):",
+                f"    {y}[m] = DT(_vact(np.float64({x}[m]), {t}[m]))",
+                "abad = 0",
+                f"for m in range({n}):",
+                f"    abad += {y}[m] != {y}[m]",
+                "if abad > 0:",
+                f"    for m in range({n}):",
+                f"        if {y}[m] != {y}[m]:",
+                f"            {y}[m] = DT(_act(np.float64({x}[m]), {t}[m]))",
+            ]
+
+        compact = _Src()
+        for i, k, _, _ in self.deferred:
+            compact(f"for j in range(a.sizes[{i}]):", f"    cx[n{i}co{k} + j] = n{i}ax{k}[j]")
+        compact(*loop("cx", "cy", "ct", "actr"))
         for i, k, var, _ in self.deferred:
-            self.step(f"for j in range(a.sizes[{i}]):", f"    s{i}_{var}[j] = cy[n{i}co{k} + j]")
+            compact(f"for j in range(a.sizes[{i}]):", f"    s{i}_{var}[j] = cy[n{i}co{k} + j]")
+        whole = _Src()
+        whole(*loop("actx", "acty", "actt", "actn"))
+        for i, k, var, _ in self.deferred:
+            whole(f"for j in range(s{i}.shape[1]):", f"    s{i}_{var}[j] = n{i}ay{k}[j]")
+        self.step("# section: activations")
+        self.step.block("if compact:", compact.lines)
+        self.step.block("else:", whole.lines)
 
     # ------------------------------------------------------------------ projections
     def synapse_init(self, j: int) -> None:

@@ -220,3 +220,23 @@ def test_pcg64_normals_match_numpy():
         np.testing.assert_array_equal(out, a.standard_normal(out.size, dtype=np.float32))
         assert np.sum(np.abs(out) > 3.6541529) > 50  # the ziggurat's tail was exercised
         assert a.bit_generator.state == b.bit_generator.state
+
+
+@pytest.mark.parametrize("dims", [(4, 30, 3), (4, 30, 16)], ids=["real-lanes-loop", "padded-loop"])
+def test_activations_the_guard_defers_are_the_scalar_ones_in_both_loops(data, dims):
+    # The kernel evaluates the activations in one loop over their real lanes where padding
+    # lanes are many (4-30-3: 56 of 128 lanes), else over all lanes (4-30-16: 4 of 128).
+    # Large input weights drive basal potentials far below -86.6, where the sigmoid is
+    # under 2^-125: the guard sends those to the scalar activation after the loop.
+    spec = yinyang_spec("pal", dims=dims)
+    x, t, order = inputs(data, 4, dims[-1], 2, seed=4)
+    nets = [build_network(spec, [5, 6], backend=b) for b in ("reference", "compiled")]
+    w = np.where(nets[0].get_weights()["ff_1"] < 0, np.float32(-100.0), np.float32(100.0))
+    for net in nets:
+        net.set_weights({"ff_1": w})
+    plan = everything(nets[0], every=5)
+    ref, com = (stage(net, x, t, order, plan) for net in nets)
+    assert_same(ref, com, f"{dims}")
+    assert_same_state(nets[0].get_state(), nets[1].get_state())
+    rates = com["pyramidal_1.rate_basal"]
+    assert ((rates > 0) & (rates < 2.0**-125)).any()  # the scalar activation's results

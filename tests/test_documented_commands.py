@@ -185,10 +185,10 @@ COMMANDS: dict[str, Run | Cost | Skip] = {
     PULL: Run("A       ", dvc=True),
     "dvc status": Run("Data and pipelines are up to date.", needs=(PULL,), dvc=True),
     "dvc repro --pull": Run("Data and pipelines are up to date.", needs=(PULL,), dvc=True),
-    "dvc repro": Cost("2 h on 2 cores", "recomputes every sweep of the paper"),
+    "dvc repro": Cost("8-9 h on 2 cores", "recomputes every sweep of the paper"),
     "dvc exp run --temp -S profile=smoke -S mnist_profile=smoke": Run("Ran experiment", dvc=True),
-    "dvc exp run --temp -S mnist_profile=paper_cpu": Cost(
-        "7-10 hours", "the MNIST paper protocol on CPU cores"
+    "dvc exp run --temp -S mnist_profile=quick": Cost(
+        "about 40 minutes", "the reduced MNIST comparison, two variants x 10 seeds"
     ),
     "dvc exp run -S ...": Skip(FORM),
     "git checkout params.yaml dvc.lock && dvc checkout": Run("", needs=(PULL,), dvc=True),

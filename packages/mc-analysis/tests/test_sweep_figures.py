@@ -147,6 +147,28 @@ def test_no_zoom_where_the_curves_settle_at_once(sweep):
     assert y0 > 20 and y1 < 101  # fitted to the data (bands and seeds), not 0-100
 
 
+def test_zoom_where_the_curves_jump_in_the_first_epoch(sweep):
+    # a jump from 33 % to the final value in the first epoch (settled at epoch 1 of 40,
+    # within the first 5 %): the settled curves span a fraction of the range, so they get a
+    # zoom; the same jump over the seeds' whole spread does not
+    def jump(stats, final):
+        stats["mean"] = [33.0] + [final + 0.2 * np.sin(e) for e in range(1, N_EPOCHS + 1)]
+        stats["per_seed"] = [list(stats["mean"]) for _ in stats["per_seed"]]
+        stats["std"] = [0.0] * len(stats["mean"])
+
+    for v, final in zip(sweep["variants"].values(), (95.0, 93.0), strict=True):
+        jump(v["validation_accuracy"], final)
+    ax = S.plot_sweep_validation_accuracy(sweep)
+    full, zoom = ax.figure.axes
+    assert zoom is ax and zoom.get_title() == f"zoom: epochs 1-{N_EPOCHS}"
+    y0, y1 = zoom.get_ylim()
+    assert 92.0 < y0 < 92.8 and 95.2 < y1 < 96.0  # 92.8-95.2 and 6 % of it either side
+    for v in sweep["variants"].values():
+        v["validation_accuracy"]["per_seed"][0][1] = 34.0  # one seed's settled data: 34-95 %
+    ax = S.plot_sweep_validation_accuracy(sweep)
+    assert ax.figure.axes == [ax]
+
+
 def test_test_accuracy_error_bars_seeds_and_p(sweep):
     ax = S.plot_sweep_test_accuracy(sweep, labels={"bw_eta_zero": "control"})
     assert [t.get_text() for t in ax.get_xticklabels()] == ["PAL", "control"]

@@ -230,15 +230,23 @@ def _window(sweep: Mapping[str, Any], key: str) -> int | None:
     """Start of the zoom window (an index of the epochs), ``None`` where a zoom would not help.
 
     The epoch from which every variant's mean has settled (:func:`settled_from`); no zoom
-    when that is within the first 5 % of the epochs or leaves fewer than three.
+    when the means are settled from the start or fewer than three epochs would be left. A
+    start within the first 5 % of the epochs (a jump in the first epoch) gets a zoom only
+    where the data from it on span less than half the range of all the data: there the full
+    scale would hide the differences between the settled curves.
     """
     variants = sweep["variants"].values()
     n = min(len(v[key]["mean"]) for v in variants)
     if n < 4:
         return None
     start = max(settled_from(v[key]["mean"][:n]) for v in variants)
-    if start <= 0.05 * (n - 1) or n - start < 3:
+    if start == 0 or n - start < 3:
         return None
+    if start <= 0.05 * (n - 1):
+        lo, hi = _data_limits(sweep, key, start)
+        lo_all, hi_all = _data_limits(sweep, key, 0)
+        if hi - lo >= 0.5 * (hi_all - lo_all):
+            return None
     return start
 
 

@@ -20,6 +20,7 @@ from mc_network.backends._vecmath import (  # noqa: E402
     GUARD_ULPS,
     count_mismatches,
     guard,
+    prefer_wide_vectors,
     umulhi,
     vexp,
 )
@@ -93,3 +94,30 @@ def test_vectorised_activation_equals_the_scalar_one_on_a_dense_float32_sample(n
         bad, deferred = bad + b, deferred + d
     assert bad == 0
     assert deferred > 0  # the guard does defer (tiny results, NaN arguments)
+
+
+def _sigmoid_loop(wide: bool):
+    """A kernel-like loop: the guarded vectorised sigmoid over float32 arguments."""
+    sig = activation_module("sigmoid")._vact
+
+    def loop(xs, out):
+        if wide:
+            prefer_wide_vectors()
+        for i in range(xs.shape[0]):
+            out[i] = np.float32(sig(np.float64(xs[i]), 0.0))
+        return out
+
+    return njit(nogil=True, error_model="numpy", fastmath=False)(loop)
+
+
+def test_prefer_wide_vectors_marks_its_caller_and_changes_no_result():
+    """The kernel's ``run_member`` asks for 512-bit vectors; the same loop gives the same bits."""
+    xs = np.random.default_rng(2).integers(0, 2**32, 200_003, dtype=np.uint64)
+    xs = xs.astype(np.uint32).view(np.float32)
+    wide, plain = _sigmoid_loop(True), _sigmoid_loop(False)
+    got = wide(xs, np.empty_like(xs))
+    want = plain(xs, np.empty_like(xs))
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    marked = '"prefer-vector-width"="512"'
+    assert marked in "".join(wide.inspect_llvm().values())
+    assert marked not in "".join(plain.inspect_llvm().values())

@@ -399,6 +399,7 @@ class _Kernel:
             "from numba import njit",
             "from mc_network.backends._pcg64 import fill_normal_f32",
             "from mc_network.backends._vecmath import guard as _vguard, vexp as _vexp",
+            "from mc_network.backends._vecmath import prefer_wide_vectors",
             f"DT = np.{program.dtype.name}",
             "",
             "",
@@ -410,6 +411,7 @@ class _Kernel:
         head += [*_HELPERS.format(jit=_JIT).split("\n"), "", _JIT, "def run_member(b, a, c):"]
         lines = [
             *head,
+            "    prefer_wide_vectors()",
             *self.init.lines,
             "    for kk in range(c.n):",
             *self.step.lines,

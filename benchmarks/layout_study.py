@@ -1,0 +1,181 @@
+"""Which array layout numba vectorises: one projection's learning step, per member or in lanes.
+
+The compiled kernel runs each batch member's loops on its own arrays (``(n_pre, n_post)``
+per member, the postsynaptic index innermost and padded to 16 lanes). The alternative the
+kernel issue names, *lanes over members*, puts the members innermost (``(n_pre, n_post,
+16)``, members padded to 16), so that every synapse's update is one vector operation for all
+members and each member keeps its arithmetic order. This script times both layouts on the
+loop shape of a learning projection of the paper's networks (a rank-one delta rule with its
+weight and increment, summed into the postsynaptic input in ascending presynaptic order, as
+the generated kernel writes it), checks that both give the same bits, and reports whether
+LLVM vectorised each loop (packed float32 operations in the machine code).
+
+The loop body is a stand-in of that shape, not a model of the package (the models are
+declared once, in mc-models); it is here to measure layouts, which the generated kernel
+would follow.
+
+    python benchmarks/layout_study.py --json benchmarks/results/kernel/layout-study.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+log = logging.getLogger("layout_study")
+
+DT = np.float32
+LANES = 16
+# (name, n_pre, n_post): the learning projections of the paper's networks
+CASES = (
+    ("mnist ff_2 / p2i (100 -> 10)", 100, 10),
+    ("mnist fb / i2p (10 -> 100)", 10, 100),
+    ("yinyang ff_2 / p2i (30 -> 3)", 30, 3),
+    ("yinyang ff_1 (4 -> 30)", 4, 30),
+)
+
+
+@njit(nogil=True, error_model="numpy", fastmath=False)
+def per_member(w, d, pt, rl, r, out, c1, steps):  # noqa: PLR0913
+    """The kernel's layout: one member's ``(n_pre, n_post)`` arrays, post innermost."""
+    for _ in range(steps):
+        for j in range(out.shape[0]):
+            out[j] = 0
+        for i in range(w.shape[0]):
+            p0 = rl[i]
+            p1 = r[i]
+            for j in range(out.shape[0]):
+                g = w[i, j] + d[i, j]
+                w[i, j] = g
+                d[i, j] = d[i, j] + c1 * (pt[j] * p0 - d[i, j])
+                out[j] += g * p1
+    return out
+
+
+@njit(nogil=True, error_model="numpy", fastmath=False)
+def lanes(w, d, pt, rl, r, out, c1, steps):  # noqa: PLR0913
+    """Lanes over members: ``(n_pre, n_post, 16)``, members innermost (a constant 16)."""
+    for _ in range(steps):
+        for j in range(out.shape[0]):
+            for b in range(16):
+                out[j, b] = 0
+        for i in range(w.shape[0]):
+            for j in range(out.shape[0]):
+                for b in range(16):
+                    g = w[i, j, b] + d[i, j, b]
+                    w[i, j, b] = g
+                    d[i, j, b] = d[i, j, b] + c1 * (pt[j, b] * rl[i, b] - d[i, j, b])
+                    out[j, b] += g * r[i, b]
+    return out
+
+
+def _packed_ops(fn) -> int:
+    """Packed float32 arithmetic instructions in the compiled function's machine code."""
+    asm = "\n".join(fn.inspect_asm().values())
+    return len(re.findall(r"\bv(?:add|sub|mul)ps\b", asm))
+
+
+def _seconds(fn, args, steps: int, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        work = [a.copy() for a in args]
+        t0 = time.perf_counter()
+        fn(*work[:6], DT(0.1), steps)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def study(n_pre: int, n_post: int, members: int = 10, steps: int = 5000) -> dict:
+    """Both layouts on one projection for ``members`` members: ns per member-step, bits equal."""
+    rng = np.random.default_rng(0)
+    npad = -(-n_post // LANES) * LANES
+    w = np.zeros((LANES, n_pre, npad), DT)
+    w[:members, :, :n_post] = rng.standard_normal((members, n_pre, n_post)) * 0.1
+    d = np.zeros_like(w)
+    pt = np.zeros((LANES, npad), DT)
+    pt[:members, :n_post] = rng.standard_normal((members, n_post))
+    rl = np.zeros((LANES, n_pre), DT)
+    rl[:members] = rng.random((members, n_pre))
+    r = np.zeros_like(rl)
+    r[:members] = rng.random((members, n_pre))
+    out = np.zeros((LANES, npad), DT)
+
+    # per member: each member's own call, as the kernel's threads run them
+    def run_members(steps_, keep=None):
+        arrays = [a.copy() for a in (w, d, out)]
+        t0 = time.perf_counter()
+        wa, da, oa = arrays
+        for b in range(members):
+            per_member(wa[b], da[b], pt[b], rl[b], r[b], oa[b], DT(0.1), steps_)
+        elapsed = time.perf_counter() - t0
+        if keep is not None:
+            keep.extend(arrays)
+        return elapsed
+
+    run_members(1)
+    member_s = min(run_members(steps) for _ in range(3))
+    kept: list[np.ndarray] = []
+    run_members(steps, kept)
+
+    def t(a):  # (lanes, ...) -> (..., lanes)
+        return np.ascontiguousarray(np.moveaxis(a, 0, -1))
+
+    lane_args = [t(a) for a in (w, d, pt, rl, r, out)]
+    lanes(*[a.copy() for a in lane_args[:6]], DT(0.1), 1)
+    lanes_s = _seconds(lanes, lane_args, steps)
+    final = [a.copy() for a in lane_args]
+    lanes(*final[:6], DT(0.1), steps)
+    equal = all(
+        np.array_equal(np.moveaxis(final[k], -1, 0)[:members], kept[m][:members])
+        for k, m in ((0, 0), (1, 1), (5, 2))
+    )
+    per_step = 1e9 / (steps * members)
+    return {
+        "n_pre": n_pre,
+        "n_post": n_post,
+        "members": members,
+        "per_member_ns": member_s * per_step,
+        "lanes_ns": lanes_s * per_step,
+        "lanes_over_per_member": member_s / lanes_s,
+        "bits_equal": bool(equal),
+        "per_member_packed_ops": _packed_ops(per_member),
+        "lanes_packed_ops": _packed_ops(lanes),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--members", type=int, default=10)
+    p.add_argument("--steps", type=int, default=5000)
+    p.add_argument("--json", type=Path)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    rows = []
+    for name, n_pre, n_post in CASES:
+        row = {"case": name, **study(n_pre, n_post, args.members, args.steps)}
+        rows.append(row)
+        log.info(
+            "%-30s per member %7.0f ns  lanes %7.0f ns a member-step  lanes/per-member speed "
+            "%.2f  bits equal %s  packed float ops: per member %d, lanes %d",
+            name,
+            row["per_member_ns"],
+            row["lanes_ns"],
+            row["lanes_over_per_member"],
+            row["bits_equal"],
+            row["per_member_packed_ops"],
+            row["lanes_packed_ops"],
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -82,14 +82,14 @@ def _packed_ops(fn) -> int:
     return len(re.findall(r"\bv(?:add|sub|mul)ps\b", asm))
 
 
-def _seconds(fn, args, steps: int, repeats: int = 3) -> float:
-    best = float("inf")
+def _best(run, repeats: int = 3) -> tuple[float, list[np.ndarray]]:
+    """The shortest of ``repeats`` timed calls of ``run()`` and the arrays of the last one."""
+    best, arrays = float("inf"), []
     for _ in range(repeats):
-        work = [a.copy() for a in args]
         t0 = time.perf_counter()
-        fn(*work[:6], DT(0.1), steps)
+        arrays = run()
         best = min(best, time.perf_counter() - t0)
-    return best
+    return best, arrays
 
 
 def study(n_pre: int, n_post: int, members: int = 10, steps: int = 5000) -> dict:
@@ -107,34 +107,26 @@ def study(n_pre: int, n_post: int, members: int = 10, steps: int = 5000) -> dict
     r[:members] = rng.random((members, n_pre))
     out = np.zeros((LANES, npad), DT)
 
-    # per member: each member's own call, as the kernel's threads run them
-    def run_members(steps_, keep=None):
-        arrays = [a.copy() for a in (w, d, out)]
-        t0 = time.perf_counter()
-        wa, da, oa = arrays
+    def run_members(steps_=steps):  # each member's own call, as the kernel's threads run them
+        wa, da, oa = (a.copy() for a in (w, d, out))
         for b in range(members):
             per_member(wa[b], da[b], pt[b], rl[b], r[b], oa[b], DT(0.1), steps_)
-        elapsed = time.perf_counter() - t0
-        if keep is not None:
-            keep.extend(arrays)
-        return elapsed
+        return [wa, da, oa]
 
-    run_members(1)
-    member_s = min(run_members(steps) for _ in range(3))
-    kept: list[np.ndarray] = []
-    run_members(steps, kept)
+    lane_args = [np.ascontiguousarray(np.moveaxis(a, 0, -1)) for a in (w, d, pt, rl, r, out)]
 
-    def t(a):  # (lanes, ...) -> (..., lanes)
-        return np.ascontiguousarray(np.moveaxis(a, 0, -1))
+    def run_lanes(steps_=steps):  # (lanes, ...) -> (..., lanes): members innermost
+        work = [a.copy() for a in lane_args]
+        lanes(*work, DT(0.1), steps_)
+        return [work[0], work[1], work[5]]
 
-    lane_args = [t(a) for a in (w, d, pt, rl, r, out)]
-    lanes(*[a.copy() for a in lane_args[:6]], DT(0.1), 1)
-    lanes_s = _seconds(lanes, lane_args, steps)
-    final = [a.copy() for a in lane_args]
-    lanes(*final[:6], DT(0.1), steps)
+    run_members(1)  # compile both
+    run_lanes(1)
+    member_s, by_member = _best(run_members)
+    lanes_s, by_lanes = _best(run_lanes)
     equal = all(
-        np.array_equal(np.moveaxis(final[k], -1, 0)[:members], kept[m][:members])
-        for k, m in ((0, 0), (1, 1), (5, 2))
+        np.array_equal(np.moveaxis(a, -1, 0)[:members], b[:members])
+        for a, b in zip(by_lanes, by_member, strict=True)
     )
     per_step = 1e9 / (steps * members)
     return {

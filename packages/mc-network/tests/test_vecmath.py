@@ -6,6 +6,7 @@ the neighbourhoods of the thresholds and the special values, in seconds.
 """
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from mc_network.backends._vecmath import (  # noqa: E402
     GUARD_ULPS,
     count_mismatches,
     guard,
+    muladd,
     prefer_wide_vectors,
     umulhi,
     vexp,
@@ -47,6 +49,29 @@ def test_vexp_within_two_units_in_the_last_place_of_the_c_library():
     xs = np.random.default_rng(0).uniform(-700.0, 700.0, 1_000_000)
     xs = np.concatenate([xs, np.linspace(-20.0, 20.0, 100_001), [0.0, -0.0, 1e-300, -1e-300]])
     assert _exp_ulps(xs) <= 2
+
+
+@njit
+def _muladds(a, b, c):
+    out = np.empty(a.shape[0])
+    for i in range(a.shape[0]):
+        out[i] = muladd(a[i], b[i], c[i])
+    return out
+
+
+def test_muladd_is_the_fused_or_the_plain_product_and_sum_the_same_way_for_every_argument():
+    rng = np.random.default_rng(2)
+    a, b = rng.uniform(-2.0, 2.0, (2, 4000))
+    c = -a * b * (1.0 + rng.uniform(-1e-9, 1e-9, 4000))  # cancellation: the two differ
+    got = _muladds(a, b, c)
+    exact = zip(a, b, c, strict=True)
+    fused = [float(Fraction(x) * Fraction(y) + Fraction(z)) for x, y, z in exact]
+    plain = a * b + c
+    is_fused = got == np.array(fused)
+    assert np.all(is_fused | (got == plain))
+    differ = np.array(fused) != plain
+    assert differ.sum() > 1000  # the sample tells the two apart
+    assert is_fused[differ].all() or not is_fused[differ].any()  # one choice, every time
 
 
 @njit

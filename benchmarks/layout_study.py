@@ -15,6 +15,12 @@ declared once, in mc-models); it is here to measure layouts, which the generated
 would follow.
 
     python benchmarks/layout_study.py --json benchmarks/results/kernel/layout-study.json
+    python benchmarks/layout_study.py --noalias \
+        --json benchmarks/results/kernel/layout-study-noalias.json
+
+``--noalias`` compiles the lanes layout with numba's internal ``noalias`` flag (set through
+a compiler pipeline class; numba has no public option for it): then LLVM may assume the
+arrays apart, and vectorises the lanes loop.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from numba import njit
+from numba.core.compiler import Compiler
 
 log = logging.getLogger("layout_study")
 
@@ -76,6 +83,15 @@ def lanes(w, d, pt, rl, r, out, c1, steps):  # noqa: PLR0913
     return out
 
 
+class _NoAliasCompiler(Compiler):
+    """numba's compiler with its internal ``noalias`` flag set (no public option sets it):
+    every array argument's data pointer is marked ``noalias`` for LLVM."""
+
+    def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):  # noqa: PLR0913
+        flags.noalias = True
+        super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
+
+
 def _packed_ops(fn) -> int:
     """Packed float32 arithmetic instructions in the compiled function's machine code."""
     asm = "\n".join(fn.inspect_asm().values())
@@ -92,8 +108,12 @@ def _best(run, repeats: int = 3) -> tuple[float, list[np.ndarray]]:
     return best, arrays
 
 
-def study(n_pre: int, n_post: int, members: int = 10, steps: int = 5000) -> dict:
-    """Both layouts on one projection for ``members`` members: ns per member-step, bits equal."""
+def study(n_pre: int, n_post: int, members: int = 10, steps: int = 5000, lanes_fn=None) -> dict:
+    """Both layouts on one projection for ``members`` members: ns per member-step, bits equal.
+
+    ``lanes_fn``: the compiled lanes function (default: :func:`lanes`).
+    """
+    lanes_fn = lanes if lanes_fn is None else lanes_fn
     rng = np.random.default_rng(0)
     npad = -(-n_post // LANES) * LANES
     w = np.zeros((LANES, n_pre, npad), DT)
@@ -117,7 +137,7 @@ def study(n_pre: int, n_post: int, members: int = 10, steps: int = 5000) -> dict
 
     def run_lanes(steps_=steps):  # (lanes, ...) -> (..., lanes): members innermost
         work = [a.copy() for a in lane_args]
-        lanes(*work, DT(0.1), steps_)
+        lanes_fn(*work, DT(0.1), steps_)
         return [work[0], work[1], work[5]]
 
     run_members(1)  # compile both
@@ -138,7 +158,7 @@ def study(n_pre: int, n_post: int, members: int = 10, steps: int = 5000) -> dict
         "lanes_over_per_member": member_s / lanes_s,
         "bits_equal": bool(equal),
         "per_member_packed_ops": _packed_ops(per_member),
-        "lanes_packed_ops": _packed_ops(lanes),
+        "lanes_packed_ops": _packed_ops(lanes_fn),
     }
 
 
@@ -146,12 +166,23 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--members", type=int, default=10)
     p.add_argument("--steps", type=int, default=5000)
+    p.add_argument(
+        "--noalias",
+        action="store_true",
+        help="compile the lanes layout with numba's internal noalias flag",
+    )
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    lanes_fn = lanes
+    if args.noalias:
+        lanes_fn = njit(
+            pipeline_class=_NoAliasCompiler, nogil=True, error_model="numpy", fastmath=False
+        )(lanes.py_func)
     rows = []
     for name, n_pre, n_post in CASES:
-        row = {"case": name, **study(n_pre, n_post, args.members, args.steps)}
+        stats = study(n_pre, n_post, args.members, args.steps, lanes_fn)
+        row = {"case": name, "noalias": args.noalias, **stats}
         rows.append(row)
         log.info(
             "%-30s per member %7.0f ns  lanes %7.0f ns a member-step  lanes/per-member speed "

@@ -277,6 +277,17 @@ def test_a_model_through_every_target():
     )
 
 
+def _probe_names(**hooks) -> rnb.SynapseNames:
+    """Kernel names that print plainly (``PRE_x``, ``W_g``, ``C0``), with ``hooks`` changed."""
+    plain = {
+        "pre": lambda v: f"PRE_{v}",
+        "post": lambda v: f"POST_{v}",
+        "var": lambda v: f"W_{v}",
+        "const": lambda k: f"C{k}",
+    }
+    return rnb.SynapseNames("q", **{**plain, **hooks})
+
+
 def test_synapse_inner_loop_numbers_terms_in_printed_order():
     """The inner loop reads one side's terms from buffers, numbered as printed."""
     model = SynapseModel(
@@ -287,15 +298,7 @@ def test_synapse_inner_loop_numbers_terms_in_printed_order():
         output="g * (x_pre if z_pre > eta else y_post - eta)",
     )
     code = rnb.synapse_code(model, model.resolve({}, 0.1, np.float32).values, np.float32)
-    names = rnb.SynapseNames(
-        "q",
-        pre=lambda v: f"PRE_{v}",
-        post=lambda v: f"POST_{v}",
-        var=lambda v: f"W_{v}",
-        const=lambda k: f"C[{k}]",
-        post_term=lambda k: f"PT{k}",
-        pre_term=lambda k: f"pr{k}",
-    )
+    names = _probe_names(const=lambda k: f"C[{k}]", post_term=lambda k: f"PT{k}")
     v = code.render(names, {})
     assert v.output == "(q_g * (pr0 if pr1 else PT0[j]))"
     assert v.pre_lines == ("pr0 = PRE_x[i]", "pr1 = (PRE_z[i] > C[0])")
@@ -303,3 +306,47 @@ def test_synapse_inner_loop_numbers_terms_in_printed_order():
     assert code.render(names, {}, one_to_one=True).output == (
         "(q_g * (PRE_x[j] if (PRE_z[j] > C[0]) else (POST_y[j] - C[0])))"
     )
+
+
+def _rule(update: str, output: str = "g * r_pre") -> SynapseModel:
+    return SynapseModel(
+        name="probe_rule",
+        doc="",
+        params=(Param("eta", "eta", 0.5),),
+        vars=(Var("g", "g"), Var("d", "d")),
+        switches=("learning",),
+        update=update,
+        output=output,
+    )
+
+
+def test_synapse_inner_loop_takes_the_kernels_element_access_and_says_if_it_is_elementwise():
+    """A kernel may pass its own reads and writes of synapses and postsynaptic lanes (rows
+    of lanes at once); the variant says whether its body is arithmetic a row can run."""
+    names = _probe_names(
+        at_synapse=lambda m: f"LOAD({m})",
+        put_synapse=lambda m, v: f"STORE({m}, {v})",
+        at_post=lambda a: f"ROW({a})",
+    )
+    model = _rule("if learning:\n    d += eta * (x_post * r_pre - d)\n    g += d\n")
+    code = rnb.synapse_code(model, model.resolve({}, 0.1, np.float32).values, np.float32)
+    on = code.render(names, {"learning": True})
+    assert on.elementwise and code.render(names, {"learning": False}).elementwise
+    assert on.inner_lines == (
+        "q_g = LOAD(W_g)",
+        "q_d = LOAD(W_d)",
+        "q_d = (q_d + (C0 * ((ROW(POST_x) * pr0) - q_d)))",
+        "STORE(W_d, q_d)",
+        "q_g = (q_g + q_d)",
+        "STORE(W_g, q_g)",
+    )
+    assert on.output == "(q_g * pr0)" and on.pre_lines == ("pr0 = PRE_r[i]",)
+    # a one-to-one connection has no inner loop to run by rows
+    assert not code.render(names, {"learning": True}, one_to_one=True).elementwise
+    # a test inside the body, a conditional value, a comparison: not elementwise
+    for update in (
+        "if learning:\n    if x_post > eta:\n        g += d\n",
+        "if learning:\n    g += (d if x_post > eta else eta)\n",
+    ):
+        code = rnb.synapse_code(_rule(update), {"eta": np.float32(0.5)}, np.float32)
+        assert not code.render(names, {"learning": True}).elementwise, update

@@ -32,11 +32,13 @@ from typing import Any, ClassVar
 
 from mc_models.expr import (
     Assign,
+    Bin,
     BoolOp,
     Call,
     Expr,
     If,
     Name,
+    Neg,
     Not,
     Num,
     Stmt,
@@ -329,6 +331,11 @@ class SynapseNames:
     neurons' variables, ``var(v)`` the matrix of a synapse variable, ``const(k)`` a
     constant's local, ``post_term(k)`` the buffer of postsynaptic term ``k`` (indexed by
     ``j``), ``pre_term(k)`` the local of presynaptic term ``k``.
+
+    How the inner loop reaches its elements: ``at_synapse(m)`` reads synapse ``(i, j)`` of
+    matrix ``m``, ``put_synapse(m, v)`` is the statement that stores ``v`` there,
+    ``at_post(a)`` reads lane ``j`` of a postsynaptic array or term buffer. The defaults
+    index one element; a kernel that runs a whole row at once passes its own.
     """
 
     prefix: str
@@ -338,6 +345,9 @@ class SynapseNames:
     const: Callable[[int], str]
     post_term: Callable[[int], str] = lambda k: f"pt{k}"
     pre_term: Callable[[int], str] = lambda k: f"pr{k}"
+    at_synapse: Callable[[str], str] = lambda m: f"{m}[i, j]"
+    put_synapse: Callable[[str, str], str] = lambda m, v: f"{m}[i, j] = {v}"
+    at_post: Callable[[str], str] = lambda a: f"{a}[j]"
 
 
 @dataclass(frozen=True)
@@ -350,6 +360,12 @@ class SynapseVariant:
     term the kernel adds to the target input at ``j`` (``None`` while the output is switched
     off). For a one-to-one connection only ``output`` is used (neuron ``j`` to neuron ``j``).
     ``updates``: whether the synapse variables change; ``n_post_terms``: buffers needed.
+    ``elementwise``: not one-to-one, and the inner loop's statements are plain
+    assignments whose values, terms included, only add, subtract, multiply, divide and
+    negate variables and constants (no tests, no number literals), so they read the same
+    when every per-synapse and postsynaptic value is a run of lanes of the network's float
+    type and every presynaptic term a scalar of it (:class:`SynapseNames` says how such
+    runs are reached).
     """
 
     switches: Mapping[str, bool]
@@ -359,6 +375,7 @@ class SynapseVariant:
     output: str | None
     updates: bool
     n_post_terms: int
+    elementwise: bool = False
 
 
 @dataclass(frozen=True)
@@ -452,7 +469,7 @@ class _SynapseEmitter:
         if side == "pre":
             return f"{self.n.pre(name[:-4])}[{'j' if self.one_to_one else 'i'}]"
         if side == "post":
-            return f"{self.n.post(name[:-5])}[j]"
+            return self.n.at_post(self.n.post(name[:-5]))
         if self.kinds.get(name) == "var":
             return f"{self.n.prefix}_{name}"
         return f"{self.n.prefix}l_{name}"
@@ -469,16 +486,43 @@ class _SynapseEmitter:
         read = names(tuple(block)) | (names(output) if isinstance(output, Expr) else set())
         for v in self.model.vars:
             if v.name in read:
-                inner.append(f"{self.ref(v.name)} = {self.n.var(v.name)}[i, j]")
+                inner.append(f"{self.ref(v.name)} = {self.n.at_synapse(self.n.var(v.name))}")
         self.statements(block, inner, 0)
         out = None if output is None else self.expr(output)
         post = tuple(
             f"{self.n.post_term(k)}[j] = {self.plain(e)}" for e, k in self.post_terms.items()
         )
         pre = tuple(f"{self.n.pre_term(k)} = {self.plain(e)}" for e, k in self.pre_terms.items())
+        values = [s.full_value for s in block if isinstance(s, Assign)]
+        values += [output] if isinstance(output, Expr) else []
+        elementwise = not self.one_to_one and all(isinstance(s, Assign) for s in block)
+        elementwise = elementwise and all(self.elementwise(v) for v in values)
         return SynapseVariant(
-            dict(switches), post, pre, tuple(inner), out, bool(block), len(self.post_terms)
+            dict(switches),
+            post,
+            pre,
+            tuple(inner),
+            out,
+            bool(block),
+            len(self.post_terms),
+            elementwise,
         )
+
+    def elementwise(self, e: Expr | Const) -> bool:
+        """Whether ``e`` is lane-wise arithmetic of the network's float type.
+
+        Every node, the terms' included: ``+ - * /``, negation, variables, locals and
+        constants (no tests, no number literals, no switches).
+        """
+        for n in walk(e):
+            if isinstance(n, Bin) and n.op in ("+", "-", "*", "/"):
+                continue
+            if isinstance(n, Neg | Const):
+                continue
+            if isinstance(n, Name) and self.kinds.get(n.id) != "switch":
+                continue
+            return False
+        return True
 
     def statements(self, block, out: list[str], ind: int) -> None:
         pad = "    " * ind
@@ -495,7 +539,7 @@ class _SynapseEmitter:
             local = self.ref(s.target)
             out.append(f"{pad}{local} = {self.expr(s.full_value)}")
             if self.kinds.get(s.target) == "var":
-                out.append(f"{pad}{self.n.var(s.target)}[i, j] = {local}")
+                out.append(f"{pad}{self.n.put_synapse(self.n.var(s.target), local)}")
 
 
 def _ref_side(name: str, kinds: Mapping[str, str]) -> str | None:
@@ -524,7 +568,7 @@ class _InnerLoopRenderer(NumbaRenderer):
         side = em.side(e)
         if side == "post" and not isinstance(e, Name):
             k = em.post_terms.setdefault(e, len(em.post_terms))
-            return f"{em.n.post_term(k)}[j]"
+            return em.n.at_post(em.n.post_term(k))
         if side == "pre":
             k = em.pre_terms.setdefault(e, len(em.pre_terms))
             return em.n.pre_term(k)

@@ -27,10 +27,12 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, overload, register_model
 
+from mc_network.backends._codegen import LANE
+
 __all__ = ["WIDTH", "Lanes", "lanes_at", "put_lanes"]
 
-WIDTH = 16
-"""Lanes in one :class:`Lanes` (the kernel's padding unit)."""
+WIDTH = LANE
+"""Lanes in one :class:`Lanes`: the kernel's padding unit (:data:`._codegen.LANE`, 16)."""
 
 
 class Lanes(types.Type):

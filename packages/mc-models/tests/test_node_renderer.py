@@ -341,6 +341,14 @@ def test_synapse_inner_loop_takes_the_kernels_element_access_and_says_if_it_is_e
         "STORE(W_g, q_g)",
     )
     assert on.output == "(q_g * pr0)" and on.pre_lines == ("pr0 = PRE_r[i]",)
+    # a compound postsynaptic term: computed in its own loop over j, one element at a
+    # time; the inner loop reads its buffer through the kernel's hook
+    model = _rule("if learning:\n    g += (x_post - eta) * r_pre\n")
+    with_term = rnb.synapse_code(
+        model, model.resolve({}, 0.1, np.float32).values, np.float32
+    ).render(names, {"learning": True})
+    assert with_term.post_lines == ("pt0[j] = (POST_x[j] - C0)",)
+    assert "q_g = (q_g + (ROW(pt0) * pr0))" in with_term.inner_lines
     # a one-to-one connection has no inner loop to run by rows
     assert not code.render(names, {"learning": True}, one_to_one=True).elementwise
     # a test inside the body, a conditional value, a comparison: not elementwise

@@ -323,6 +323,11 @@ def _with_threshold(block: tuple[Stmt, ...]) -> tuple[Stmt, ...]:
 
 
 # ---------------------------------------------------------------------- synapses
+def _lane_j(arr: str) -> str:
+    """Lane ``j`` of a postsynaptic array, one element."""
+    return f"{arr}[j]"
+
+
 @dataclass(frozen=True)
 class SynapseNames:
     """How the kernel names one projection's things.
@@ -334,8 +339,9 @@ class SynapseNames:
 
     How the inner loop reaches its elements: ``at_synapse(m)`` reads synapse ``(i, j)`` of
     matrix ``m``, ``put_synapse(m, v)`` is the statement that stores ``v`` there,
-    ``at_post(a)`` reads lane ``j`` of a postsynaptic array or term buffer. The defaults
-    index one element; a kernel that runs a whole row at once passes its own.
+    ``at_post(a)`` reads lane ``j`` of a postsynaptic array or term buffer there. The
+    defaults index one element; a kernel that runs a whole row at once passes its own (the
+    postsynaptic terms' own loop, ``post_lines``, always reads one element).
     """
 
     prefix: str
@@ -347,7 +353,7 @@ class SynapseNames:
     pre_term: Callable[[int], str] = lambda k: f"pr{k}"
     at_synapse: Callable[[str], str] = lambda m: f"{m}[i, j]"
     put_synapse: Callable[[str, str], str] = lambda m, v: f"{m}[i, j] = {v}"
-    at_post: Callable[[str], str] = lambda a: f"{a}[j]"
+    at_post: Callable[[str], str] = lambda a: _lane_j(a)
 
 
 @dataclass(frozen=True)
@@ -450,6 +456,8 @@ class _SynapseEmitter:
         self.pre_terms: dict[Expr, int] = {}
         self.plain_renderer = NumbaRenderer(self.ref, names_)
         self.inner_renderer = self.plain_renderer if one_to_one else _InnerLoopRenderer(self)
+        # the postsynaptic terms run in their own loop over j, one element at a time
+        self.post_renderer = NumbaRenderer(lambda name: self.ref(name, _lane_j), names_)
 
     def side(self, e: Expr | Const) -> str | None:
         """``pre``, ``post`` or ``const`` when ``e`` reads only that side and constants."""
@@ -464,12 +472,12 @@ class _SynapseEmitter:
             return None
         return sides.pop() if sides else "const"
 
-    def ref(self, name: str) -> str:
+    def ref(self, name: str, at_post: Callable[[str], str] | None = None) -> str:
         side = _ref_side(name, self.kinds)
         if side == "pre":
             return f"{self.n.pre(name[:-4])}[{'j' if self.one_to_one else 'i'}]"
         if side == "post":
-            return self.n.at_post(self.n.post(name[:-5]))
+            return (at_post or self.n.at_post)(self.n.post(name[:-5]))
         if self.kinds.get(name) == "var":
             return f"{self.n.prefix}_{name}"
         return f"{self.n.prefix}l_{name}"
@@ -490,7 +498,8 @@ class _SynapseEmitter:
         self.statements(block, inner, 0)
         out = None if output is None else self.expr(output)
         post = tuple(
-            f"{self.n.post_term(k)}[j] = {self.plain(e)}" for e, k in self.post_terms.items()
+            f"{self.n.post_term(k)}[j] = {self.post_renderer.render(e)}"
+            for e, k in self.post_terms.items()
         )
         pre = tuple(f"{self.n.pre_term(k)} = {self.plain(e)}" for e, k in self.pre_terms.items())
         values = [s.full_value for s in block if isinstance(s, Assign)]

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
@@ -670,8 +669,7 @@ class _Kernel:
             if v.output:
                 sums.append((f"{tag}v{q}_sum", col))
                 body.append(f"{tag}v{q}_sum = {tag}v{q}_sum + {v.output}")
-        read = set(re.findall(r"\w+", "\n".join(body)))  # not the post lines' reads
-        lines = [f"{loc} = {load}" for load, loc in hoisted.items() if loc in read]
+        lines = [f"{loc} = {load}" for load, loc in hoisted.items()]
         lines += [f"{total} = _lanes_at({acc}, {col})" for total, col in sums]
         lines += [f"for i in range({tag}w_g.shape[0]):", *_indent(body)]
         lines += [f"_put_lanes({acc}, {total}, {col})" for total, col in sums]

@@ -50,8 +50,14 @@ class _LanesModel(models.PrimitiveModel):
         super().__init__(dmm, fe_type, ir.VectorType(element, WIDTH))
 
 
-def _float_array(arr) -> bool:
-    return isinstance(arr, types.Array) and isinstance(arr.dtype, types.Float)
+def _rows_of(arr, at) -> bool:
+    """Whether ``arr`` is a C-contiguous float array and ``at`` indexes one of its elements."""
+    return (
+        isinstance(arr, types.Array)
+        and isinstance(arr.dtype, types.Float)
+        and arr.layout == "C"
+        and len(at) == arr.ndim
+    )
 
 
 def _lanes_pointer(context, builder, arrty, arr, packed, n: int):
@@ -70,7 +76,7 @@ def lanes_at(typingctx, arr, *at):
     ``at`` indexes one element (``i, j0`` of a matrix, ``j0`` of a vector); the elements
     up to ``j0 + 15`` must exist (the kernel's padded rows): no bounds are checked.
     """
-    if not _float_array(arr) or arr.layout != "C" or len(at) != arr.ndim:
+    if not _rows_of(arr, at):
         return None
 
     def codegen(context, builder, signature, args):
@@ -83,9 +89,7 @@ def lanes_at(typingctx, arr, *at):
 @intrinsic
 def put_lanes(typingctx, arr, x, *at):
     """Store the 16 lanes of ``x`` from ``arr[at]`` on (see :func:`lanes_at`)."""
-    if not _float_array(arr) or arr.layout != "C" or len(at) != arr.ndim:
-        return None
-    if x != Lanes(arr.dtype):
+    if not _rows_of(arr, at) or x != Lanes(arr.dtype):
         return None
 
     def codegen(context, builder, signature, args):

@@ -94,6 +94,38 @@ def test_declarations_are_checked():
         SynapseModel("s", "", output="r_pre", output_when="on")
 
 
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"hold": "n < 3"}, "hold and at_rest are given together"),
+        ({"at_rest": (("x", "y"),)}, "hold and at_rest are given together"),
+        ({"hold": "x < a", "at_rest": (("x", "y"),)}, "reads \\['x'\\]"),
+        ({"hold": "n < a", "at_rest": (("x", "n"),)}, "\\('x', 'n'\\) is not one"),
+        ({"hold": "n <", "at_rest": (("x", "y"),)}, "hold"),
+    ],
+)
+def test_a_hold_promise_is_checked(kw, match):
+    with pytest.raises(NotationError, match=match):
+        NeuronModel(
+            "p",
+            "",
+            (Param("a", "a"),),
+            vars=(Var("x", "x"), Var("y", "y"), Var("n", "n", "int", 0, shared=True)),
+            update="x = y",
+            **kw,
+        )
+    ok = NeuronModel(
+        "p",
+        "",
+        (Param("a", "a"),),
+        vars=(Var("x", "x"), Var("y", "y"), Var("n", "n", "int", 0, shared=True)),
+        update="x = y",
+        hold="n < a",
+        at_rest=(("x", "y"),),
+    )
+    assert ok.hold_test == parse_expr("n < a")
+
+
 def test_synapse_references_come_from_the_code():
     m = SynapseModel(
         "s",

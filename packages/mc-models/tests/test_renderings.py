@@ -152,6 +152,73 @@ def test_neuron_numpy_and_numba_agree(name, act_name, dtype):
                 np.testing.assert_array_equal(got, state[v], err_msg=f"{name} {v} step {k}")
 
 
+HOLDING = sorted(n for n, m in neuron_models().items() if m.hold)
+
+
+@pytest.mark.parametrize("name", HOLDING)
+def test_a_models_hold_promise_keeps_on_its_reference_steps(name):
+    # NeuronModel.hold: after an update that leaves each at_rest pair with the same bits,
+    # an update that starts with hold true changes no per-neuron variable. Checked on the
+    # NumPy step (the reference) through samples that creep to their fixed point (about 45
+    # steps) within and after a mute window of 60, from a stage start with an input of
+    # -0.0 (its rate turns +0.0 in the first update); the rendering the compiled
+    # kernel runs instead has the update's counters and no per-neuron loop.
+    from mc_models.render._lower import evaluate
+
+    model = neuron_models()[name]
+    assert HOLDING == ["rate_player"]
+    values = {"period": 2.0, "tau": 0.03, "mute_time": 0.6, "base_rate": 0.1}
+    params = model.resolve(values, 0.01, np.float32)
+    rng = np.random.default_rng(3)
+    rates = rng.uniform(0, 1, (B, N_SAMPLES, N)).astype(np.float32)
+    order = np.stack([rng.permutation(N_SAMPLES) for _ in range(B)])
+    rates[np.arange(B), order[:, 0], 0] = -0.0  # its rate: -0.0, then +0.0 from step 1 on
+    data = StageData(rates, order)
+    step = rnp.neuron_step(model, None, params)
+    state = model.initial_state((B, N), np.float32, params)
+    step.stage_start(state, data)
+    fvars = [v.name for v in model.vars if not v.shared]
+    shared = [v.name for v in model.vars if v.shared]
+
+    def holds(b):
+        at = {**params.values, **{v: int(state[v][b, 0]) for v in shared}}
+        return bool(evaluate(model.hold_test, at, np.dtype(np.float32)))
+
+    def bits(a):
+        return a.view(np.uint32)
+
+    rest = np.zeros(B, bool)
+    held = 0
+    for k in range(3 * 200):
+        before = {v: state[v].copy() for v in fvars}
+        steady = [b for b in range(B) if rest[b] and holds(b)]
+        held += len(steady)
+        step(state, {}, {}, [], data)
+        for b in steady:
+            for v in fvars:
+                assert np.array_equal(bits(state[v][b]), bits(before[v][b])), (name, v, k)
+        rest = [
+            all((bits(state[u][b]) == bits(state[w][b])).all() for u, w in model.at_rest)
+            for b in range(B)
+        ]
+    assert 3 * 60 < held < 3 * 200 * B  # held in every sample, not throughout
+    code = rnb.neuron_code(model, params.values, np.float32)
+    names = rnb.NeuronNames(
+        prefix="p",
+        size="n",
+        var=lambda v: f"s_{v}",
+        shared=lambda v: f"SH[{shared.index(v)}]",
+        input=lambda i: "IN",
+        const=lambda k: f"C[{k}]",
+    )
+    test, counters = code.hold(names)
+    assert "SH[1]" in test and not any("for j" in ln or "s_" in ln for ln in counters)
+    assert any(ln.strip().startswith("SH[1] = ") for ln in counters)
+    pyramidal = neuron_models()["pyramidal"]
+    plain = rnb.neuron_code(pyramidal, _values(pyramidal, rng, np.float32).values, np.float32)
+    assert plain.hold(names) is None
+
+
 def _synapse_harness(model, code, one_to_one):
     pre_refs = [v for _, v in model.pre_refs]
     post_refs = [v for _, v in model.post_refs]

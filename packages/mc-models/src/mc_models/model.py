@@ -361,6 +361,16 @@ class NeuronModel(_Declared):
     noise_gate
         A parameter whose value 0 means the ``normal()`` draws are not needed (no noise is
         drawn then, the draws read 0).
+    hold, at_rest
+        A promise a backend may use to skip work (both or neither): ``hold`` is a test of
+        shared counters and parameters, ``at_rest`` pairs of per-neuron variables. Where
+        ``hold`` is true at the start of an update and, after the previous update, every
+        neuron's variables of each pair had the same bits, the update changes no per-neuron
+        variable; only its statements on shared counters have an effect. (A rate player
+        whose rate has reached its sample's value, within one sample: its update then
+        recomputes the same rate every step.) Backends that run the whole update anyway
+        need not read it; the model's tests check the promise (the compiled backend, which
+        skips, against the reference, which does not).
     """
 
     name: str
@@ -373,7 +383,10 @@ class NeuronModel(_Declared):
     switches: tuple[str, ...] = ()
     stage_start: str = ""
     noise_gate: str | None = None
+    hold: str = ""
+    at_rest: tuple[tuple[str, str], ...] = ()
     block: tuple[Stmt, ...] = field(init=False, repr=False, compare=False)
+    hold_test: Expr | None = field(init=False, repr=False, compare=False)
     start_block: tuple[Stmt, ...] = field(init=False, repr=False, compare=False)
     _calls: frozenset[str] = field(init=False, repr=False, compare=False)
     _draws: int = field(init=False, repr=False, compare=False)
@@ -395,6 +408,7 @@ class NeuronModel(_Declared):
         for name in assigned(self.block):
             if name in kinds and kinds[name] == "shared":
                 _check_shared_assignment(self, name)
+        object.__setattr__(self, "hold_test", _hold_test(self, kinds))
 
     # ------------------------------------------------------------------ declarations
     @property
@@ -437,6 +451,30 @@ class NeuronModel(_Declared):
             )
             for v in self.vars
         }
+
+
+def _hold_test(model: NeuronModel, kinds: dict[str, str]) -> Expr | None:
+    """The parsed ``hold`` of a model, checked with its ``at_rest`` (see :class:`NeuronModel`)."""
+    where = f"model {model.name!r}"
+    if bool(model.hold) != bool(model.at_rest):
+        raise NotationError(f"{where}: hold and at_rest are given together or not at all")
+    if not model.hold:
+        return None
+    test = parse_expr(model.hold, f"{where} hold")
+    bad = sorted({n for n in names(test) if kinds.get(n) not in ("param", "shared")})
+    if bad or calls(test):
+        raise NotationError(
+            f"{where}: hold may read only parameters and shared counters (no calls); "
+            f"it reads {bad or [c.func + '()' for c in calls(test)]}"
+        )
+    for pair in model.at_rest:
+        odd = [v for v in pair if kinds.get(v) != "var"]
+        if len(pair) != 2 or odd:
+            raise NotationError(
+                f"{where}: at_rest takes pairs of per-neuron variables; {pair!r} is not one "
+                f"(per-neuron variables: {sorted(n for n, k in kinds.items() if k == 'var')})"
+            )
+    return test
 
 
 def _check_shared_assignment(model: NeuronModel, name: str) -> None:

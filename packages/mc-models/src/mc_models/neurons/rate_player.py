@@ -15,6 +15,9 @@ steps per sample, the low-pass factor :math:`d = \Delta t/\tau_0` and the mute w
 
 Before the first step of a stage the player is reset: :math:`i = c = 0` and
 :math:`r = r_{last} = r_0 = x_{\pi(0)}`, so the first sample has no one-step lag.
+Within a sample, once an update leaves :math:`r = r_{last}` (the same bits), every later
+update recomputes the same rate until the sample or the mute window's side changes
+(``hold``/``at_rest``: a backend may then run only the counters).
 The mute window is the *fixed* behaviour (the original computed it from the wrong parameter
 and never muted; with ``mute_time = 0`` both agree). The network sets every parameter.
 """
@@ -59,6 +62,10 @@ if step_counter >= period_steps:
 rate = rate_last + decay_step * ((base_rate if step_counter < mute_steps else rate0) - rate_last)
 step_counter += 1
 """,
+    # no switch to a new sample in this update, and the same side of the mute window as the
+    # last one (which ran with step_counter - 1)
+    hold="step_counter < period_steps and step_counter != mute_steps",
+    at_rest=(("rate", "rate_last"),),
     stage_start="""
 index = 0
 step_counter = 0

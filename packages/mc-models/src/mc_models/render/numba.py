@@ -157,10 +157,25 @@ class NeuronCode:
         _NeuronEmitter(self.model, names_, out).segment(self.lowered.block, 0)
         return out
 
+    def hold(self, names_: NeuronNames) -> tuple[str, list[str]] | None:
+        """The model's ``hold`` test and its update's statements on shared counters only.
+
+        What runs in place of the update where the model's promise applies (see
+        :class:`~mc_models.model.NeuronModel`); ``None`` for a model that makes none.
+        """
+        if self.lowered.expr is None:
+            return None
+        out: list[str] = []
+        emitter = _NeuronEmitter(self.model, names_, out, loops=False)
+        emitter.segment(self.lowered.block, 0)
+        return emitter.expr(self.lowered.expr), out
+
 
 class _NeuronEmitter:
-    def __init__(self, model: NeuronModel, names_: NeuronNames, out: list[str]) -> None:
-        self.model, self.n, self.out = model, names_, out
+    def __init__(
+        self, model: NeuronModel, names_: NeuronNames, out: list[str], loops: bool = True
+    ) -> None:
+        self.model, self.n, self.out, self.loops = model, names_, out, loops
         self.kinds = model.kinds()
         self.cached: set[str] = set()
         self.deferred = 0
@@ -198,19 +213,25 @@ class _NeuronEmitter:
                     self.emit(f"{self.n.shared(s.target)} = {self.expr(s.full_value)}", ind)
                 else:
                     self.emit(f"if {self.expr(s.test)}:", ind)
-                    self.segment(s.body, ind + 1) if s.body else self.emit("pass", ind + 1)
+                    self.branch(s.body, ind + 1)
                     if s.orelse:
                         self.emit("else:", ind)
-                        self.segment(s.orelse, ind + 1)
+                        self.branch(s.orelse, ind + 1)
             else:
                 run.append(s)
         self.loop(run, ind)
+
+    def branch(self, block: tuple[Stmt, ...], ind: int) -> None:
+        n = len(self.out)
+        self.segment(block, ind)
+        if len(self.out) == n:  # empty, or only per-neuron statements left out
+            self.emit("pass", ind)
 
     def emit(self, line: str, ind: int) -> None:
         self.out.append("    " * ind + line)
 
     def loop(self, run: list[Stmt], ind: int) -> None:
-        if not run:
+        if not run or not self.loops:
             return
         vector = self.vector_phis(run)
         self.emit(f"for j in range({self.n.size}):", ind)
@@ -305,7 +326,8 @@ def neuron_code(model: NeuronModel, params: Mapping[str, Any], dtype) -> NeuronC
     """
     ints = {v.name for v in model.vars if v.type != "scalar"}
     block = _with_threshold(model.block) if model.uses("phi") else model.block
-    return NeuronCode(model, lower_block(block, model.kinds(), ints, params, dtype))
+    lowered = lower_block(block, model.kinds(), ints, params, dtype, model.hold_test)
+    return NeuronCode(model, lowered)
 
 
 def _with_threshold(block: tuple[Stmt, ...]) -> tuple[Stmt, ...]:

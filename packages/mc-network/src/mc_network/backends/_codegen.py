@@ -415,6 +415,7 @@ class _Kernel:
             "from mc_network.backends._vecmath import prefer_wide_vectors",
             "from mc_network.backends._lanes import lanes_at as _lanes_at, put_lanes as _put_lanes",
             f"DT = np.{program.dtype.name}",
+            f"UT = np.uint{program.dtype.itemsize * 8}  # DT's bits",
             "",
             "",
             _JIT,
@@ -446,6 +447,10 @@ class _Kernel:
             self.init(f"in{i}_{name} = np.zeros(s{i}.shape[1], DT)")
         self.consts(tag, len(self.ncodes[i].consts))
         self.enables("n", i, tag, op.model.switches)
+        if op.model.hold:  # at rest (same bits in each pair) after the last update; held
+            pairs = dict.fromkeys(v for pair in op.model.at_rest for v in pair)
+            self.init(f"{tag}_still = False", f"{tag}_held = False")
+            self.init(*(f"{tag}b_{v} = s{i}_{v}.view(UT)" for v in pairs))
 
     def draws(self) -> None:
         """The step's draws, population by population, into the real lanes."""
@@ -491,7 +496,22 @@ class _Kernel:
         lines = code.lines(names)
         self.step(f"# section: {op.population}")
         self.step(*(f"{tag}s_{s} = sw_{s} and {tag}e_{s}" for s in op.model.switches))
-        self.step(*lines)
+        hold = code.hold(names)
+        if hold is None:
+            self.step(*lines)
+            return
+        # the model's promise (NeuronModel.hold): at rest after the last update and its
+        # hold test true, the update changes no per-neuron variable; only its counters run
+        test, counters = hold
+        moved = [
+            f"{tag}_moved = False",
+            f"for j in range(a.sizes[{i}]):",
+            *(f"    {tag}_moved |= {tag}b_{u}[j] != {tag}b_{v}[j]" for u, v in op.model.at_rest),
+            f"{tag}_still = not {tag}_moved",
+        ]
+        self.step(f"{tag}_held = {tag}_still and ({test})")
+        self.step.block(f"if {tag}_held:", counters)
+        self.step.block("else:", [*lines, *moved])
 
     def activations(self) -> None:
         """The step's deferred activations, all in one loop (see the module docstring).
@@ -694,6 +714,10 @@ class _Kernel:
             f"for i in range({n_pre}):",
             f"    {tag}_x[i] = DT({seg}{tag}_o + 4 + i])",
             f"{tag}_e = np.zeros({n_post}, DT)",
+            # the segment test's outcome, kept while its input is held (see factorised)
+            f"{tag}_nd = False",
+            f"{tag}_nx = False",
+            f"{tag}_known = False",
             *(f"{tag}_{v} = np.empty({n_post}, np.float64)" for v in ("p", "q", "u", "U")),
             f"for j in range({n_post}):",
             *(
@@ -800,12 +824,20 @@ class _Kernel:
         e(f"# {op.projection}: sample-factorised while {op.pre} holds a sample")
         e(*(f"y{j}s_{s} = sw_{s} and y{j}e_{s}" for s in op.model.switches))
         # mismatches or-ed without branches (the loop vectorises; a count runs at half speed)
-        e(f"{tag}_nd = False", f"{tag}_nx = False")
-        e(f"for i in range({g}.shape[0]):")
-        e.ind += 1
-        e(*(f"{tag}_nd |= {other}[i] != {first}[i]" for other in others))
-        e(f"{tag}_nx |= {first}[i] != {tag}_x[i]")
-        e.ind -= 1
+        test = [
+            f"{tag}_nd = False",
+            f"{tag}_nx = False",
+            f"for i in range({g}.shape[0]):",
+            *(f"    {tag}_nd |= {other}[i] != {first}[i]" for other in others),
+            f"    {tag}_nx |= {first}[i] != {tag}_x[i]",
+            f"{tag}_known = True",
+        ]
+        if self.program.neurons[pre].model.hold:
+            # where the presynaptic update was held, its variables are what the last test
+            # read: its outcome stands, unless a start has changed x since
+            e.block(f"if not (n{pre}_held and {tag}_known):", test)
+        else:
+            e(*test)
         e(
             f"{tag}_same = not {tag}_nd",
             f"{tag}_ends = {tag}_on and not ({tag}_same and not {tag}_nx)",
@@ -816,7 +848,7 @@ class _Kernel:
         e(f"# section: {op.projection} (segment end)")
         e.block(f"if {tag}_ends:", [*self.flush_pass(j), f"{tag}_on = False"])
         e(f"# section: {op.projection} (segment start)")
-        e.block(f"if {tag}_starts:", self.start_pass(j))
+        e.block(f"if {tag}_starts:", [*self.start_pass(j), f"{tag}_known = False"])
         e(f"# section: {op.projection}")
         factor = fcode.render(
             rnb.SynapseNames(

@@ -185,13 +185,13 @@ COMMANDS: dict[str, Run | Cost | Skip] = {
     PULL: Run("A       ", dvc=True),
     "dvc status": Run("Data and pipelines are up to date.", needs=(PULL,), dvc=True),
     "dvc repro --pull": Run("Data and pipelines are up to date.", needs=(PULL,), dvc=True),
-    "dvc repro": Cost("about 6 h on 2 cores", "recomputes every sweep of the paper"),
+    "dvc repro": Cost("about 5-6 h on 2 cores", "recomputes every sweep of the paper"),
     "dvc exp run --temp -S profile=smoke -S mnist_profile=smoke": Run("Ran experiment", dvc=True),
     "mc-run sweep configs/sweeps/paper_yinyang.yaml --profile paper": Cost(
         "under an hour", "the Yin-Yang paper sweep, 3 variants x 10 seeds x 400 epochs"
     ),
     "mc-run sweep configs/sweeps/paper_mnist.yaml --profile paper_cpu": Cost(
-        "about 5 hours", "the MNIST paper sweep, 2 variants x 10 seeds x 100 epochs"
+        "about 3.5-5", "the MNIST paper sweep, 2 variants x 10 seeds x 100 epochs"
     ),
     "dvc exp run --temp -S mnist_profile=quick": Cost(
         "about 40 minutes", "the reduced MNIST comparison, two variants x 10 seeds"

@@ -40,7 +40,10 @@ switch is tested inside the loops. Neuron
 updates store each activation's argument; after them, every activation of the step runs in
 one loop (over the real lanes only where padding lanes are many), with the guarded
 vectorisable twin of the scalar activation (:mod:`._vecmath`), whose float32 results are
-the scalar activation's. A sample-factorised projection
+the scalar activation's. A population whose model promises where its update changes
+nothing (``NeuronModel.hold``, the rate players) runs only the update's counters where the
+promise applies: its variables' bits are compared after each update it runs. A
+sample-factorised projection
 (:class:`~mc_network.program.FactorisedOp`) is one operation handled in one place
 (:class:`_Kernel.factorised`). (Fusing its segment's write-back with the exact step or the
 next start that follow it was measured: no faster, as each pass is bound by its float64

@@ -138,16 +138,17 @@ def test_held_players_equal_the_reference_bit_for_bit(data, mode, monkeypatch):
     # the update changes nothing (NeuronModel.hold), and keeps the fast mode's segment test
     # while its input is held. Here the rates creep to their float32 fixed point (tau_0 =
     # 3 dt: about 45 steps), the teacher is muted for 60 steps and reaches its base rate
-    # within them (no hold across the mute window's end), one
-    # member sees a sample three times in a row, chunks end mid-sample, and some inputs
-    # are -0.0: their rates go from -0.0 to +0.0 in the first step, equal as numbers but
-    # not in their bits, so the player is not at rest there. Compared bit for bit (a -0.0
-    # where the reference has +0.0 fails), records and final state.
+    # within them (no hold across the mute window's end), one member sees a sample three
+    # times in a row, chunks end mid-sample, and some inputs are -0.0, the first sample's
+    # among them: at the stage start such a rate goes from -0.0 to +0.0 in the first
+    # update, equal as numbers but not in bits, so the player is not at rest there.
+    # Compared as bits (a -0.0 where the reference has +0.0 fails): records, final state.
     monkeypatch.setattr(compiled, "_MAX_CHUNK_STEPS", 250)
     player = PlayerParams(tau_0=0.03, teacher_mute=0.6)
     spec = yinyang_spec("pal", input_mode=mode, player=player)
     x, t, order = inputs(data, 4, 3, 2, seed=7)
     x[:, ::3, 1] = -0.0
+    x[[0, 1], order[:, 0], 1] = -0.0
     order[1, 4:7] = order[1, 4]
     nets = [build_network(spec, [5, 6], backend=b) for b in ("reference", "compiled")]
     plan = everything(nets[0], every=3)

@@ -249,7 +249,7 @@ def lower_block(
 
     ``kinds`` says what each name is (``param`` names are constants), ``int_names`` the
     integer variables; ``params`` holds the values the parameter-only tests need. ``expr``
-    (a synapse's output) is folded with the same constants.
+    (a synapse's output, a neuron model's ``hold`` test) is folded with the same constants.
     """
     folder = _Folder(kinds, int_names)
     dt = np.dtype(dtype)

@@ -375,7 +375,7 @@ class SynapseNames:
     pre_term: Callable[[int], str] = lambda k: f"pr{k}"
     at_synapse: Callable[[str], str] = lambda m: f"{m}[i, j]"
     put_synapse: Callable[[str, str], str] = lambda m, v: f"{m}[i, j] = {v}"
-    at_post: Callable[[str], str] = lambda a: _lane_j(a)
+    at_post: Callable[[str], str] = _lane_j
 
 
 @dataclass(frozen=True)

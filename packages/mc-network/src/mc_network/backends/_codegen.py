@@ -717,10 +717,6 @@ class _Kernel:
             f"for i in range({n_pre}):",
             f"    {tag}_x[i] = DT({seg}{tag}_o + 4 + i])",
             f"{tag}_e = np.zeros({n_post}, DT)",
-            # the segment test's outcome, kept while its input is held (see factorised)
-            f"{tag}_nd = False",
-            f"{tag}_nx = False",
-            f"{tag}_known = False",
             *(f"{tag}_{v} = np.empty({n_post}, np.float64)" for v in ("p", "q", "u", "U")),
             f"for j in range({n_post}):",
             *(
@@ -728,6 +724,8 @@ class _Kernel:
                 for r, v in enumerate(("p", "q", "u", "U"))
             ),
         )
+        if self.held_pre(j):  # the segment test's outcome, kept while its input is held
+            self.init(f"{tag}_nd = False", f"{tag}_nx = False", f"{tag}_known = False")
         self.consts(tag, len(fcode.consts))
         self.consts(f"{tag}k", 1)
         self.init(f"{tag}_step = np.float64({tag}kc0)", f"{tag}_keep = 1.0 - {tag}_step")
@@ -735,6 +733,10 @@ class _Kernel:
         en = self.flags.index(("y", j, rule.switch))
         son = list(self.program.switches).index(rule.switch)
         self.init(f"{tag}_learns = a.enabled[{en}] != 0 and a.switches_on[{son}] != 0")
+
+    def held_pre(self, j: int) -> bool:
+        """Whether projection ``j``'s presynaptic model makes a promise (``NeuronModel.hold``)."""
+        return bool(self.program.neurons[self.pops.index(self.program.synapses[j].pre)].model.hold)
 
     def factorised_save(self, j: int) -> list[str]:
         """Copy a projection's segment out to ``segments[b]`` (it goes on in the next call)."""
@@ -833,12 +835,12 @@ class _Kernel:
             f"for i in range({g}.shape[0]):",
             *(f"    {tag}_nd |= {other}[i] != {first}[i]" for other in others),
             f"    {tag}_nx |= {first}[i] != {tag}_x[i]",
-            f"{tag}_known = True",
         ]
-        if self.program.neurons[pre].model.hold:
+        held = self.held_pre(j)
+        if held:
             # where the presynaptic update was held, its variables are what the last test
             # read: its outcome stands, unless a start has changed x since
-            e.block(f"if not (n{pre}_held and {tag}_known):", test)
+            e.block(f"if not (n{pre}_held and {tag}_known):", [*test, f"{tag}_known = True"])
         else:
             e(*test)
         e(
@@ -851,7 +853,8 @@ class _Kernel:
         e(f"# section: {op.projection} (segment end)")
         e.block(f"if {tag}_ends:", [*self.flush_pass(j), f"{tag}_on = False"])
         e(f"# section: {op.projection} (segment start)")
-        e.block(f"if {tag}_starts:", [*self.start_pass(j), f"{tag}_known = False"])
+        restart = [f"{tag}_known = False"] if held else []  # x changes: test again
+        e.block(f"if {tag}_starts:", [*self.start_pass(j), *restart])
         e(f"# section: {op.projection}")
         factor = fcode.render(
             rnb.SynapseNames(

@@ -113,8 +113,10 @@ def test_deep_bias_softrelu_no_le_bit_identical(data):
 
 def test_teacher_mute_learning_lag_and_chunks(data, monkeypatch):
     # small chunks: several kernel calls per stage (noise streams handed back and forth),
-    # records split across chunk boundaries, progress once per chunk
+    # records split across chunk boundaries, progress once per chunk; members on two
+    # threads whatever the machine (no barrier between chunks)
     monkeypatch.setattr(compiled, "_MAX_CHUNK_STEPS", 300)
+    monkeypatch.setenv("MC_NETWORK_THREADS", "2")
     spec = yinyang_spec("pal", player=PlayerParams(teacher_mute=0.2, learning_lag=0.3))
     x, t, order = inputs(data, 4, 3, 2, seed=5)
     ref = build_network(spec, [3, 4], backend="reference")
@@ -125,6 +127,33 @@ def test_teacher_mute_learning_lag_and_chunks(data, monkeypatch):
     assert_same(stage(ref, x, t, order, plan), rc, "mute/lag")
     assert done == [3, 6, 9, 12, 15, 18, 21]
     assert_same_state(ref.get_state(), com.get_state())
+
+
+def test_members_in_parallel_keeps_each_members_chunks_in_order_and_raises():
+    from concurrent.futures import ThreadPoolExecutor
+
+    events, fail = [], [None]
+
+    def run(b, k):
+        if (b, k) == fail[0]:
+            raise ValueError(f"member {b}, chunk {k}")
+        events.append(("run", b, k))
+
+    def chunk_done(b, k):
+        events.append(("done", b, k))
+
+    def of(b):
+        return [e for e in events if e[1] == b]
+
+    with ThreadPoolExecutor(2) as pool:
+        compiled.members_in_parallel(pool, 3, 4, run, chunk_done)
+        for b in range(3):  # every chunk once, in order, each followed by its chunk_done
+            assert of(b) == [(w, b, k) for k in range(4) for w in ("run", "done")]
+        events.clear()
+        fail[0] = (1, 2)
+        with pytest.raises(ValueError, match="member 1, chunk 2"):
+            compiled.members_in_parallel(pool, 3, 4, run, chunk_done)
+    assert of(1) == [(w, 1, k) for k in range(2) for w in ("run", "done")]
 
 
 def _bits(a):

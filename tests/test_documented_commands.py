@@ -191,7 +191,7 @@ COMMANDS: dict[str, Run | Cost | Skip] = {
         "under an hour", "the Yin-Yang paper sweep, 3 variants x 10 seeds x 400 epochs"
     ),
     "mc-run sweep configs/sweeps/paper_mnist.yaml --profile paper_cpu": Cost(
-        "about 3.5-5", "the MNIST paper sweep, 2 variants x 10 seeds x 100 epochs"
+        "about 3.2-5", "the MNIST paper sweep, 2 variants x 10 seeds x 100 epochs"
     ),
     "dvc exp run --temp -S mnist_profile=quick": Cost(
         "about 40 minutes", "the reduced MNIST comparison, two variants x 10 seeds"

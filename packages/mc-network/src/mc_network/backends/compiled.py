@@ -259,20 +259,21 @@ class CompiledSimulation(Simulation):
             for k0 in range(0, n_steps, chunk)
         ]
         done = [0] * len(calls)  # members through each chunk
-        through = [0]  # chunks every member is through
+        through = 0  # chunks every member is through
 
         def chunk_done(b: int, k: int) -> None:
+            nonlocal through
             c = calls[k]
             r0, r1 = c.r0, -(-(c.k0 + c.n) // plan.every)
             for var, off, size, shape in where:
                 block = rec[b, : r1 - r0, off : off + size]
                 out[var][b, r0:r1] = block.reshape((r1 - r0, *shape))
             done[k] += 1
-            first = through[0]
-            while through[0] < len(calls) and done[through[0]] == bsz:
-                through[0] += 1
-            if progress is not None and through[0] > first:
-                last = calls[through[0] - 1]
+            first = through
+            while through < len(calls) and done[through] == bsz:
+                through += 1
+            if progress is not None and through > first:
+                last = calls[through - 1]
                 progress((last.k0 + last.n) // sps)
 
         workers = min(_threads(), bsz)

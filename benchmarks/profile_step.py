@@ -18,6 +18,11 @@ read and written once, every neuron variable and input read and written once), a
 fraction of the machine's peak float32 rate they reach (``--peak-gflops``: the machine's
 peak without fused multiply-add, which the exact arithmetic forbids; by default 32 float32
 operations per cycle and core, two 16-lane AVX-512 ports, at the measured counter rate).
+The memory roof beside it is measured, not assumed: one thread passing again and again over
+two float32 matrices of the largest projection's shape (its weights and increments, as a
+member's chunk of steps does), reading and writing every element once a pass with almost
+no arithmetic (``d = d * k + x_i``, ``g = g + d``), in GB/s; each projection's bytes per
+nanosecond are printed against it.
 
     python benchmarks/profile_step.py --network mnist --input-mode fast --batch 10
     python benchmarks/profile_step.py --network yinyang --batch 10 --json out.json
@@ -209,6 +214,45 @@ def measure(
     return names, best / steps, min(walls) / steps, min(plain) / steps, net.program
 
 
+def memory_roof(n_pre: int, n_post: int, seconds: float = 0.3) -> float:
+    """GB/s of read-modify-write passes over two float32 ``(n_pre, n_post)`` matrices.
+
+    The access pattern of a projection's learning pass (weights and increments read and
+    written once) with almost no arithmetic, on one thread, over the same two matrices
+    again and again (cache-resident where they fit, as in a member's chunk). The best of
+    five timings of about ``seconds / 5`` each.
+    """
+    from numba import njit
+
+    from mc_network.backends._vecmath import prefer_wide_vectors
+
+    @njit(nogil=True, error_model="numpy")
+    def passes(g, d, x, k, n):
+        prefer_wide_vectors()
+        for _ in range(n):
+            for i in range(g.shape[0]):
+                xi = x[i]
+                for j in range(g.shape[1]):
+                    dj = d[i, j] * k + xi
+                    d[i, j] = dj
+                    g[i, j] = g[i, j] + dj
+
+    g = np.zeros((n_pre, n_post), np.float32)
+    d = np.zeros_like(g)
+    x = np.full(n_pre, 0.5, np.float32)
+    k = np.float32(0.5)  # d stays away from subnormal numbers: x_i / (1 - k) at most
+    passes(g, d, x, k, 1)
+    t0 = time.perf_counter()
+    passes(g, d, x, k, 10)
+    n = max(1, int(seconds / 5 / max((time.perf_counter() - t0) / 10, 1e-9)))
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        passes(g, d, x, k, n)
+        best = min(best, (time.perf_counter() - t0) / n)
+    return 4 * g.nbytes / best * 1e-9  # two matrices, each read and written
+
+
 def _count(node) -> tuple[int, int]:
     """(arithmetic operators, activation calls) in rendered Python source."""
     ops = acts = 0
@@ -357,6 +401,16 @@ def main(argv: list[str] | None = None) -> int:
                 "bytes": c.get("bytes", 0),
             }
         )
+    from mc_network.backends._codegen import padded
+
+    widest = max(
+        (op for op in program.synapses if not op.one_to_one), key=lambda op: op.n_pre * op.n_post
+    )
+    roof = memory_roof(widest.n_pre, padded(widest.n_post))
+    projections = {op.projection for op in program.synapses}
+    for r in rows:  # the projections' matrix passes, to hold against the roof
+        moved = r["section"] in projections and r["bytes"] and r["ns"] > 0
+        r["gbs"] = r["bytes"] / r["ns"] if moved else None
     python_ns = wall * 1e9 - kernel_ns
     flops = sum(r["flops"] for r in rows)
     nbytes = sum(r["bytes"] for r in rows)
@@ -380,16 +434,23 @@ def main(argv: list[str] | None = None) -> int:
         "peak_gflops_machine": peak,
         "fraction_of_peak_two_cores": 2 * flops / plain * 1e-9 / peak if cores >= 2 else None,
         "activations_per_member_step": sum(c["activations"] for c in counts.values()),
+        "memory_roof_gbs": roof,
+        "memory_roof_shape": [widest.n_pre, padded(widest.n_post)],
+        "memory_roof_projection": widest.projection,
     }
     print(
         f"{a.network} {a.input_mode} batch {a.batch} "
         f"{'learning' if learning else 'no learning'}, {a.inputs} inputs"
     )
-    print(f"{'section':34s} {'ns':>8s} {'act ns':>8s} {'share':>6s} {'flops':>8s} {'bytes':>8s}")
+    print(
+        f"{'section':34s} {'ns':>8s} {'act ns':>8s} {'share':>6s} {'flops':>8s} {'bytes':>8s} "
+        f"{'GB/s':>6s}"
+    )
     for r in rows:
+        gbs = "" if r["gbs"] is None else f"{r['gbs']:.1f}"
         print(
             f"{r['section']:34s} {r['ns']:8.0f} {r['activation_ns']:8.0f} {r['share']:6.1%} "
-            f"{r['flops']:8d} {r['bytes']:8d}"
+            f"{r['flops']:8d} {r['bytes']:8d} {gbs:>6s}"
         )
     print(f"{'per-chunk Python':34s} {python_ns:8.0f} {'':8s} {python_ns / (wall * 1e9):6.1%}")
     print(
@@ -397,6 +458,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{flops} flops, {nbytes} bytes; {flops / plain * 1e-9:.2f} GFLOP/s on one core "
         f"({flops / plain * 1e-9 / (peak / cores):.1%} of its peak {peak / cores:.0f} GFLOP/s)"
     )
+    print(
+        f"memory roof: {roof:.1f} GB/s (one thread, read-modify-write passes over two float32 "
+        f"{widest.n_pre} x {padded(widest.n_post)} matrices, the shape of {widest.projection})"
+    )
+    on_roof = next(r for r in rows if r["section"] == widest.projection)
+    if on_roof["gbs"] and not _factorised(widest):  # (a factorised pass moves other bytes)
+        print(f"{widest.projection}: {on_roof['gbs']:.1f} GB/s, {on_roof['gbs'] / roof:.0%} of it")
     if a.json:
         a.json.write_text(json.dumps(result, indent=1) + "\n")
     return 0

@@ -462,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         f"memory roof: {roof:.1f} GB/s (one thread, read-modify-write passes over two float32 "
         f"{widest.n_pre} x {padded(widest.n_post)} matrices, the shape of {widest.projection})"
     )
-    on_roof = next(r for r in rows if r["section"] == widest.projection)
+    on_roof = next((r for r in rows if r["section"] == widest.projection), {"gbs": None})
     if on_roof["gbs"] and not _factorised(widest):  # (a factorised pass moves other bytes)
         print(f"{widest.projection}: {on_roof['gbs']:.1f} GB/s, {on_roof['gbs'] / roof:.0%} of it")
     if a.json:
